@@ -1,0 +1,4 @@
+"""The course grader: find, stage, run, score, report.
+
+``python -m grader --help`` lists the commands.
+"""

@@ -1,0 +1,95 @@
+"""The course manifest (course.toml): assignments, their modules and points, and limits."""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader.errors import UsageError
+
+MANIFEST_NAME = "course.toml"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on one graded run; the defaults are documented in the README."""
+
+    test_timeout: float = 10.0
+    assignment_timeout: float = 90.0
+    memory_mb: int = 2048
+    output_kb: int = 1024
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One assignment as the manifest declares it."""
+
+    id: str
+    slug: str
+    title: str
+    module: str
+    article: str
+    topics: str
+    points: int = 100
+
+    @property
+    def module_name(self) -> str:
+        """The import name of the student's module (``event_loop`` for ``event_loop.py``)."""
+        return self.module.removesuffix(".py")
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The whole course: where it lives, its assignments in order, its limits."""
+
+    root: Path
+    title: str
+    assignments: tuple[Assignment, ...]
+    limits: Limits
+
+    def only(self, ids: list[str] | None) -> Manifest:
+        """The same course narrowed to ``ids`` (all of it for None), in the manifest's order."""
+        if not ids:
+            return self
+        wanted = {self.get(i).id for i in ids}
+        kept = tuple(a for a in self.assignments if a.id in wanted)
+        return Manifest(root=self.root, title=self.title, assignments=kept, limits=self.limits)
+
+    def get(self, assignment_id: str) -> Assignment:
+        """The assignment with this id; a UsageError names the known ids otherwise."""
+        for assignment in self.assignments:
+            if assignment.id == assignment_id:
+                return assignment
+        known = ", ".join(a.id for a in self.assignments)
+        raise UsageError(f"unknown assignment {assignment_id!r} (known: {known})")
+
+
+def find_course_root(start: Path | None = None) -> Path:
+    """The nearest folder holding course.toml: from ``start`` upward, else beside this package."""
+    candidates = []
+    if start is not None:
+        candidates += [start, *start.resolve().parents]
+    candidates.append(Path(__file__).resolve().parent.parent)
+    for folder in candidates:
+        if (folder / MANIFEST_NAME).is_file():
+            return folder.resolve()
+    raise UsageError(f"no {MANIFEST_NAME} found: run this inside the course repository")
+
+
+def load_manifest(root: Path) -> Manifest:
+    """Read and validate ``root/course.toml``."""
+    path = root / MANIFEST_NAME
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise UsageError(f"cannot read {path}: {exc}") from None
+    try:
+        course = data["course"]
+        assignments = tuple(Assignment(**entry) for entry in data["assignment"])
+        limits = Limits(**data.get("limits", {}))
+    except (KeyError, TypeError) as exc:
+        raise UsageError(f"{path} is malformed: {exc}") from None
+    ids = [a.id for a in assignments]
+    if len(set(ids)) != len(ids):
+        raise UsageError(f"{path} lists an assignment id twice")
+    return Manifest(root=root, title=course["title"], assignments=assignments, limits=limits)
