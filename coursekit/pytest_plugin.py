@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from coursekit import hints
+from coursekit.http import mock_http, session_spy, traffic  # noqa: F401  (fixtures for every test)
 from coursekit.testing import BlockingCallError
 
 

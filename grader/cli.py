@@ -6,10 +6,12 @@ usage or unusable input (one line on stderr), 1 for an internal fault.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from grader.catalog import CourseError
 from grader.errors import UsageError
 from grader.manifest import find_course_root, load_manifest
 
@@ -40,6 +42,87 @@ def _cmd_stubs(args: argparse.Namespace) -> int:
     return 0
 
 
+FORMAT_NAMES = ("text", "json", "markdown", "classroom", "classroom50", "gradescope")
+
+
+def _cmd_grade(args: argparse.Namespace) -> int:
+    from grader.pipeline import course_tests, grade
+    from grader.report import markdown, render
+
+    root = find_course_root(Path.cwd())
+    manifest = load_manifest(root).only(args.assignment)
+    if args.tests is not None and not args.tests.is_dir():
+        raise UsageError(f"hidden-test folder {args.tests} does not exist")
+    submission = args.submission if args.submission is not None else root
+    result = grade(manifest, submission, course_tests(manifest, args.tests), shuffle_seed=args.seed)
+    text = render(result, args.format, os.environ)
+    if args.output is None:
+        sys.stdout.write(text)
+        return 0
+    _write(args.output, text)
+    if args.format == "classroom50":
+        _write(args.output.with_name("release-body.md"), markdown.render(result, os.environ))
+    print(f"score {result.score:g}/{result.max_score:g}; wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+def _write(path: Path, text: str) -> None:
+    """Write atomically, so a reader never sees half a result."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.partial")
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(path)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    import json
+
+    from grader.model import GradeResult
+    from grader.report import render
+
+    try:
+        data = json.loads(args.results.read_text(encoding="utf-8"))
+        result = GradeResult.from_dict(data)
+    except OSError as exc:
+        raise UsageError(f"cannot read {args.results}: {exc.strerror}") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise UsageError(f"{args.results} is not a grader JSON result ({type(exc).__name__}: {exc})") from None
+    text = render(result, args.format, os.environ)
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        _write(args.output, text)
+    return 0
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from grader.check import check_course
+
+    manifest = load_manifest(find_course_root(Path.cwd())).only(args.assignment)
+    problems = check_course(manifest, hidden_root=args.tests, repeat=args.repeat)
+    for problem in problems:
+        print(f"FAIL {problem}")
+    if problems:
+        print(f"{len(problems)} problem(s) found", file=sys.stderr)
+        return 1
+    ids = ", ".join(a.id for a in manifest.assignments)
+    print(f"course check passed for {ids}: solutions full marks ({args.repeat} run(s)), stubs zero, stubs in sync")
+    return 0
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command."""
     parser = _Parser(prog="python -m grader", description="Grade the asyncio course.")
@@ -49,6 +132,27 @@ def build_parser() -> argparse.ArgumentParser:
     stubs.add_argument("--check", action="store_true", help="only compare; exit 1 when stale")
     stubs.add_argument("--assignment", action="append", metavar="NN", help="only this assignment (repeatable)")
     stubs.set_defaults(run=_cmd_stubs)
+
+    grade = commands.add_parser("grade", help="grade a submission folder")
+    grade.add_argument("--submission", type=Path, help="a student-repository-shaped folder (default: this repository)")
+    grade.add_argument("--assignment", action="append", metavar="NN", help="only this assignment (repeatable)")
+    grade.add_argument("--tests", type=Path, help="the hidden-test folder (default: this repository's tests/)")
+    grade.add_argument("--format", choices=FORMAT_NAMES, default="text")
+    grade.add_argument("--output", type=Path, help="write the report here instead of standard output")
+    grade.add_argument("--seed", type=int, help="run the tests in a random order from this seed")
+    grade.set_defaults(run=_cmd_grade)
+
+    report = commands.add_parser("report", help="render a saved JSON result in another format")
+    report.add_argument("results", type=Path, help="a file written by grade --format json")
+    report.add_argument("--format", choices=FORMAT_NAMES, default="text")
+    report.add_argument("--output", type=Path, help="write the report here instead of standard output")
+    report.set_defaults(run=_cmd_report)
+
+    check = commands.add_parser("check", help="prove the course sound: solutions full marks, stubs zero")
+    check.add_argument("--assignment", action="append", metavar="NN", help="only this assignment (repeatable)")
+    check.add_argument("--tests", type=Path, help="the hidden-test folder (default: this repository's tests/)")
+    check.add_argument("--repeat", type=_positive, default=1, help="grade the solutions N times in random order")
+    check.set_defaults(run=_cmd_check)
     return parser
 
 
@@ -61,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except CourseError as exc:
+        print(f"course error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

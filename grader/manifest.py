@@ -14,8 +14,8 @@ MANIFEST_NAME = "course.toml"
 class Limits:
     """Bounds on one graded run; the defaults are documented in the README."""
 
-    test_timeout: float = 10.0
-    assignment_timeout: float = 90.0
+    test_timeout: float = 5.0
+    assignment_timeout: float = 60.0
     memory_mb: int = 2048
     output_kb: int = 1024
 

@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""Set up and run the course from a fresh clone, with nothing but Python 3.11+.
+
+    python3 dev.py demo    # set up, then grade the reference solutions (the score table)
+    python3 dev.py test    # set up, then run the course's own test suite
+    python3 dev.py check   # set up, then `python -m grader check` on every Python found
+
+Setup makes ./.venv and installs the course with its pinned dependencies;
+it is skipped when pyproject.toml has not changed since the last setup.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+STAMP = VENV / ".installed"
+PYTHONS = ("python3.11", "python3.12", "python3.13")
+
+
+def _python(env: Path) -> Path:
+    return env / "bin" / "python"
+
+
+def setup(env: Path = VENV, interpreter: str | None = None, extras: str = "dev") -> Path:
+    """Create the virtual environment and install the course into it, once per pyproject change."""
+    stamp_value = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extras.encode()).hexdigest()
+    stamp = env / ".installed"
+    if stamp.is_file() and stamp.read_text() == stamp_value and _python(env).exists():
+        return _python(env)
+    print(f"setting up {env.relative_to(ROOT)} ...", flush=True)
+    if interpreter is None:
+        venv.EnvBuilder(with_pip=True, clear=True).create(env)
+    else:
+        subprocess.run([interpreter, "-m", "venv", "--clear", str(env)], check=True)
+    quiet = ["-q", "--disable-pip-version-check"]
+    subprocess.run([str(_python(env)), "-m", "pip", "install", *quiet, "-e", f"{ROOT}[{extras}]"], check=True)
+    stamp.write_text(stamp_value)
+    return _python(env)
+
+
+def _run(python: Path, *args: str) -> int:
+    return subprocess.run([str(python), *args], cwd=ROOT).returncode
+
+
+def check_all_pythons() -> int:
+    """Run the course check on every supported Python found on PATH or in pyenv."""
+    status = 0
+    for name in PYTHONS:
+        found = shutil.which(name) or _pyenv(name)
+        if found is None:
+            print(f"{name}: not found, skipped")
+            continue
+        env = ROOT / ".venv-checks" / name
+        python = setup(env, interpreter=found, extras="dev")
+        print(f"{name}: python -m grader check", flush=True)
+        status |= _run(python, "-m", "grader", "check")
+    return status
+
+
+def _pyenv(name: str) -> str | None:
+    version = name.removeprefix("python")
+    versions = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    candidates = sorted(versions.glob(f"{version}.*/bin/python3")) if versions.is_dir() else []
+    return str(candidates[-1]) if candidates else None
+
+
+def main(argv: list[str]) -> int:
+    """Run one of the commands above; returns the exit status."""
+    if len(argv) != 1 or argv[0] not in ("demo", "test", "check"):
+        print(__doc__.strip(), file=sys.stderr)
+        return 2
+    if sys.version_info < (3, 11):
+        print("the course needs Python 3.11 or newer", file=sys.stderr)
+        return 2
+    command = argv[0]
+    if command == "check":
+        return check_all_pythons()
+    python = setup()
+    if command == "demo":
+        return _run(python, "-m", "grader", "grade", "--submission", "solutions")
+    return _run(python, "-m", "pytest", "-p", "randomly")
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,106 @@
+"""The catalog: which graded tests exist, their points and their feedback text.
+
+Built by collecting the course's tests against the course's own stubs, with
+no student code anywhere near, so a submission can neither add tests, drop
+them, nor change what they are worth. Cached by the content of everything
+it depends on.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from grader.manifest import Assignment, Manifest
+from grader.pytest_options import command_args, ini_text
+from grader.run import run_pytest
+from grader.stage import CourseTests, new_stage, place
+
+CACHE_VERSION = "1"
+
+
+class CourseError(Exception):
+    """The course itself is broken (a test without points, tests that do not collect)."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One graded test as the course defines it."""
+
+    nodeid: str
+    name: str
+    visibility: str
+    points: int
+    doc: str
+
+
+Catalog = dict[str, list[Entry]]
+
+
+def _cache_key(manifest: Manifest, tests: CourseTests) -> str:
+    digest = hashlib.sha256(CACHE_VERSION.encode())
+    digest.update(ini_text(manifest.limits).encode())
+    for source in sorted((Path(__file__).parent.parent / "coursekit").glob("*.py")):
+        digest.update(source.read_bytes())
+    for assignment in manifest.assignments:
+        for path in [tests.stub(assignment), *tests.public(assignment), *tests.hidden(assignment)]:
+            digest.update(f"{assignment.id}/{path.name}\0".encode())
+            digest.update(path.read_bytes() if path.is_file() else b"<missing>")
+    return digest.hexdigest()[:24]
+
+
+def load_catalog(manifest: Manifest, tests: CourseTests) -> Catalog:
+    """The catalog of every assignment in ``manifest``, from the cache when it is current."""
+    cache = manifest.root / ".grader-cache" / f"catalog-{_cache_key(manifest, tests)}.json"
+    if cache.is_file():
+        raw = json.loads(cache.read_text(encoding="utf-8"))
+        return {key: [Entry(**e) for e in entries] for key, entries in raw.items()}
+    catalog = _collect(manifest, tests)
+    try:
+        cache.parent.mkdir(exist_ok=True)
+        cache.write_text(json.dumps({k: [asdict(e) for e in v] for k, v in catalog.items()}), encoding="utf-8")
+    except OSError:
+        pass  # a read-only checkout grades just as well, only slower
+    return catalog
+
+
+def _collect(manifest: Manifest, tests: CourseTests) -> Catalog:
+    with tempfile.TemporaryDirectory(prefix="grader-catalog-") as tmp:
+        stage = new_stage(Path(tmp), manifest)
+        folders = []
+        for assignment in manifest.assignments:
+            stub = tests.stub(assignment)
+            if not stub.is_file():
+                raise CourseError(f"the course has no stub {stub}")
+            folders.append(str(place(stage, assignment, stub.read_bytes(), tests)))
+        listing = stage.root / "collected.json"
+        output = run_pytest(
+            stage,
+            [*command_args(shuffle_seed=None), "--collect-only", "--grader-collect", str(listing), *folders],
+            cwd=stage.root,
+            limits=manifest.limits,
+            report=stage.root / "collect.jsonl",
+        )
+        if not listing.is_file():
+            raise CourseError(f"the course's tests did not collect: {output.stderr_tail.strip()[-500:]}")
+        items = json.loads(listing.read_text(encoding="utf-8"))
+    return {a.id: _entries(a, items, tests) for a in manifest.assignments}
+
+
+def _entries(assignment: Assignment, items: list[dict[str, object]], tests: CourseTests) -> list[Entry]:
+    public_files = {p.name for p in tests.public(assignment)}
+    entries = []
+    for item in items:
+        nodeid = str(item["nodeid"])
+        folder, _, rest = nodeid.partition("/")
+        if folder != assignment.id:
+            continue
+        filename, _, name = rest.partition("::")
+        points = item["points"]
+        if not isinstance(points, int) or points < 1:
+            raise CourseError(f"test {nodeid} has no @pytest.mark.points(N) with a whole N >= 1")
+        visibility = "public" if filename in public_files else "hidden"
+        entries.append(Entry(nodeid, name, visibility, points, str(item["doc"])))
+    return entries

@@ -1,0 +1,61 @@
+"""The course's integrity: what ``python -m grader check`` proves before anything is published."""
+from __future__ import annotations
+
+import random
+from collections import Counter
+from pathlib import Path
+
+from grader import stubs
+from grader.catalog import load_catalog
+from grader.manifest import Manifest
+from grader.pipeline import course_tests, grade
+
+EXPECTED_POINTS = 100
+
+
+def check_course(manifest: Manifest, *, hidden_root: Path | None = None, repeat: int = 1,
+                 log: callable = print) -> list[str]:  # type: ignore[valid-type]
+    """Every problem found, as one line each; an empty list means the course is sound.
+
+    The solutions must earn full marks on every run (``repeat`` runs, each in a
+    different random order), the stubs nothing, the stubs must match the
+    solutions, and every assignment needs public and hidden tests whose points
+    add up to the assignment's points, each with feedback text.
+    """
+    problems = [f"stale stub: {p.relative_to(manifest.root)}" for p in stubs.stale_stubs(manifest)]
+    tests = course_tests(manifest, hidden_root)
+    catalog = load_catalog(manifest, tests)
+    for a in manifest.assignments:
+        entries = catalog[a.id]
+        if not any(e.visibility == "public" for e in entries):
+            problems.append(f"{a.id}: no public tests")
+        if not any(e.visibility == "hidden" for e in entries):
+            problems.append(f"{a.id}: no hidden tests")
+        total = sum(e.points for e in entries)
+        if total != a.points:
+            problems.append(f"{a.id}: test points add up to {total}, not {a.points}")
+        problems += [f"{a.id}: {e.name} has no docstring (its feedback)" for e in entries if not e.doc]
+
+    failures: Counter[str] = Counter()
+    seeds = [None] + [random.randrange(1, 2**31) for _ in range(repeat - 1)]
+    for run, seed in enumerate(seeds, start=1):
+        result = grade(manifest, manifest.root / "solutions", tests, shuffle_seed=seed)
+        for a in result.assignments:
+            for t in a.tests:
+                if t.outcome != "passed":
+                    failures[f"{a.id}::{t.name}"] += 1
+                    if failures[f"{a.id}::{t.name}"] == 1:
+                        log(f"  run {run} (seed {seed}): {a.id} {t.name} {t.outcome}: {t.feedback.splitlines()[-1]}")
+            if a.status != "graded":
+                problems.append(f"{a.id}: the reference solution was not graded: {a.message}")
+        if repeat > 1:
+            log(f"run {run}/{repeat}: {result.score:g}/{result.max_score:g}")
+    problems += [f"solution fails {name} in {count} of {repeat} run(s)" for name, count in sorted(failures.items())]
+
+    stub_result = grade(manifest, manifest.root / "assignments", tests)
+    for a in stub_result.assignments:
+        passing = [t.name for t in a.tests if t.outcome == "passed"]
+        problems += [f"{a.id}: the stub passes {name}" for name in passing]
+        if a.status == "missing":
+            problems.append(f"{a.id}: no stub")
+    return problems

@@ -1,0 +1,92 @@
+"""The one result model. Every output format renders these objects and nothing else."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Visibility = Literal["public", "hidden"]
+Outcome = Literal["passed", "failed", "error", "timeout", "skipped"]
+Status = Literal["graded", "missing", "error"]
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """One graded test: what it is worth, what happened, and what the student is told."""
+
+    name: str
+    visibility: Visibility
+    outcome: Outcome
+    score: float
+    max_score: float
+    feedback: str
+
+
+@dataclass(frozen=True)
+class AssignmentResult:
+    """One assignment of one submission."""
+
+    id: str
+    title: str
+    score: float
+    max_score: float
+    status: Status
+    message: str
+    tests: tuple[TestResult, ...] = ()
+
+    @property
+    def passed(self) -> int:
+        """Number of tests passed."""
+        return sum(1 for t in self.tests if t.outcome == "passed")
+
+
+@dataclass(frozen=True)
+class GradeResult:
+    """A whole submission: the score over every assignment graded."""
+
+    assignments: tuple[AssignmentResult, ...]
+    hidden_tests_included: bool
+    duration: float = field(default=0.0, compare=False)
+
+    @property
+    def score(self) -> float:
+        """Points earned over all assignments."""
+        return round(sum(a.score for a in self.assignments), 2)
+
+    @property
+    def max_score(self) -> float:
+        """Points available over all assignments."""
+        return round(sum(a.max_score for a in self.assignments), 2)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, hidden_tests_included: bool | None = None) -> GradeResult:
+        """Rebuild a result from its JSON shape; KeyError/TypeError/ValueError when it is not one."""
+        assignments = tuple(
+            AssignmentResult(
+                id=str(a["id"]), title=str(a["title"]), score=float(a["score"]),
+                max_score=float(a["max_score"]), status=a["status"], message=str(a["message"]),
+                tests=tuple(TestResult(**t) for t in a["tests"]),
+            )
+            for a in data["assignments"]
+        )
+        if hidden_tests_included is None:
+            hidden_tests_included = any(t.visibility == "hidden" for a in assignments for t in a.tests)
+        return cls(assignments, hidden_tests_included)
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON shape of design.md's command-line contract."""
+        return {
+            "score": self.score,
+            "max_score": self.max_score,
+            "assignments": [
+                {
+                    "id": a.id,
+                    "title": a.title,
+                    "score": a.score,
+                    "max_score": a.max_score,
+                    "status": a.status,
+                    "message": a.message,
+                    "tests": [asdict(t) for t in a.tests],
+                }
+                for a in self.assignments
+            ],
+        }

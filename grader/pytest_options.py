@@ -1,0 +1,46 @@
+"""The pytest configuration of graded runs: one place, written into every stage.
+
+pyproject.toml carries the same settings for students' local runs; a course
+test checks that the two agree on everything a test's outcome depends on.
+"""
+from __future__ import annotations
+
+from grader.manifest import Limits
+
+# Plugins loaded by entry-point name; nothing else is auto-loaded in a graded run.
+PLUGINS = ("asyncio", "looptime_plugin", "looptime_timeproxies", "looptime_chronometers", "timeout")
+
+INI_OPTIONS: dict[str, str] = {
+    "asyncio_mode": "auto",
+    "asyncio_default_fixture_loop_scope": "function",
+    "asyncio_default_test_loop_scope": "function",
+    "timeout_method": "signal",
+}
+
+FILTERWARNINGS = (
+    "error::DeprecationWarning",
+    "ignore:There is no current event loop:DeprecationWarning:looptime",
+    "ignore::DeprecationWarning:pytest_asyncio",
+)
+
+
+def ini_text(limits: Limits) -> str:
+    """The pytest.ini of a stage."""
+    lines = ["[pytest]"]
+    lines += [f"{key} = {value}" for key, value in INI_OPTIONS.items()]
+    lines.append(f"timeout = {limits.test_timeout:g}")
+    lines.append("filterwarnings =")
+    lines += [f"    {entry}" for entry in FILTERWARNINGS]
+    return "\n".join(lines) + "\n"
+
+
+def command_args(*, shuffle_seed: int | None) -> list[str]:
+    """pytest arguments shared by the catalog and the graded runs."""
+    args = ["-p", "coursekit.pytest_plugin", "-p", "grader_child", "--looptime"]
+    for plugin in PLUGINS:
+        args += ["-p", plugin]
+    # Plain asserts: feedback is the test's own message, never its expression.
+    args += ["--assert=plain", "-p", "no:cacheprovider", "-q", "--no-header", "-rN"]
+    if shuffle_seed is not None:
+        args += ["-p", "randomly", f"--randomly-seed={shuffle_seed}"]
+    return args

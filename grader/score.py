@@ -1,0 +1,143 @@
+"""Score: the catalog's tests, the child's outcomes, and the feedback a student reads.
+
+A test earns its points only when the child reported it passed in its call
+phase and nothing in its setup or teardown failed. A test that never
+reported (the process crashed, exited or was killed) earns nothing and says
+why. Reports about tests the catalog does not list are ignored.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from coursekit import hints
+from grader.catalog import Entry
+from grader.find import Found
+from grader.manifest import Assignment, Limits
+from grader.model import AssignmentResult, Outcome, TestResult
+from grader.run import RunOutput
+
+SIGNAL_NAMES = {-9: "SIGKILL", -11: "SIGSEGV", -6: "SIGABRT", -25: "SIGXFSZ"}
+
+
+def _round(value: float) -> float:
+    return round(value, 2)
+
+
+def missing(assignment: Assignment, entries: list[Entry], problem: str | None) -> AssignmentResult:
+    """An assignment with no gradable file: nothing earned, everything still counted."""
+    max_score = _round(sum(e.points for e in entries))
+    if problem:
+        return AssignmentResult(assignment.id, assignment.title, 0.0, max_score, "error", problem)
+    message = f"not submitted: expected assignments/{assignment.id}/{assignment.module}"
+    return AssignmentResult(assignment.id, assignment.title, 0.0, max_score, "missing", message)
+
+
+def process_end(run: RunOutput, limits: Limits, *, complete: bool) -> str | None:
+    """Why the child ended abnormally, in a student's words; None for a normal end.
+
+    ``complete`` says every catalog test reported to its teardown: a process
+    that exits with pytest's own status before that was ended by the code.
+    """
+    if run.killed:
+        return (f"the tests were stopped after {limits.assignment_timeout:g} s of real time: "
+                f"is something blocking the loop or spinning? {hints.TIMED_OUT}")
+    code = run.returncode
+    if code == -25:
+        return f"your code wrote more than {limits.output_kb} KB of output: is something printing in a loop?"
+    if code is not None and code < 0:
+        name = SIGNAL_NAMES.get(code, f"signal {-code}")
+        return f"the test process was killed by {name} (memory limit {limits.memory_mb} MB, or a crash)"
+    if code in (0, 1) and complete:
+        return None  # pytest's own codes: all passed / some failed
+    return f"the test process exited early with status {code}: does your code call sys.exit or os._exit?"
+
+
+def grade_run(assignment: Assignment, entries: list[Entry], run: RunOutput, limits: Limits) -> AssignmentResult:
+    """Score one assignment from its catalog entries and the child's records."""
+    phases: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    started: set[str] = set()
+    module_error: dict[str, Any] | None = None
+    for record in run.records:
+        kind = record.get("kind")
+        if kind == "module_error" and module_error is None:
+            module_error = record
+        elif kind == "start":
+            started.add(str(record.get("nodeid")))
+        elif kind == "phase":
+            phases[str(record.get("nodeid"))].append(record)
+
+    complete = all(any(r.get("when") == "teardown" for r in phases.get(e.nodeid, [])) for e in entries)
+    ended = process_end(run, limits, complete=complete)
+    broken_module = _module_problem(module_error)
+    tests = []
+    for entry in entries:
+        outcome, detail, hint = _outcome(phases.get(entry.nodeid, []), entry.nodeid in started, ended,
+                                         broken_module, limits)
+        score = float(entry.points) if outcome == "passed" else 0.0
+        tests.append(TestResult(entry.name, entry.visibility, outcome, _round(score),
+                                float(entry.points), _feedback(entry, outcome, detail, hint)))
+
+    score = _round(sum(t.score for t in tests))
+    max_score = _round(sum(t.max_score for t in tests))
+    passed = sum(1 for t in tests if t.outcome == "passed")
+    if broken_module:
+        return AssignmentResult(assignment.id, assignment.title, score, max_score, "error", broken_module, tuple(tests))
+    message = f"{passed}/{len(tests)} tests passed"
+    if ended:
+        message += f"; {ended}"
+    return AssignmentResult(assignment.id, assignment.title, score, max_score, "graded", message, tuple(tests))
+
+
+def _module_problem(record: dict[str, Any] | None) -> str | None:
+    if record is None:
+        return None
+    where = f" at {record['where']}" if record.get("where") else ""
+    return f"your module could not be imported: {record.get('type')}{where}: {record.get('message')}"
+
+
+def _outcome(records: list[dict[str, Any]], started: bool, ended: str | None,
+             broken_module: str | None, limits: Limits) -> tuple[Outcome, str, str | None]:
+    """The outcome of one test, what happened in words, and a hint for a usual mistake."""
+    failure = next((r for r in records if r.get("outcome") == "failed"), None)
+    if failure is not None:
+        if _is_timeout(failure):
+            return "timeout", f"your code ran past {limits.test_timeout:g} s in this test.", hints.TIMED_OUT
+        hint = hints.hint_for(str(failure.get("type")), str(failure.get("message", "")))
+        return ("failed" if failure.get("when") == "call" else "error"), _describe(failure), hint
+    if any(r.get("outcome") == "skipped" for r in records):
+        return "skipped", "the test was skipped, so it earns nothing", None
+    passed_call = any(r.get("when") == "call" and r.get("outcome") == "passed" for r in records)
+    if passed_call and any(r.get("when") == "teardown" for r in records):
+        return "passed", "", None
+    if broken_module:
+        return "error", broken_module, None
+    if started and ended and "stopped after" in ended:
+        return "timeout", ended, None
+    if ended:
+        return "error", ("this test did not finish: " if started else "this test never ran: ") + ended, None
+    return "error", "this test never reported a result", None
+
+
+def _is_timeout(record: dict[str, Any]) -> bool:
+    return record.get("type") == "Failed" and str(record.get("message", "")).startswith("Timeout")
+
+
+def _describe(record: dict[str, Any]) -> str:
+    kind, message, where = record.get("type", "Error"), record.get("message", ""), record.get("where")
+    if where:
+        text = f"Your code raised {kind} at {where}"
+        return f"{text}: {message}" if message else text
+    if kind == "AssertionError":
+        return message or "a check failed"
+    return f"{kind}: {message}" if message else str(kind)
+
+
+def _feedback(entry: Entry, outcome: Outcome, detail: str, hint: str | None) -> str:
+    expected = entry.doc or entry.name.replace("_", " ")
+    if outcome == "passed":
+        return expected
+    lines = [f"Expected: {expected}", detail]
+    if hint and hint not in detail:
+        lines.append(f"Hint: {hint}")
+    return "\n".join(line for line in lines if line)
