@@ -3,7 +3,7 @@
 
     python3 dev.py demo    # set up, then grade the reference solutions (the score table)
     python3 dev.py test    # set up, then run the course's own test suite
-    python3 dev.py check   # set up, then `python -m grader check` on every Python found
+    python3 dev.py check   # set up, then `python -m grader check --repeat 20` on every Python found
 
 Setup makes ./.venv and installs the course with its pinned dependencies;
 it is skipped when pyproject.toml has not changed since the last setup.
@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 STAMP = VENV / ".installed"
 PYTHONS = ("python3.11", "python3.12", "python3.13")
+REPEAT = 20  # runs of the hidden suites on the solutions, each in a new random order
 
 
 def _python(env: Path) -> Path:
@@ -59,8 +60,8 @@ def check_all_pythons() -> int:
             continue
         env = ROOT / ".venv-checks" / name
         python = setup(env, interpreter=found, extras="dev")
-        print(f"{name}: python -m grader check", flush=True)
-        status |= _run(python, "-m", "grader", "check")
+        print(f"{name}: python -m grader check --repeat {REPEAT}", flush=True)
+        status |= _run(python, "-m", "grader", "check", "--repeat", str(REPEAT))
     return status
 
 

@@ -64,7 +64,15 @@ class Traffic:
         delay: float = 0.0,
         error: BaseException | None = None,
     ) -> Callable[..., Any]:
-        """An aioresponses callback: wait ``delay`` loop seconds, then answer or raise ``error``."""
+        """An aioresponses callback: wait ``delay`` loop seconds, then answer or raise ``error``.
+
+        aioresponses does not consume a match whose callback raises, so a
+        ``reply(error=...)`` keeps failing every later request to that URL; for
+        "fail once, then succeed" sequences use ``fail``. Callbacks do not see
+        the request method: register the mock per method instead.
+        """
+        if payload is None and body is None:
+            body = ""  # aioresponses needs one of the two
 
         async def callback(url: Any, **kwargs: Any) -> CallbackResult:
             loop = asyncio.get_running_loop()
@@ -87,6 +95,14 @@ class Traffic:
             )
 
         return callback
+
+    def fail(self, error: BaseException, *, delay: float = 0.0) -> dict[str, Any]:
+        """Keyword arguments for one mocked request that is recorded, then fails with ``error``.
+
+        ``mock_http.get(url, **traffic.fail(aiohttp.ClientConnectionError()))``
+        is consumed like any other match, so the next request gets the next mock.
+        """
+        return {"callback": self.reply(delay=delay), "exception": error}
 
     def urls(self) -> list[str]:
         """The URLs requested, in order."""

@@ -6,6 +6,7 @@ configuration (for students) and by the grader's isolated runs.
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import Generator, Iterator
 from typing import Any
@@ -15,6 +16,9 @@ import pytest
 from coursekit import hints
 from coursekit.http import mock_http, session_spy, traffic  # noqa: F401  (fixtures for every test)
 from coursekit.testing import BlockingCallError
+
+
+_FAILED = pytest.StashKey[bool]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -49,9 +53,29 @@ def _forbid_blocking_sleep(request: pytest.FixtureRequest, monkeypatch: pytest.M
 
 
 @pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, None, None]:
+    """Collect garbage once the test's loop is closed.
+
+    Tasks and coroutines a failing test left behind become garbage here. If
+    the collector instead ran them down at a random later moment, inside
+    pytest's report building, Python 3.11 can stop the whole session with an
+    internal error ("AST constructor recursion depth mismatch"), losing every
+    result after it. Only after a failure: a full collection costs tens of
+    milliseconds, and passing code leaves nothing behind.
+    """
+    try:
+        return (yield)
+    finally:
+        if item.stash.get(_FAILED, False):
+            gc.collect()
+
+
+@pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Generator[None, Any, Any]:
     """Attach a hint for the usual asyncio mistakes to a failing test's report."""
     report = yield
+    if report.failed:
+        item.stash[_FAILED] = True
     if report.failed and call.excinfo is not None:
         exc = call.excinfo.value
         text = str(exc)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -129,3 +129,140 @@ class Work:
         for coro in idle:
             coro.close()  # keeps the "never awaited" warning out of later tests
         assert not idle, f"{what} created {len(idle)} coroutine(s) but never awaited them. {hints.NOT_AWAITED}"
+
+
+async def raised_by(
+    aw: Awaitable[Any],
+    expected: type[BaseException] | tuple[type[BaseException], ...] = Exception,
+    *,
+    what: str,
+    seconds: float = 60.0,
+) -> BaseException:
+    """Await ``aw`` (bounded by :func:`within`) and return the exception it raised, for the test to inspect.
+
+    - ``NotImplementedError`` and ``AssertionError`` propagate unchanged, so a
+      stub still gets the "not implemented" hint and a failure of ``within``
+      (or of a probe) stays that failure.
+    - An exception matching ``expected`` (a class or a tuple of classes; by
+      default any ``Exception``) is returned.
+    - Any other ``Exception``, or a return, fails the test with a message
+      naming what was expected. A ``BaseException`` that is not an
+      ``Exception`` (``CancelledError``, ``KeyboardInterrupt``) propagates
+      unless ``expected`` names it.
+    """
+    try:
+        value = await within(aw, seconds, what=what)
+    except (NotImplementedError, AssertionError):
+        raise
+    except expected as exc:
+        return exc
+    except Exception as exc:
+        raise AssertionError(f"{what} should raise {_class_names(expected)}; it raised {exc!r}") from exc
+    if expected is Exception:
+        raise AssertionError(f"expected {what} to raise, but it returned {value!r}")
+    raise AssertionError(f"{what} should raise {_class_names(expected)}; it returned {value!r}")
+
+
+def _class_names(classes: type[BaseException] | tuple[type[BaseException], ...]) -> str:
+    if isinstance(classes, tuple):
+        return " or ".join(cls.__name__ for cls in classes)
+    return classes.__name__
+
+
+def leaves(exc: BaseException) -> list[BaseException]:
+    """The plain exceptions inside a (possibly nested) exception group; ``[exc]`` for a plain one."""
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for inner in exc.exceptions for leaf in leaves(inner)]
+    return [exc]
+
+
+class Calls:
+    """A tracked async ``fn(item)`` for functions that map over items (``bounded_map(fn, items)`` and the like).
+
+    A call sleeps ``delays[item]`` loop seconds (``delay`` for items not in
+    ``delays``), then raises ``fail[item]`` if there is one, else returns
+    ``item * 10``. It records the items called (``calls``), the items whose
+    call was cancelled (``cancelled``), the tasks the calls ran in (``tasks``),
+    and the calls in flight now and at the busiest moment (``in_flight``,
+    ``peak``): a limit is measured inside the work itself, however the code
+    under test schedules the calls.
+    """
+
+    def __init__(
+        self,
+        delay: float = 1.0,
+        *,
+        delays: Mapping[Any, float] | None = None,
+        fail: Mapping[Any, BaseException] | None = None,
+    ) -> None:
+        self.delay = delay
+        self.delays = dict(delays or {})
+        self.fail = dict(fail or {})
+        self.in_flight = 0
+        self.peak = 0
+        self.calls: list[Any] = []
+        self.cancelled: list[Any] = []
+        self.tasks: set[asyncio.Task[Any]] = set()
+
+    async def __call__(self, item: Any) -> Any:
+        self.calls.append(item)
+        task = asyncio.current_task()
+        if task is not None:
+            self.tasks.add(task)
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
+        try:
+            await asyncio.sleep(self.delays.get(item, self.delay))
+            if item in self.fail:
+                raise self.fail[item]
+            return item * 10
+        except asyncio.CancelledError:
+            self.cancelled.append(item)
+            raise
+        finally:
+            self.in_flight -= 1
+
+
+async def assert_ends_cancelled(task: asyncio.Task[Any], *, what: str, seconds: float = 60) -> None:
+    """Wait for ``task`` after it was cancelled; fail unless it ended cancelled.
+
+    A task that ran on for ``seconds`` of loop time, returned, or raised fails
+    the test with the hint on swallowed cancellation; a ``NotImplementedError``
+    it raised is re-raised as is, so a stub gets the "not implemented" hint.
+    """
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    assert done, f"{what} was still running {seconds:g} s after it was cancelled. {hints.SWALLOWED_CANCEL}"
+    if task.cancelled():
+        return
+    exc = task.exception()
+    if isinstance(exc, NotImplementedError):
+        raise exc
+    ended = f"raised {exc!r}" if exc is not None else f"returned {task.result()!r}"
+    raise AssertionError(f"{what} should end cancelled when it is cancelled; it {ended}. {hints.SWALLOWED_CANCEL}")
+
+
+async def drain(queue: asyncio.Queue[Any], worker_task: asyncio.Task[Any], *, seconds: float, what: str) -> None:
+    """Wait for ``queue.join()`` while a worker task consumes ``queue``; if the worker ends first, show why.
+
+    Fails if the worker returned (a worker should run until cancelled) or if
+    the queue was not drained within ``seconds`` of loop time (a missing
+    ``queue.task_done()``); an exception the worker ended with is re-raised.
+    """
+    joiner = asyncio.create_task(queue.join())
+    done, _ = await asyncio.wait({joiner, worker_task}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    if joiner in done:
+        return
+    joiner.cancel()
+    if worker_task.done():
+        worker_task.result()  # re-raises the worker's own error, if any
+        raise AssertionError(f"{what}: the worker returned before the queue was drained; it should run forever")
+    raise AssertionError(
+        f"{what}: queue.join() did not finish within {seconds:g} s. Call queue.task_done() "
+        "once for every item taken with get(), also when handle(item) raised."
+    )
+
+
+async def stop(task: asyncio.Task[Any]) -> None:
+    """Cancel a task left over by a failed test (a worker, say) and wait up to 60 s of loop time for it, whatever it does."""
+    task.cancel()
+    await asyncio.wait({task}, timeout=60)

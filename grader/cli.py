@@ -14,6 +14,7 @@ from pathlib import Path
 from grader.catalog import CourseError
 from grader.errors import UsageError
 from grader.manifest import find_course_root, load_manifest
+from grader.pytest_options import require_shuffle_support
 
 
 class _Parser(argparse.ArgumentParser):
@@ -54,6 +55,8 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     if args.tests is not None and not args.tests.is_dir():
         raise UsageError(f"hidden-test folder {args.tests} does not exist")
     submission = args.submission if args.submission is not None else root
+    if args.seed is not None:
+        require_shuffle_support()
     result = grade(manifest, submission, course_tests(manifest, args.tests), shuffle_seed=args.seed)
     text = render(result, args.format, os.environ)
     if args.output is None:
@@ -102,6 +105,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from grader.check import check_course
 
     manifest = load_manifest(find_course_root(Path.cwd())).only(args.assignment)
+    if args.repeat > 1:
+        require_shuffle_support()
     problems = check_course(manifest, hidden_root=args.tests, repeat=args.repeat)
     for problem in problems:
         print(f"FAIL {problem}")

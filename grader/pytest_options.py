@@ -34,6 +34,16 @@ def ini_text(limits: Limits) -> str:
     return "\n".join(lines) + "\n"
 
 
+def require_shuffle_support() -> None:
+    """Shuffled runs load pytest-randomly in the child; say so clearly when it is not installed."""
+    import importlib.util
+
+    from grader.errors import UsageError
+
+    if importlib.util.find_spec("pytest_randomly") is None:
+        raise UsageError("random test order needs pytest-randomly: pip install -e '.[dev]'")
+
+
 def command_args(*, shuffle_seed: int | None) -> list[str]:
     """pytest arguments shared by the catalog and the graded runs."""
     args = ["-p", "coursekit.pytest_plugin", "-p", "grader_child", "--looptime"]

@@ -50,6 +50,11 @@ def process_end(run: RunOutput, limits: Limits, *, complete: bool) -> str | None
         return f"the test process was killed by {name} (memory limit {limits.memory_mb} MB, or a crash)"
     if code in (0, 1) and complete:
         return None  # pytest's own codes: all passed / some failed
+    if code == 3:
+        return ("pytest stopped with an internal error while running your code (a task or coroutine "
+                f"left behind can cause it: {hints.LEFT_RUNNING})")
+    if code == 2:
+        return "the test run was interrupted: does your code raise KeyboardInterrupt or send signals?"
     return f"the test process exited early with status {code}: does your code call sys.exit or os._exit?"
 
 

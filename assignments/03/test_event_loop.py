@@ -1,0 +1,168 @@
+"""Public tests for assignment 03. Run them with `pytest assignments/03`.
+
+The async tests run on a virtual clock: `await asyncio.sleep(30)` costs no
+real time, and `looptime` is the loop's time in seconds since the test began.
+Tests marked `looptime(False)` involve other threads and run on real time.
+The runners (run_legacy, run_modern, run_all_on_one_loop) are called from
+plain synchronous tests, as you would call them from a script.
+"""
+import asyncio
+import threading
+
+import pytest
+
+import event_loop
+from coursekit import hints
+from coursekit.loops import current_loop, fresh_error, fresh_hint, run_fresh, sentinel_loop  # noqa: F401  (sentinel_loop: a fixture)
+from coursekit.testing import within
+
+NEW_LOOP_HINT = (
+    "Create the loop yourself with asyncio.new_event_loop(), make it current with "
+    "asyncio.set_event_loop(loop), and in a `finally:` shut down async generators, "
+    "close the loop and call asyncio.set_event_loop(None). asyncio.get_event_loop() "
+    "is the deprecated way to get a loop when none is running."
+)
+
+
+# --- run_legacy ----------------------------------------------------------------
+
+
+@pytest.mark.points(5)
+def test_run_legacy_returns_result_and_closes_its_loop(sentinel_loop):
+    """run_legacy(coro_fn, *args) returns coro_fn(*args)'s result, run on a new loop it closes afterwards."""
+    seen = []
+
+    async def add(a, b):
+        seen.append(asyncio.get_running_loop())
+        await asyncio.sleep(0)
+        return a + b
+
+    result = event_loop.run_legacy(add, 2, 3)
+    assert result == 5, f"run_legacy(add, 2, 3) should return 5, got {result!r}"
+    assert seen, "run_legacy never ran the coroutine"
+    used = seen[0]
+    assert used is not sentinel_loop, (
+        f"run_legacy ran the coroutine on the loop that was already current instead of a new one. {NEW_LOOP_HINT}"
+    )
+    assert used.is_closed(), f"run_legacy should close its loop when done; it is still open. {NEW_LOOP_HINT}"
+    assert current_loop() is not used, (
+        f"run_legacy left its closed loop set as the current loop: unset it with "
+        f"asyncio.set_event_loop(None). {NEW_LOOP_HINT}"
+    )
+
+
+@pytest.mark.points(6)
+def test_run_legacy_emits_no_deprecation_warning():
+    """In a fresh Python with DeprecationWarning as an error, run_legacy works three times in a row."""
+    proc = run_fresh(
+        """
+        async def double(x):
+            await asyncio.sleep(0)
+            return 2 * x
+
+        results = [event_loop.run_legacy(double, i) for i in range(3)]
+        assert results == [0, 2, 4], f"expected [0, 2, 4], got {results!r}"
+        print("OK")
+        """,
+        event_loop,
+    )
+    error = fresh_error(proc)
+    hint = fresh_hint(error, NEW_LOOP_HINT)
+    assert proc.returncode == 0 and "OK" in proc.stdout, (
+        "calling run_legacy three times in a fresh Python (DeprecationWarning turned into an error) "
+        f"failed with: {error}. {hint}"
+    )
+
+
+# --- run_modern ----------------------------------------------------------------
+
+
+@pytest.mark.points(5)
+def test_run_modern_returns_result_and_honours_debug(sentinel_loop):
+    """run_modern(coro_fn, *args, debug=True) returns the result, and the loop runs in debug mode."""
+
+    async def probe(a, b):
+        await asyncio.sleep(0)
+        return a * b, asyncio.get_running_loop().get_debug()
+
+    result = event_loop.run_modern(probe, 6, 7, debug=True)
+    assert isinstance(result, tuple) and result[0] == 42, f"run_modern(probe, 6, 7) should give 42, got {result!r}"
+    assert result[1] is True, (
+        "with debug=True the coroutine should run with loop debug mode on (loop.get_debug() is True); "
+        "it was off. asyncio.run accepts debug=..."
+    )
+
+
+# --- run_all_on_one_loop -------------------------------------------------------
+
+
+@pytest.mark.points(6)
+def test_run_all_on_one_loop_shares_one_loop(sentinel_loop):
+    """run_all_on_one_loop runs every coro_fn on the same loop and returns their results in order."""
+    loops = []
+
+    def make(i):
+        async def job():
+            loops.append(asyncio.get_running_loop())
+            await asyncio.sleep(0)
+            return i * 10
+
+        return job
+
+    results = event_loop.run_all_on_one_loop([make(i) for i in range(3)])
+    assert results == [0, 10, 20], f"expected [0, 10, 20] (one result per coro_fn, in order), got {results!r}"
+    assert len(loops) == 3, f"expected each of the 3 coro_fns to run once, {len(loops)} ran"
+    ids = [hex(id(loop)) for loop in loops]
+    assert all(loop is loops[0] for loop in loops), (
+        f"every coro_fn should run on the same loop, they ran on loops {ids}. "
+        "asyncio.run() makes a new loop each time; one asyncio.Runner runs many coroutines on one loop."
+    )
+
+
+# --- schedule ------------------------------------------------------------------
+
+
+@pytest.mark.points(5)
+async def test_schedule_fires_in_delay_order(looptime):
+    """schedule({"c": 3, "a": 1, "b": 2}) returns ["a", "b", "c"] after 3 s of loop time."""
+    fired = await within(event_loop.schedule({"c": 3, "a": 1, "b": 2}), 30, what="schedule")
+    assert fired == ["a", "b", "c"], f"expected ['a', 'b', 'c'] (the order the callbacks fired), got {fired!r}"
+    assert float(looptime) == pytest.approx(3, abs=1e-3), (
+        f"schedule should return as soon as the last callback (at 3 s) fired, returned at {float(looptime):g} s"
+    )
+
+
+# --- run_blocking --------------------------------------------------------------
+
+
+@pytest.mark.points(4)
+@pytest.mark.looptime(False)
+async def test_run_blocking_runs_fn_in_a_worker_thread():
+    """run_blocking(fn, *args) returns fn(*args), computed in another thread than the loop's."""
+    loop_thread = threading.get_ident()
+
+    def power(base, exp):
+        return base**exp, threading.get_ident()
+
+    result = await within(event_loop.run_blocking(power, 2, 10), 5, what="run_blocking(power, 2, 10)")
+    assert isinstance(result, tuple) and result[0] == 1024, f"expected power(2, 10) == 1024, got {result!r}"
+    assert result[1] != loop_thread, f"fn ran in the event loop's own thread, not a worker thread. {hints.BLOCKING}"
+
+
+# --- from_callback -------------------------------------------------------------
+
+
+@pytest.mark.points(4)
+async def test_from_callback_returns_the_value_given_to_the_callback(looptime):
+    """from_callback(start) calls start(callback) and returns the value the callback gets 2 s later."""
+    loop = asyncio.get_running_loop()
+    starts = []
+
+    def start(callback):
+        starts.append(callback)
+        loop.call_later(2, callback, "done")
+
+    value = await within(event_loop.from_callback(start), 30, what="from_callback(start)")
+    assert len(starts) == 1, f"start should be called exactly once, it was called {len(starts)} times"
+    assert value == "done", f"expected the value passed to the callback, 'done', got {value!r}"
+    assert looptime == 2, f"from_callback should return when the callback is called (2 s), returned at {float(looptime):g} s"

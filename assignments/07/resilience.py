@@ -1,0 +1,148 @@
+"""Assignment 07: resilient HTTP clients with aiohttp.
+
+Production patterns for talking to real services: retries with capped
+exponential backoff that honour ``Retry-After``, lazy pagination (cursors and
+``Link`` headers), a token-bucket rate limiter on the loop clock, and a bounded
+fan-out that never lets one failing URL sink the whole batch.
+
+Fill in every function marked "YOUR CODE HERE". Instructions: README.md in this folder.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from types import TracebackType
+from typing import Any
+
+import aiohttp
+
+
+def parse_retry_after(value: str | None, *, now: datetime) -> float | None:
+    """Turn a ``Retry-After`` header value into seconds to wait.
+
+    ``value`` is either delta-seconds (``"120"``) or an HTTP-date
+    (``"Wed, 21 Oct 2015 07:28:00 GMT"``), which is read relative to the
+    timezone-aware ``now``. The result is never negative: a date in the past
+    gives ``0.0``. ``None``, an empty string or anything unparsable gives ``None``.
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+async def request_with_retry(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    *,
+    attempts: int = 4,
+    backoff: float = 0.5,
+    max_backoff: float = 8.0,
+    retry_statuses: Iterable[int] = (429, 500, 502, 503, 504),
+    **kwargs: Any,
+) -> tuple[int, bytes]:
+    """Send a request, retrying transient failures; return ``(status, body)`` of the final response.
+
+    A response whose status is in ``retry_statuses``, an
+    ``aiohttp.ClientConnectionError`` and a ``TimeoutError`` are retried, up to
+    ``attempts`` requests in all. Before retry ``i`` (the first is ``i = 0``)
+    it waits the response's ``Retry-After`` when it has one, else
+    ``backoff * 2 ** i``; both are capped at ``max_backoff``. Any other status
+    is returned at once. After the last attempt, the last response is returned
+    or the last exception re-raised. Extra ``kwargs`` go to ``session.request``.
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+async def iter_pages(
+    session: aiohttp.ClientSession, path: str, *, page_size: int = 100
+) -> AsyncIterator[Any]:
+    """Yield the items of a cursor-paginated endpoint, one at a time.
+
+    The first request is ``GET path`` with ``params={"limit": page_size}``,
+    the next ones add ``"cursor": next``. Each page is JSON
+    ``{"items": [...], "next": str | None}``; iteration stops when ``next``
+    is null. A page is fetched only when the consumer asks for an item past
+    the ones already fetched.
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+async def iter_link_pages(session: aiohttp.ClientSession, url: str) -> AsyncIterator[Any]:
+    """Yield each page's parsed JSON body, following ``Link: <...>; rel="next"`` headers.
+
+    A relative target is resolved against the URL of the page that named it.
+    Iteration stops at the first page without a ``rel="next"`` link.
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+class RateLimiter:
+    """A token bucket on the loop clock: at most ``rate`` acquisitions per second, plus ``burst``.
+
+    The bucket starts full with ``burst`` tokens and refills continuously at
+    ``rate`` tokens per second, never holding more than ``burst``. Each
+    acquisition takes one token, waiting for it when the bucket is empty.
+    Waiters are served one at a time, in arrival order.
+    """
+
+    def __init__(self, rate: float, burst: int = 1) -> None:
+        """A limiter allowing ``rate`` acquisitions per second and bursts of ``burst``."""
+        # YOUR CODE HERE
+        raise NotImplementedError()
+
+    async def acquire(self) -> None:
+        """Take one token: return at once if one is left, otherwise wait until one has refilled."""
+        # YOUR CODE HERE
+        raise NotImplementedError()
+
+    async def __aenter__(self) -> RateLimiter:
+        """``async with limiter:`` acquires one token."""
+        # YOUR CODE HERE
+        raise NotImplementedError()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Nothing to give back: a token is spent once acquired."""
+        # YOUR CODE HERE
+        raise NotImplementedError()
+
+
+@dataclass
+class FetchResult:
+    """The outcome of one GET in ``fetch_many``."""
+
+    url: str
+    status: int | None
+    data: Any
+    error: str | None
+
+
+async def fetch_many(
+    session: aiohttp.ClientSession,
+    urls: Iterable[str],
+    *,
+    concurrency: int = 5,
+    timeout: float = 5.0,
+    limiter: RateLimiter | None = None,
+) -> list[FetchResult]:
+    """GET every URL with at most ``concurrency`` requests in flight; results in input order.
+
+    Each request is bounded by ``timeout`` seconds; ``limiter`` (when given) is
+    acquired before each request. ``data`` is the parsed JSON of a 2xx
+    response with a JSON body, else ``None``. A failure gives
+    ``status=None`` and ``error`` set to the exception's class name. Never
+    raises for one URL.
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError()

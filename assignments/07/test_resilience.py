@@ -1,0 +1,182 @@
+"""Public tests for assignment 07. Run them with `pytest assignments/07`.
+
+HTTP is mocked with aioresponses (the `mock_http` fixture): a request to a URL
+the test did not register fails with a ClientConnectionError. `traffic.reply`
+answers one request (after an optional delay on the virtual clock) and
+records when it arrived, so `traffic.requests[i].at` is the loop time of the
+i-th request and `traffic.peak` the most requests in flight at once. The event
+loop runs on a virtual clock: `looptime` is the loop's time in seconds and
+`await asyncio.sleep(30)` costs no real time.
+"""
+import asyncio
+import re
+from datetime import datetime, timezone
+
+import aiohttp
+import pytest
+from aioresponses import CallbackResult
+from yarl import URL
+
+import resilience
+from coursekit import hints
+from coursekit.testing import loop_time, within
+
+API = "http://api.test"
+NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
+
+
+def request_times(traffic):
+    """Loop times at which the mocked server saw each request."""
+    return [r.at for r in traffic.requests]
+
+
+async def collect(agen, *, what, limit=1000):
+    """All items of an async iterator (at most ``limit``), failing clearly if it is not one."""
+    if not hasattr(agen, "__anext__"):
+        if asyncio.iscoroutine(agen):
+            agen.close()
+        raise AssertionError(
+            f"{what} should be an async generator (an `async def` with `yield`), got {agen!r}"
+        )
+    items = []
+    async for item in agen:
+        items.append(item)
+        assert len(items) <= limit, f"{what} yielded more than {limit} items: does it ever stop?"
+    return items
+
+
+def paged_api(mock_http, url, pages):
+    """Serve a cursor-paginated endpoint at ``url``; returns the list of query dicts it saw.
+
+    ``pages`` maps a cursor (None for the first page) to ``(items, next)``.
+    """
+    seen = []
+
+    async def callback(request_url, **kwargs):
+        query = dict(URL(str(request_url)).query)
+        seen.append(query)
+        if query.get("cursor") not in pages:
+            return CallbackResult(status=400, payload={"error": "unknown cursor"}, reason="Bad Request")
+        items, nxt = pages[query.get("cursor")]
+        return CallbackResult(status=200, payload={"items": items, "next": nxt}, reason="OK")
+
+    mock_http.get(re.compile("^" + re.escape(url) + r"(\?.*)?$"), callback=callback, repeat=True)
+    return seen
+
+
+@pytest.mark.points(2)
+def test_parse_retry_after_delta_seconds():
+    """parse_retry_after("120", now=...) is 120 seconds; None gives None."""
+    result = resilience.parse_retry_after("120", now=NOW)
+    assert result == 120.0, f'expected parse_retry_after("120") == 120.0, got {result!r}'
+    result = resilience.parse_retry_after(None, now=NOW)
+    assert result is None, f"expected None for a missing header (None), got {result!r}"
+
+
+@pytest.mark.points(3)
+def test_parse_retry_after_http_date():
+    """An HTTP-date is read relative to `now`; a date in the past gives 0.0, never a negative wait."""
+    later = "Wed, 01 May 2024 12:00:30 GMT"
+    result = resilience.parse_retry_after(later, now=NOW)
+    assert result == pytest.approx(30.0), (
+        f"expected 30.0 s from {NOW.isoformat()} until {later!r}, got {result!r}. "
+        "email.utils.parsedate_to_datetime reads HTTP-dates."
+    )
+    earlier = "Wed, 01 May 2024 11:59:00 GMT"
+    result = resilience.parse_retry_after(earlier, now=NOW)
+    assert result == 0.0, f"expected 0.0 for a date already past ({earlier!r}), got {result!r}"
+
+
+@pytest.mark.points(5)
+async def test_request_with_retry_backs_off_on_503(mock_http, traffic, looptime):
+    """Two 503s then a 200: returns (200, body), retrying after 0.5 s then 1 s (backoff * 2 ** i)."""
+    url = f"{API}/flaky"
+    mock_http.get(url, callback=traffic.reply(status=503, body="busy"))
+    mock_http.get(url, callback=traffic.reply(status=503, body="busy"))
+    mock_http.get(url, callback=traffic.reply(status=200, body="done"))
+    async with aiohttp.ClientSession() as session:
+        result = await within(resilience.request_with_retry(session, "GET", url), 60, what="request_with_retry")
+    assert result == (200, b"done"), f"expected (200, b'done') from the third attempt, got {result!r}"
+    assert request_times(traffic) == pytest.approx([0, 0.5, 1.5]), (
+        f"expected requests at loop times 0, 0.5, 1.5 (waits of 0.5 then 1.0), "
+        f"got {request_times(traffic)!r}. Wait with `await asyncio.sleep(...)`."
+    )
+
+
+@pytest.mark.points(3)
+async def test_request_with_retry_honours_retry_after(mock_http, traffic, looptime):
+    """A 429 with `Retry-After: 3` makes the retry wait 3 s instead of the backoff."""
+    url = f"{API}/limited"
+    mock_http.get(url, callback=traffic.reply(status=429, body="slow down", headers={"Retry-After": "3"}))
+    mock_http.get(url, callback=traffic.reply(status=200, body="ok"))
+    async with aiohttp.ClientSession() as session:
+        result = await within(resilience.request_with_retry(session, "GET", url), 60, what="request_with_retry")
+    assert result == (200, b"ok"), f"expected (200, b'ok'), got {result!r}"
+    assert request_times(traffic) == pytest.approx([0, 3]), (
+        f"expected the retry at loop time 3 (Retry-After: 3), requests came at {request_times(traffic)!r}"
+    )
+
+
+@pytest.mark.points(5)
+async def test_iter_pages_yields_items_across_pages(mock_http, looptime):
+    """iter_pages follows the cursor: limit first, then limit + cursor, and stops when next is null."""
+    url = f"{API}/items"
+    seen = paged_api(mock_http, url, {None: ([1, 2], "c1"), "c1": ([3, 4], "c2"), "c2": ([5], None)})
+    async with aiohttp.ClientSession() as session:
+        items = await within(
+            collect(resilience.iter_pages(session, url, page_size=2), what="iter_pages"), 30, what="iter_pages"
+        )
+    assert items == [1, 2, 3, 4, 5], f"expected the items [1, 2, 3, 4, 5] one at a time, got {items!r}"
+    expected = [{"limit": "2"}, {"limit": "2", "cursor": "c1"}, {"limit": "2", "cursor": "c2"}]
+    assert seen == expected, f"expected the query parameters {expected!r}, the server saw {seen!r}"
+
+
+@pytest.mark.points(3)
+async def test_iter_link_pages_follows_next_links(mock_http, traffic, looptime):
+    """iter_link_pages yields each page's JSON and follows Link rel="next" until there is none."""
+    mock_http.get(
+        f"{API}/a", callback=traffic.reply(payload={"page": 1}, headers={"Link": f'<{API}/b>; rel="next"'})
+    )
+    mock_http.get(
+        f"{API}/b", callback=traffic.reply(payload={"page": 2}, headers={"Link": f'<{API}/c>; rel="next"'})
+    )
+    mock_http.get(f"{API}/c", callback=traffic.reply(payload={"page": 3}))
+    async with aiohttp.ClientSession() as session:
+        pages = await within(
+            collect(resilience.iter_link_pages(session, f"{API}/a"), what="iter_link_pages"),
+            30,
+            what="iter_link_pages",
+        )
+    assert pages == [{"page": 1}, {"page": 2}, {"page": 3}], f"expected the three pages' bodies, got {pages!r}"
+    assert traffic.urls() == [f"{API}/a", f"{API}/b", f"{API}/c"], f"expected a, b, c to be fetched, got {traffic.urls()!r}"
+
+
+@pytest.mark.points(5)
+async def test_rate_limiter_burst_then_spaced(looptime):
+    """RateLimiter(rate=2, burst=3): three acquisitions at once, then one every 0.5 s."""
+    limiter = resilience.RateLimiter(2, burst=3)
+    times = []
+    for _ in range(6):
+        await within(limiter.acquire(), 10, what="limiter.acquire()")
+        times.append(loop_time())
+    assert times == pytest.approx([0, 0, 0, 0.5, 1.0, 1.5], abs=1e-6), (
+        f"expected acquisitions at loop times [0, 0, 0, 0.5, 1.0, 1.5], got {times!r}. "
+        "Refill the bucket from the loop clock (asyncio.get_running_loop().time())."
+    )
+
+
+@pytest.mark.points(4)
+async def test_fetch_many_caps_concurrency_and_keeps_order(mock_http, traffic, looptime):
+    """fetch_many with concurrency=2 keeps at most 2 requests in flight; results in input order."""
+    urls = [f"{API}/n/{i}" for i in range(5)]
+    for i, url in enumerate(urls):
+        mock_http.get(url, callback=traffic.reply(payload={"n": i}, delay=1))
+    async with aiohttp.ClientSession() as session:
+        results = await within(resilience.fetch_many(session, urls, concurrency=2), 60, what="fetch_many")
+    expected = [resilience.FetchResult(url, 200, {"n": i}, None) for i, url in enumerate(urls)]
+    assert results == expected, f"expected {expected!r} (input order), got {results!r}"
+    assert traffic.peak == 2, (
+        f"expected at most 2 requests in flight and 2 reached, saw a peak of {traffic.peak}"
+        + (f". {hints.SEQUENTIAL}" if traffic.peak < 2 else ". Limit them with an asyncio.Semaphore.")
+    )
+    assert looptime == 3, f"expected 3 s (5 one-second requests, 2 at a time), took {float(looptime):g} s"

@@ -1,0 +1,328 @@
+"""Hidden tests for assignment 06 against a real aiohttp server on loopback: no mocks.
+
+These show that the client works with real sockets: timeouts that really fire,
+a large body that really streams, a connection that really drops midway.
+The server runs in the test's own loop, so its `asyncio.sleep` is virtual too.
+"""
+import asyncio
+import json
+import os
+import socket
+import threading
+import tracemalloc
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+import http_client
+from coursekit import hints
+from coursekit.http import serve
+from coursekit.testing import within
+
+# The grader caps the size of files a test may write (about 1 MiB), so bodies
+# saved to real files stay below it; the 8 MiB body goes into a named pipe.
+MEDIUM = bytes(range(256)) * (3 * 1024)  # 768 KiB
+BIG = bytes(range(256)) * (32 * 1024)  # 8 MiB, built once, outside any memory measurement
+SERVER_CHUNK = 64 * 1024
+
+
+class Backend:
+    """A small real aiohttp app that counts the requests in flight."""
+
+    def __init__(self) -> None:
+        self.in_flight = 0
+        self.peak = 0
+        self.seen_headers: list[dict[str, str]] = []
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/users/{id}", self.user)
+        app.router.add_get("/whoami", self.whoami)
+        app.router.add_post("/echo", self.echo)
+        app.router.add_post("/nothing", self.nothing)
+        app.router.add_get("/missing", self.missing)
+        app.router.add_get("/slow", self.slow)
+        app.router.add_get("/big", self.big)
+        app.router.add_get("/medium", self.medium)
+        app.router.add_get("/truncated", self.truncated)
+        return app
+
+    async def user(self, request: web.Request) -> web.Response:
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
+        try:
+            await asyncio.sleep(1)
+        finally:
+            self.in_flight -= 1
+        user_id = int(request.match_info["id"])
+        if user_id == 0:
+            return web.Response(status=404, text="no user 0")
+        return web.json_response({"id": user_id, "name": f"user{user_id}"})
+
+    async def whoami(self, request: web.Request) -> web.Response:
+        self.seen_headers.append(dict(request.headers))
+        body = json.dumps({"token": request.headers.get("X-Token"), "q": request.query.get("q")})
+        return web.Response(text=body, content_type="text/plain")
+
+    async def echo(self, request: web.Request) -> web.Response:
+        if request.content_type != "application/json":
+            return web.Response(status=415, text=f"expected application/json, got {request.content_type}")
+        return web.json_response({"got": await request.json()}, status=201)
+
+    async def nothing(self, request: web.Request) -> web.Response:
+        await request.read()
+        return web.Response(status=204)
+
+    async def missing(self, request: web.Request) -> web.Response:
+        return web.Response(status=404, text="nothing here")
+
+    async def slow(self, request: web.Request) -> web.Response:
+        await asyncio.sleep(30)
+        return web.Response(text="late")
+
+    async def big(self, request: web.Request) -> web.StreamResponse:
+        return await self.stream(request, BIG)
+
+    async def medium(self, request: web.Request) -> web.StreamResponse:
+        return await self.stream(request, MEDIUM)
+
+    async def stream(self, request: web.Request, body: bytes) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
+        response.content_length = len(body)
+        await response.prepare(request)
+        view = memoryview(body)
+        for start in range(0, len(body), SERVER_CHUNK):
+            await response.write(view[start:start + SERVER_CHUNK])
+        await response.write_eof()
+        return response
+
+    async def truncated(self, request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
+        response.content_length = 100_000
+        await response.prepare(request)
+        await response.write(b"x" * 30_000)
+        await asyncio.sleep(0.1)
+        assert request.transport is not None, "test server: the connection is already gone"
+        request.transport.close()  # the connection drops 30 000 bytes into a 100 000-byte body
+        return response
+
+
+class PipeSink:
+    """A named pipe that a thread drains: a destination of any size that never touches the disk."""
+
+    def __init__(self, path) -> None:
+        os.mkfifo(path)
+        self.path = path
+        self.received = 0
+        self.thread = threading.Thread(target=self._drain, daemon=True)
+        self.thread.start()
+
+    def _drain(self) -> None:
+        with open(self.path, "rb") as pipe:  # waits for the writer (the code under test) to open it
+            while chunk := pipe.read(65536):
+                self.received += len(chunk)
+
+    def close(self) -> None:
+        """Wake the draining thread if nobody ever opened the pipe, and wait for it."""
+        if self.thread.is_alive():
+            try:
+                os.close(os.open(self.path, os.O_WRONLY | os.O_NONBLOCK))
+            except OSError:
+                pass  # the writer is still there, or the pipe is gone
+        self.thread.join(timeout=2)
+
+
+def closed_port() -> int:
+    """A loopback port nobody listens on (connections to it are refused)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def failure_name(session: aiohttp.ClientSession, url: str) -> str:
+    """The class name of the exception aiohttp itself raises for ``url`` on ``session``."""
+    try:
+        async with session.get(url) as response:
+            await response.read()
+    except Exception as exc:  # noqa: BLE001
+        return type(exc).__name__
+    raise AssertionError(f"test setup: {url} was expected to fail")
+
+
+@pytest.mark.points(4)
+async def test_live_fetch_users_end_to_end(session_spy, looptime):
+    """Against a real server, fetch_users gets 5 users at once through one session and closes it."""
+    backend = Backend()
+    async with serve(backend.app()) as base:
+        ids = [4, 2, 5, 1, 3]
+        result = await within(http_client.fetch_users(base, ids), 30, what="fetch_users")
+        expected = [{"id": i, "name": f"user{i}"} for i in ids]
+        assert result == expected, f"expected {expected!r} (input order), got {result!r}"
+        assert backend.peak == 5, (
+            f"the server should see all 5 requests at once, it saw at most {backend.peak}. {hints.SEQUENTIAL}"
+        )
+        assert looptime == pytest.approx(1, abs=0.5), (
+            f"5 one-second requests at once should take about 1 s, took {float(looptime):g} s. {hints.SEQUENTIAL}"
+        )
+        assert len(session_spy.sessions) == 1, f"expected exactly one ClientSession, got {len(session_spy.sessions)}"
+        session_spy.assert_all_closed(what="fetch_users")
+
+        err = None
+        try:
+            await within(http_client.fetch_users(base, [1, 0]), 30, what="fetch_users")
+        except http_client.ApiError as exc:
+            err = exc
+        except NotImplementedError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            extra = ""
+            if isinstance(exc, BaseExceptionGroup):
+                extra = " (a TaskGroup wraps failures in an ExceptionGroup: catch it with `except* ApiError` and re-raise the ApiError)"
+            pytest.fail(f"fetch_users should raise ApiError for a 404, it raised {type(exc).__name__}: {exc}{extra}")
+        assert err is not None and err.status == 404 and err.body == "no user 0", (
+            f"expected ApiError(404, ..., 'no user 0') for user 0, got {err!r}"
+        )
+        session_spy.assert_all_closed(what="fetch_users (after an error status)")
+
+
+@pytest.mark.points(4)
+async def test_live_make_session_get_json_and_post_json(session_spy):
+    """Against a real server: make_session's base_url and headers, get_json, post_json, 204 and 404."""
+    backend = Backend()
+    async with serve(backend.app()) as base:
+        async with http_client.make_session(base, headers={"X-Token": "abc"}) as session:
+            who = await within(http_client.get_json(session, "/whoami", params={"q": "x"}), 10, what="get_json")
+            assert who == {"token": "abc", "q": "x"}, (
+                "the server should see the default header X-Token: abc and the query q=x "
+                f"(answer served as text/plain), it answered {who!r}"
+            )
+            echoed = await within(http_client.post_json(session, "/echo", {"name": "Ada", "tags": [1]}), 10, what="post_json")
+            assert echoed == {"got": {"name": "Ada", "tags": [1]}}, (
+                f"the server should receive the payload as an application/json body and echo it, got {echoed!r}"
+            )
+            nothing = await within(http_client.post_json(session, "/nothing", {"x": 1}), 10, what="post_json")
+            assert nothing is None, f"expected None for a 204 answer, got {nothing!r}"
+            try:
+                await within(http_client.get_json(session, "/missing"), 10, what="get_json")
+            except http_client.ApiError as err:
+                assert (err.status, err.body) == (404, "nothing here"), (
+                    f"expected ApiError status 404 and body 'nothing here', got {err.status!r}, {err.body!r}"
+                )
+                assert isinstance(err.url, str) and "/missing" in err.url, f"expected ApiError.url for /missing, got {err.url!r}"
+            else:
+                pytest.fail("get_json should raise ApiError for a 404 answer")
+    session_spy.assert_all_closed(what="the test's session")
+
+
+@pytest.mark.points(4)
+async def test_live_check_urls_timeout_refused_and_statuses(looptime):
+    """Against a real server: statuses, a real timeout and a refused connection, all at once, never raising."""
+    backend = Backend()
+    async with serve(backend.app()) as base:
+        refused = f"http://127.0.0.1:{closed_port()}/"
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=1)) as session:
+            slow_name = await failure_name(session, f"{base}/slow")
+            refused_name = await failure_name(session, refused)
+            urls = [f"{base}/whoami", f"{base}/missing", f"{base}/slow", f"{base}/slow?again=1", refused]
+            start = asyncio.get_running_loop().time()
+            try:
+                result = await within(http_client.check_urls(session, urls), 30, what="check_urls")
+            except NotImplementedError:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                pytest.fail(f"check_urls must never raise for one URL, it raised {type(exc).__name__}: {exc}")
+            elapsed = asyncio.get_running_loop().time() - start
+    expected = {urls[0]: 200, urls[1]: 404, urls[2]: slow_name, urls[3]: slow_name, urls[4]: refused_name}
+    assert result == expected, (
+        f"expected {expected!r}: the status, or the class name of the exception aiohttp raised, got {result!r}"
+    )
+    assert elapsed == pytest.approx(1, abs=0.5), (
+        f"two requests timing out after 1 s at the same time should take about 1 s, took {elapsed:g} s. {hints.SEQUENTIAL}"
+    )
+
+
+@pytest.mark.points(3)
+async def test_live_download_streams_a_large_body(tmp_path):
+    """download writes a 768 KiB streamed body to dest byte for byte and returns its length."""
+    backend = Backend()
+    dest = tmp_path / "medium.bin"
+    async with serve(backend.app()) as base:
+        async with aiohttp.ClientSession() as session:
+            written = await within(
+                http_client.download(session, f"{base}/medium", str(dest), chunk_size=10000), 60, what="download"
+            )
+    assert dest.is_file(), "download should create the file dest"
+    content = dest.read_bytes()
+    assert content == MEDIUM, (
+        f"the file should hold the {len(MEDIUM)}-byte body unchanged, it holds {len(content)} bytes"
+        + ("" if len(content) != len(MEDIUM) else " that differ")
+    )
+    assert written == len(MEDIUM), f"download should return {len(MEDIUM)} (bytes written), returned {written!r}"
+
+
+@pytest.mark.points(2)
+async def test_live_download_does_not_hold_the_body_in_memory(tmp_path):
+    """download of an 8 MiB body with chunk_size=4096 never holds the whole body in memory."""
+    backend = Backend()
+    dest = tmp_path / "sink.bin"
+    sink = PipeSink(dest)  # a "file" that holds nothing: no 8 MiB on disk
+    try:
+        async with serve(backend.app()) as base:
+            async with aiohttp.ClientSession() as session:
+                was_tracing = tracemalloc.is_tracing()
+                if was_tracing:
+                    tracemalloc.reset_peak()
+                else:
+                    tracemalloc.start()
+                try:
+                    await within(
+                        http_client.download(session, f"{base}/big", dest, chunk_size=4096), 60, what="download"
+                    )
+                    _, peak = tracemalloc.get_traced_memory()
+                finally:
+                    if not was_tracing:
+                        tracemalloc.stop()
+    finally:
+        sink.close()
+    assert sink.received == len(BIG), f"expected all {len(BIG)} bytes written to dest, {sink.received} were"
+    limit = len(BIG) // 2
+    assert peak < limit, (
+        f"downloading {len(BIG) // 2**20} MiB used {peak / 2**20:.1f} MiB of memory at its peak (limit "
+        f"{limit / 2**20:.0f} MiB): write each chunk as it arrives (`async for chunk in "
+        "response.content.iter_chunked(chunk_size)`) instead of reading the whole body first"
+    )
+
+
+@pytest.mark.points(5)
+async def test_live_download_removes_the_partial_file_when_the_connection_drops(tmp_path):
+    """When the server drops the connection mid-body, download removes the partial file and re-raises."""
+    backend = Backend()
+    async with serve(backend.app()) as base:
+        async with aiohttp.ClientSession() as session:
+            good = tmp_path / "good.bin"
+            await within(http_client.download(session, f"{base}/medium", good), 60, what="download")
+            assert good.is_file() and good.read_bytes() == MEDIUM, "a complete download should leave the whole file"
+            dest = tmp_path / "partial.bin"
+            try:
+                result = await within(
+                    http_client.download(session, f"{base}/truncated", dest, chunk_size=1000), 30, what="download"
+                )
+            except aiohttp.ClientError:
+                pass
+            except NotImplementedError:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                pytest.fail(
+                    "download should re-raise the transfer's own error (an aiohttp.ClientError such as "
+                    f"ClientPayloadError) when the connection drops, it raised {type(exc).__name__}: {exc}"
+                )
+            else:
+                pytest.fail(
+                    f"the server sent 30 000 of 100 000 bytes and closed: download should re-raise the error, "
+                    f"it returned {result!r}"
+                )
+    assert not dest.exists(), (
+        f"download should remove the partial file when the transfer fails midway, "
+        f"{dest.name} is still there ({dest.stat().st_size} bytes)"
+    )
