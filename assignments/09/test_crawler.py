@@ -6,70 +6,16 @@ HTTP is mocked with aioresponses (the `mock_http` fixture): a URL the test did
 not register fails with ClientConnectionError, so an off-site request shows up.
 `traffic` answers the mocked pages and counts the requests in flight.
 """
-import json
 import xml.etree.ElementTree as ET
-from collections import Counter
 
 import aiohttp
 import pytest
 
 import crawler
 from coursekit import hints
+from coursekit.site import SITE, SITEMAP_NS, Site, json_summary, site  # noqa: F401  (site is a fixture)
 from coursekit.testing import assert_nothing_left_running, tasks_now, within
 
-SITE = "http://site.test"
-SITEMAP_NS = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
-
-
-def html_page(*hrefs: str) -> str:
-    """An HTML page with one <a> per href, in that order."""
-    anchors = "".join(f'<p><a href="{href}">link {i}</a></p>' for i, href in enumerate(hrefs))
-    return f"<!doctype html><html><head><title>t</title></head><body>{anchors}</body></html>"
-
-
-class Site:
-    """A mocked web site on http://site.test; every page answers through `traffic`."""
-
-    def __init__(self, mock_http, traffic):
-        self.mock = mock_http
-        self.traffic = traffic
-
-    def page(self, path, *hrefs, status=200, delay=0.0, content_type="text/html; charset=utf-8", body=None):
-        """Serve an HTML page linking to `hrefs` at `path` (or any other answer); returns its URL."""
-        url = path if path.startswith("http") else SITE + path
-        reply = self.traffic.reply(
-            status=status,
-            body=html_page(*hrefs) if body is None else body,
-            content_type=content_type,
-            delay=delay,
-        )
-        self.mock.get(url, callback=reply, repeat=True)
-        return url
-
-    def requested(self) -> Counter:
-        """How many times each URL was requested, registered or not."""
-        counts = Counter()
-        for (_method, url), calls in self.mock.requests.items():
-            counts[str(url)] += len(calls)
-        return counts
-
-
-def json_summary(out: str) -> dict:
-    """The JSON object main printed: all of stdout, or else its last line."""
-    lines = out.strip().splitlines() or [""]
-    for text in (out, lines[-1]):
-        try:
-            value = json.loads(text)
-        except ValueError:
-            continue
-        if isinstance(value, dict):
-            return value
-    raise AssertionError(f'stdout should end with a JSON object like {{"pages": 2, "errors": 1}}, got {out!r}')
-
-
-@pytest.fixture
-def site(mock_http, traffic):
-    return Site(mock_http, traffic)
 
 
 @pytest.mark.points(4)

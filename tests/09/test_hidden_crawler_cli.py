@@ -6,49 +6,13 @@ inside main still meets the mocked site on http://site.test (on real time:
 the mocked pages answer at once, or after a few hundredths of a second).
 """
 import asyncio
-import json
 import xml.etree.ElementTree as ET
-from collections import Counter
 
 import pytest
 
 import crawler
+from coursekit.site import SITE, SITEMAP_NS, json_summary, site  # noqa: F401  (site is a fixture)
 
-SITE = "http://site.test"
-SITEMAP_NS = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
-
-
-def html_page(*hrefs: str) -> str:
-    """An HTML page with one <a> per href, in that order."""
-    anchors = "".join(f'<p><a href="{href}">link {i}</a></p>' for i, href in enumerate(hrefs))
-    return f"<!doctype html><html><head><title>t</title></head><body>{anchors}</body></html>"
-
-
-class Site:
-    """A mocked web site on http://site.test; every page answers through `traffic`."""
-
-    def __init__(self, mock_http, traffic):
-        self.mock = mock_http
-        self.traffic = traffic
-
-    def page(self, path, *hrefs, status=200, delay=0.0):
-        """Serve an HTML page linking to `hrefs` at `path`; returns its URL."""
-        url = SITE + path
-        reply = self.traffic.reply(status=status, body=html_page(*hrefs), content_type="text/html", delay=delay)
-        self.mock.get(url, callback=reply, repeat=True)
-        return url
-
-    def requested(self) -> Counter:
-        """How many times each URL was requested, served or not."""
-        counts = Counter()
-        for (_method, url), calls in self.mock.requests.items():
-            counts[str(url)] += len(calls)
-        return counts
-
-
-@pytest.fixture
-def site(mock_http, traffic):
-    return Site(mock_http, traffic)
 
 
 def run_main(argv):
@@ -60,19 +24,6 @@ def run_main(argv):
             f"main({argv!r}) raised SystemExit({exc.code!r}); it must return the exit code instead "
             "(argparse exits on bad usage: catch SystemExit, or override ArgumentParser.error)"
         ) from None
-
-
-def json_summary(out: str) -> dict:
-    """The JSON object main printed: all of stdout, or else its last line."""
-    lines = out.strip().splitlines() or [""]
-    for text in (out, lines[-1]):
-        try:
-            value = json.loads(text)
-        except ValueError:
-            continue
-        if isinstance(value, dict):
-            return value
-    raise AssertionError(f'stdout should end with a JSON object like {{"pages": 2, "errors": 0}}, got {out!r}')
 
 
 @pytest.mark.points(2)

@@ -14,66 +14,14 @@ from aiohttp import web
 import crawler
 from coursekit import hints
 from coursekit.http import Traffic, serve
+from coursekit.site import SITE, Site, html_page, site  # noqa: F401  (site is a fixture)
 from coursekit.testing import assert_nothing_left_running, tasks_now, within
 
-SITE = "http://site.test"
 
 
 def u(path: str) -> str:
     """The absolute URL of `path` on the mocked site."""
     return SITE + path
-
-
-def html_page(*hrefs: str) -> str:
-    """An HTML page with one <a> per href, in that order."""
-    anchors = "".join(f'<p><a href="{href}">link {i}</a></p>' for i, href in enumerate(hrefs))
-    return f"<!doctype html><html><head><title>t</title></head><body>{anchors}</body></html>"
-
-
-class Site:
-    """A mocked web site on http://site.test; every page answers through a `Traffic` recorder."""
-
-    def __init__(self, mock_http, traffic):
-        self.mock = mock_http
-        self.traffic = traffic
-
-    def page(self, path, *hrefs, status=200, delay=0.0, content_type="text/html; charset=utf-8",
-             body=None, headers=None, error=None):
-        """Serve an HTML page linking to `hrefs` at `path` (or any other answer); returns its URL."""
-        url = path if path.startswith("http") else SITE + path
-        reply = self.traffic.reply(
-            status=status,
-            body=html_page(*hrefs) if body is None else body,
-            content_type=content_type,
-            delay=delay,
-            headers=headers,
-            error=error,
-        )
-        self.mock.get(url, callback=reply, repeat=True)
-        return url
-
-    def requested(self) -> Counter:
-        """How many times each URL was requested, served or not."""
-        counts = Counter()
-        for (_method, url), calls in self.mock.requests.items():
-            counts[str(url)] += len(calls)
-        return counts
-
-    def assert_each_fetched_once(self, *, what: str) -> None:
-        """Fail if some URL was requested more than once."""
-        twice = {url: n for url, n in self.requested().items() if n > 1}
-        assert not twice, f"{what}: each normalized URL must be fetched at most once; fetched more than once: {twice!r}"
-
-    def assert_never_fetched(self, *urls: str, why: str) -> None:
-        """Fail if one of `urls` was requested."""
-        requested = self.requested()
-        hit = [url for url in urls if requested[url]]
-        assert not hit, f"crawl fetched {hit!r}, which it should never request: {why}"
-
-
-@pytest.fixture
-def site(mock_http, traffic):
-    return Site(mock_http, traffic)
 
 
 @pytest.fixture(autouse=True)
