@@ -54,12 +54,14 @@ def check_all_pythons() -> int:
     """Run the course check on every supported Python found on PATH or in pyenv."""
     status = 0
     for name in PYTHONS:
-        found = shutil.which(name) or _pyenv(name)
-        if found is None:
-            print(f"{name}: not found, skipped")
-            continue
-        env = ROOT / ".venv-checks" / name
-        python = setup(env, interpreter=found, extras="dev")
+        if name == f"python{sys.version_info.major}.{sys.version_info.minor}":
+            python = setup()  # the interpreter running this script already has .venv
+        else:
+            found = shutil.which(name) or _pyenv(name)
+            if found is None:
+                print(f"{name}: not found, skipped")
+                continue
+            python = setup(ROOT / ".venv-checks" / name, interpreter=found)
         print(f"{name}: python -m grader check --repeat {REPEAT}", flush=True)
         status |= _run(python, "-m", "grader", "check", "--repeat", str(REPEAT))
     return status
