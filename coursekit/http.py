@@ -6,23 +6,33 @@
 - ``SessionSpy`` records every ``aiohttp.ClientSession`` created, to check
   that sessions are reused and closed.
 - ``serve`` runs an aiohttp application on a real loopback server.
+- ``sent_json``, ``request_times`` and ``paged_api`` read and script mocked
+  traffic; ``closed_port`` gives a loopback port that refuses connections;
+  ``must_not_raise`` awaits code that reports a failed URL instead of raising.
 """
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+import json
+import re
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from aioresponses import CallbackResult, aioresponses
+from yarl import URL
 
 from coursekit import hints
+from coursekit.testing import within
+
+T = TypeVar("T")
 
 LOOPBACK = ("http://127.0.0.1", "http://localhost", "http://[::1]")
 
@@ -167,3 +177,68 @@ async def serve(app: web.Application) -> AsyncIterator[str]:
         yield str(server.make_url("")).rstrip("/")
     finally:
         await server.close()
+
+
+def sent_json(request: Request) -> Any:
+    """The JSON body a recorded request carried, whether sent with json= or as encoded data=."""
+    if request.kwargs.get("json") is not None:
+        return request.kwargs["json"]
+    data = request.kwargs.get("data")
+    if isinstance(data, (bytes, bytearray)):
+        data = data.decode()
+    if isinstance(data, str):
+        return json.loads(data)
+    return data
+
+
+def request_times(traffic: Traffic) -> list[float]:
+    """Loop times at which the mocked server saw each request."""
+    return [r.at for r in traffic.requests]
+
+
+def paged_api(
+    mock_http: aioresponses,
+    url: str,
+    pages: Mapping[str | None, tuple[Sequence[Any], str | None]],
+) -> list[dict[str, str]]:
+    """Serve a cursor-paginated endpoint at ``url``; returns the list of query dicts it saw.
+
+    ``pages`` maps a cursor (None for the first page) to ``(items, next)``:
+    a request answers ``{"items": items, "next": next}``, and a cursor not in
+    ``pages`` answers 400. Any query string matches ``url``, so the test
+    asserts the parameters sent from the returned list.
+    """
+    seen: list[dict[str, str]] = []
+
+    async def callback(request_url: Any, **kwargs: Any) -> CallbackResult:
+        query = dict(URL(str(request_url)).query)
+        seen.append(query)
+        if query.get("cursor") not in pages:
+            return CallbackResult(status=400, payload={"error": "unknown cursor"}, reason="Bad Request")
+        items, nxt = pages[query.get("cursor")]
+        return CallbackResult(status=200, payload={"items": items, "next": nxt}, reason="OK")
+
+    mock_http.get(re.compile("^" + re.escape(url) + r"(\?.*)?$"), callback=callback, repeat=True)
+    return seen
+
+
+def closed_port() -> int:
+    """A loopback port with nothing listening on it: connecting to it is refused at once."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+async def must_not_raise(aw: Awaitable[T], seconds: float, *, what: str) -> T:
+    """Await ``aw`` (bounded by ``within``) for code that reports a failed URL in its result instead of raising.
+
+    ``NotImplementedError`` propagates, so a stub gets the "not implemented"
+    hint. Any other ``Exception`` (a failure of ``within`` included) fails the
+    test: "``what`` must never raise for one URL, it raised ...".
+    """
+    try:
+        return await within(aw, seconds, what=what)
+    except NotImplementedError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - report whatever came instead
+        pytest.fail(f"{what} must never raise for one URL, it raised {type(exc).__name__}: {exc}")

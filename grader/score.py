@@ -12,7 +12,6 @@ from typing import Any
 
 from coursekit import hints
 from grader.catalog import Entry
-from grader.find import Found
 from grader.manifest import Assignment, Limits
 from grader.model import AssignmentResult, Outcome, TestResult
 from grader.run import RunOutput

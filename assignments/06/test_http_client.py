@@ -6,28 +6,15 @@ answers a request after a delay on the virtual clock and counts the requests
 in flight, so `traffic.peak` shows how many ran at the same time. The event
 loop runs on a virtual clock: `looptime` is the loop's time in seconds.
 """
-import json
-
 import aiohttp
 import pytest
 
 import http_client
 from coursekit import hints
+from coursekit.http import sent_json
 from coursekit.testing import within
 
 API = "http://api.test"
-
-
-def sent_json(request):
-    """The JSON body a recorded request carried, whether sent with json= or as encoded data=."""
-    if request.kwargs.get("json") is not None:
-        return request.kwargs["json"]
-    data = request.kwargs.get("data")
-    if isinstance(data, (bytes, bytearray)):
-        data = data.decode()
-    if isinstance(data, str):
-        return json.loads(data)
-    return data
 
 
 @pytest.mark.points(2)

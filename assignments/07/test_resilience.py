@@ -8,60 +8,19 @@ i-th request and `traffic.peak` the most requests in flight at once. The event
 loop runs on a virtual clock: `looptime` is the loop's time in seconds and
 `await asyncio.sleep(30)` costs no real time.
 """
-import asyncio
-import re
 from datetime import datetime, timezone
 
 import aiohttp
 import pytest
-from aioresponses import CallbackResult
-from yarl import URL
 
 import resilience
 from coursekit import hints
+from coursekit.http import paged_api, request_times
+from coursekit.iterators import collect
 from coursekit.testing import loop_time, within
 
 API = "http://api.test"
 NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
-
-
-def request_times(traffic):
-    """Loop times at which the mocked server saw each request."""
-    return [r.at for r in traffic.requests]
-
-
-async def collect(agen, *, what, limit=1000):
-    """All items of an async iterator (at most ``limit``), failing clearly if it is not one."""
-    if not hasattr(agen, "__anext__"):
-        if asyncio.iscoroutine(agen):
-            agen.close()
-        raise AssertionError(
-            f"{what} should be an async generator (an `async def` with `yield`), got {agen!r}"
-        )
-    items = []
-    async for item in agen:
-        items.append(item)
-        assert len(items) <= limit, f"{what} yielded more than {limit} items: does it ever stop?"
-    return items
-
-
-def paged_api(mock_http, url, pages):
-    """Serve a cursor-paginated endpoint at ``url``; returns the list of query dicts it saw.
-
-    ``pages`` maps a cursor (None for the first page) to ``(items, next)``.
-    """
-    seen = []
-
-    async def callback(request_url, **kwargs):
-        query = dict(URL(str(request_url)).query)
-        seen.append(query)
-        if query.get("cursor") not in pages:
-            return CallbackResult(status=400, payload={"error": "unknown cursor"}, reason="Bad Request")
-        items, nxt = pages[query.get("cursor")]
-        return CallbackResult(status=200, payload={"items": items, "next": nxt}, reason="OK")
-
-    mock_http.get(re.compile("^" + re.escape(url) + r"(\?.*)?$"), callback=callback, repeat=True)
-    return seen
 
 
 @pytest.mark.points(2)

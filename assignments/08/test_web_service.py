@@ -9,22 +9,15 @@ virtual clock: `looptime` is the loop's time in seconds, sleeps cost nothing.
 """
 from __future__ import annotations
 
-import json
-import math
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 from yarl import URL
 
 import web_service
-from coursekit.testing import within
+from coursekit.web import app_from, assert_timing_header, running
+from coursekit.web import upstream_mocked  # noqa: F401  (an autouse fixture)
 
 # aiohttp's own deprecation notices (e.g. returning, not raising, a web.HTTPException) are
 # not mistakes this assignment grades: the app still answers correctly on this aiohttp.
@@ -35,87 +28,10 @@ WEATHER_API = re.compile(r"^http://weather\.invalid/api(\?.*)?$")
 UPSTREAM_DOWN = {"error": "upstream unavailable"}
 
 
-@dataclass
-class Reply:
-    """One answer of the service under test."""
-
-    method: str
-    path: str
-    status: int
-    headers: Any
-    text: str
-
-    def json(self) -> Any:
-        """The body parsed as JSON, or a failure that shows what came instead."""
-        try:
-            return json.loads(self.text)
-        except ValueError:
-            raise AssertionError(
-                f"{self.method} {self.path}: expected a JSON body, got {self.text[:300]!r}"
-            ) from None
-
-
-class Service:
-    """An app running on a loopback server, with an HTTP client in front of it."""
-
-    def __init__(self, base: str, http: aiohttp.ClientSession) -> None:
-        self.base = base
-        self.http = http
-
-    async def call(self, method: str, path: str, **kwargs: Any) -> Reply:
-        """Send one request to the service and read the whole answer."""
-
-        async def exchange() -> Reply:
-            async with self.http.request(method, self.base + path, **kwargs) as response:
-                return Reply(method, path, response.status, response.headers, await response.text())
-
-        return await within(exchange(), 10, what=f"the service answering {method} {path}")
-
-
-def make_app(**kwargs: Any) -> web.Application:
-    """web_service.create_app(**kwargs), checked to be an aiohttp application."""
-    app = web_service.create_app(**kwargs)
-    assert isinstance(app, web.Application), (
-        f"create_app() should return an aiohttp.web.Application, got {type(app).__name__}"
-    )
-    return app
-
-
-@asynccontextmanager
-async def running(app: web.Application) -> AsyncIterator[Service]:
-    """Start ``app`` on 127.0.0.1 (its start-up runs), yield a client, then clean it up."""
-    server = TestServer(app, host="127.0.0.1")
-    await within(server.start_server(), 10, what="starting the app (its start-up / cleanup_ctx code)")
-    try:
-        async with aiohttp.ClientSession() as http:
-            yield Service(str(server.make_url("")).rstrip("/"), http)
-    finally:
-        await within(server.close(), 10, what="shutting the app down (its clean-up code)")
-
-
-def assert_timing_header(reply: Reply) -> None:
-    """X-Response-Time is present and is a non-negative decimal number (milliseconds)."""
-    value = reply.headers.get("X-Response-Time")
-    assert value is not None, (
-        f"{reply.method} {reply.path} answered {reply.status} without an X-Response-Time header; "
-        "every response, errors included, needs it (set it in an outer middleware)"
-    )
-    assert re.fullmatch(r"\d+(\.\d+)?([eE][-+]?\d+)?", value.strip()) and math.isfinite(float(value)), (
-        f"{reply.method} {reply.path}: X-Response-Time should be a non-negative decimal number of "
-        f"milliseconds such as '3.25', got {value!r}"
-    )
-
-
-@pytest.fixture(autouse=True)
-def _upstream_mocked(mock_http):
-    """Every test runs with aioresponses on: loopback is real, the weather API is mocked."""
-    return mock_http
-
-
 @pytest.mark.points(3)
 async def test_health_returns_status_ok(looptime):
     """GET /health answers 200 with the JSON {"status": "ok"}."""
-    async with running(make_app()) as service:
+    async with running(app_from(web_service.create_app)) as service:
         reply = await service.call("GET", "/health")
     assert reply.status == 200, f"GET /health: expected status 200, got {reply.status} {reply.text[:200]!r}"
     assert reply.json() == {"status": "ok"}, f'GET /health: expected {{"status": "ok"}}, got {reply.text!r}'
@@ -124,7 +40,7 @@ async def test_health_returns_status_ok(looptime):
 @pytest.mark.points(6)
 async def test_post_item_returns_201_location_and_item(looptime):
     """POST /items with a valid item answers 201, the stored item with id 1, and Location: /items/1."""
-    async with running(make_app()) as service:
+    async with running(app_from(web_service.create_app)) as service:
         reply = await service.call("POST", "/items", json={"name": "teapot", "price": 12.5})
         assert reply.status == 201, f"POST /items: expected status 201, got {reply.status} {reply.text[:200]!r}"
         item = reply.json()
@@ -146,7 +62,7 @@ async def test_post_item_returns_201_location_and_item(looptime):
 @pytest.mark.points(4)
 async def test_list_items_returns_all_sorted_by_id(looptime):
     """GET /items answers 200 with every item, sorted by id; [] when there are none."""
-    async with running(make_app()) as service:
+    async with running(app_from(web_service.create_app)) as service:
         empty = await service.call("GET", "/items")
         assert empty.status == 200 and empty.json() == [], (
             f"GET /items on a fresh app: expected 200 and [], got {empty.status} {empty.text[:200]!r}"
@@ -167,7 +83,7 @@ async def test_list_items_returns_all_sorted_by_id(looptime):
 @pytest.mark.points(3)
 async def test_get_missing_item_is_404(looptime):
     """GET /items/42 when there is no item 42 answers 404 {"error": "not found"}."""
-    async with running(make_app()) as service:
+    async with running(app_from(web_service.create_app)) as service:
         reply = await service.call("GET", "/items/42")
     assert reply.status == 404, f"GET /items/42 (no such item): expected 404, got {reply.status} {reply.text[:200]!r}"
     assert reply.json() == {"error": "not found"}, f'expected {{"error": "not found"}}, got {reply.text!r}'
@@ -176,7 +92,7 @@ async def test_get_missing_item_is_404(looptime):
 @pytest.mark.points(3)
 async def test_post_invalid_json_is_400(looptime):
     """POST /items with a body that is not JSON answers 400 {"error": ...} and stores nothing."""
-    async with running(make_app()) as service:
+    async with running(app_from(web_service.create_app)) as service:
         reply = await service.call(
             "POST", "/items", data=b'{"name": "lamp", "price": ', headers={"Content-Type": "application/json"}
         )
@@ -194,7 +110,7 @@ async def test_weather_returns_upstream_json(looptime, mock_http, traffic):
     """GET /weather/Paris asks GET {weather_url}?city=Paris and answers 200 with the upstream's JSON."""
     forecast = {"city": "Paris", "temperature": 21.5, "sky": "clear"}
     mock_http.get(WEATHER_API, callback=traffic.reply(payload=forecast), repeat=True)
-    async with running(make_app()) as service:
+    async with running(app_from(web_service.create_app)) as service:
         reply = await service.call("GET", "/weather/Paris")
     assert len(traffic.requests) == 1, (
         f"expected one upstream request to http://weather.invalid/api, saw {traffic.urls()!r}"
@@ -211,7 +127,7 @@ async def test_weather_returns_upstream_json(looptime, mock_http, traffic):
 async def test_weather_upstream_error_status_is_502(looptime, mock_http, traffic):
     """An upstream 500 makes GET /weather/{city} answer 502 {"error": "upstream unavailable"}."""
     mock_http.get(WEATHER_API, callback=traffic.reply(status=500, body="boom"), repeat=True)
-    async with running(make_app()) as service:
+    async with running(app_from(web_service.create_app)) as service:
         reply = await service.call("GET", "/weather/Oslo")
     assert len(traffic.requests) == 1, f"expected one upstream request, saw {traffic.urls()!r}"
     assert reply.status == 502, f"upstream answered 500: expected 502, got {reply.status} {reply.text[:200]!r}"
@@ -226,7 +142,7 @@ async def test_unhandled_exception_is_500_without_traceback(looptime):
     async def explode(request: web.Request) -> web.Response:
         raise RuntimeError("secret detail 8731")
 
-    app = make_app()
+    app = app_from(web_service.create_app)
     app.router.add_get("/test-only/explode", explode)
     async with running(app) as service:
         reply = await service.call("GET", "/test-only/explode")
@@ -242,6 +158,6 @@ async def test_unhandled_exception_is_500_without_traceback(looptime):
 @pytest.mark.points(3)
 async def test_x_response_time_header_on_ok_and_404(looptime):
     """Responses carry X-Response-Time (milliseconds as a decimal number), a 404 included."""
-    async with running(make_app()) as service:
+    async with running(app_from(web_service.create_app)) as service:
         for path in ["/health", "/items", "/items/7"]:
             assert_timing_header(await service.call("GET", path))

@@ -10,21 +10,10 @@ import pytest
 
 import http_client
 from coursekit import hints
+from coursekit.http import must_not_raise, sent_json
 from coursekit.testing import within
 
 API = "http://api.test"
-
-
-def sent_json(request):
-    """The JSON body a recorded request carried, whether sent with json= or as encoded data=."""
-    if request.kwargs.get("json") is not None:
-        return request.kwargs["json"]
-    data = request.kwargs.get("data")
-    if isinstance(data, (bytes, bytearray)):
-        data = data.decode()
-    if isinstance(data, str):
-        return json.loads(data)
-    return data
 
 
 async def expect_api_error(aw, *, what):
@@ -214,12 +203,7 @@ async def test_check_urls_maps_failures_to_exception_class_names(mock_http, traf
     for url, callback in urls.items():
         mock_http.get(url, callback=callback)
     async with aiohttp.ClientSession() as session:
-        try:
-            result = await within(http_client.check_urls(session, list(urls)), 30, what="check_urls")
-        except NotImplementedError:
-            raise
-        except Exception as exc:  # noqa: BLE001
-            pytest.fail(f"check_urls must never raise for one URL, it raised {type(exc).__name__}: {exc}")
+        result = await must_not_raise(http_client.check_urls(session, list(urls)), 30, what="check_urls")
     expected = {
         f"{API}/ok": 200,
         f"{API}/refused": "ClientConnectionError",
@@ -240,12 +224,7 @@ async def test_check_urls_one_failure_does_not_stop_the_others(mock_http, traffi
     mock_http.get(urls[1], callback=traffic.reply(status=200, body="", delay=2))
     mock_http.get(urls[2], callback=traffic.reply(status=201, body="", delay=2))
     async with aiohttp.ClientSession() as session:
-        try:
-            result = await within(http_client.check_urls(session, urls), 30, what="check_urls")
-        except NotImplementedError:
-            raise
-        except Exception as exc:  # noqa: BLE001
-            pytest.fail(f"check_urls must never raise for one URL, it raised {type(exc).__name__}: {exc}")
+        result = await must_not_raise(http_client.check_urls(session, urls), 30, what="check_urls")
     expected = {urls[0]: "ClientConnectionError", urls[1]: 200, urls[2]: 201}
     assert result == expected, f"expected {expected!r}, got {result!r}"
     assert looptime == 2, f"expected 2 s of loop time, took {float(looptime):g} s. {hints.SEQUENTIAL}"

@@ -6,34 +6,19 @@ loopback server live in test_hidden_resilience_e2e.py.
 """
 import asyncio
 import dataclasses
-import re
 from datetime import datetime, timedelta, timezone
 
 import aiohttp
 import pytest
-from aioresponses import CallbackResult
-from yarl import URL
 
 import resilience
 from coursekit import hints
+from coursekit.http import paged_api, request_times
+from coursekit.iterators import async_iterator, collect
 from coursekit.testing import assert_nothing_left_running, loop_time, tasks_now, within
 
 API = "http://api.test"
 NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
-
-
-def request_times(traffic):
-    """Loop times at which the mocked server saw each request."""
-    return [r.at for r in traffic.requests]
-
-
-def failure(traffic, error):
-    """A reply that records the request, then fails it with ``error``.
-
-    aioresponses consumes a match only when its callback returns, so the error
-    is given as the match's ``exception`` rather than raised by the callback.
-    """
-    return {"callback": traffic.reply(), "exception": error}
 
 
 def script(mock_http, url, replies, *, method="get"):
@@ -41,45 +26,6 @@ def script(mock_http, url, replies, *, method="get"):
     register = getattr(mock_http, method)
     for reply in replies:
         register(url, **(reply if isinstance(reply, dict) else {"callback": reply}))
-
-
-def async_iterator(agen, *, what):
-    """``agen`` itself, failing clearly if it is not an async iterator."""
-    if not hasattr(agen, "__anext__"):
-        if asyncio.iscoroutine(agen):
-            agen.close()
-        raise AssertionError(
-            f"{what} should be an async generator (an `async def` with `yield`), got {agen!r}"
-        )
-    return agen
-
-
-async def collect(agen, *, what, limit=1000):
-    """All items of an async iterator (at most ``limit``)."""
-    items = []
-    async for item in async_iterator(agen, what=what):
-        items.append(item)
-        assert len(items) <= limit, f"{what} yielded more than {limit} items: does it ever stop?"
-    return items
-
-
-def paged_api(mock_http, url, pages):
-    """Serve a cursor-paginated endpoint at ``url``; returns the list of query dicts it saw.
-
-    ``pages`` maps a cursor (None for the first page) to ``(items, next)``.
-    """
-    seen = []
-
-    async def callback(request_url, **kwargs):
-        query = dict(URL(str(request_url)).query)
-        seen.append(query)
-        if query.get("cursor") not in pages:
-            return CallbackResult(status=400, payload={"error": "unknown cursor"}, reason="Bad Request")
-        items, nxt = pages[query.get("cursor")]
-        return CallbackResult(status=200, payload={"items": items, "next": nxt}, reason="OK")
-
-    mock_http.get(re.compile("^" + re.escape(url) + r"(\?.*)?$"), callback=callback, repeat=True)
-    return seen
 
 
 async def link_pages(session, url):
@@ -202,7 +148,7 @@ async def test_request_with_retry_retries_connection_errors_and_timeouts(mock_ht
     """ClientConnectionError, TimeoutError and ServerDisconnectedError are retried with backoff."""
     url = f"{API}/shaky"
     errors = [aiohttp.ClientConnectionError("reset"), TimeoutError(), aiohttp.ServerDisconnectedError()]
-    script(mock_http, url, [failure(traffic, e) for e in errors] + [traffic.reply(body="made it")])
+    script(mock_http, url, [traffic.fail(e) for e in errors] + [traffic.reply(body="made it")])
     async with aiohttp.ClientSession() as session:
         result = await retry(session, "GET", url)
     assert result == (200, b"made it"), f"expected (200, b'made it') after three failures, got {result!r}"
@@ -216,7 +162,7 @@ async def test_request_with_retry_reraises_the_last_exception(mock_http, traffic
     """When every attempt fails with an exception, the last one is raised after the last attempt."""
     url = f"{API}/gone"
     errors = [TimeoutError(), TimeoutError(), aiohttp.ClientConnectionError("last")]
-    script(mock_http, url, [failure(traffic, e) for e in errors])
+    script(mock_http, url, [traffic.fail(e) for e in errors])
     async with aiohttp.ClientSession() as session:
         try:
             result = await retry(session, "GET", url, attempts=3)
@@ -347,7 +293,7 @@ async def test_request_with_retry_passes_kwargs_to_request(mock_http, traffic, l
 async def test_request_with_retry_single_attempt(mock_http, traffic, looptime):
     """attempts=1: one request; a 503 is returned and a connection error raised, with no wait."""
     mock_http.get(f"{API}/once", callback=traffic.reply(status=503, body="no"))
-    script(mock_http, f"{API}/never", [failure(traffic, aiohttp.ClientConnectionError("refused"))])
+    script(mock_http, f"{API}/never", [traffic.fail(aiohttp.ClientConnectionError("refused"))])
     async with aiohttp.ClientSession() as session:
         result = await retry(session, "GET", f"{API}/once", attempts=1)
         assert result == (503, b"no"), f"expected (503, b'no') with attempts=1, got {result!r}"
@@ -365,7 +311,7 @@ async def test_request_with_retry_single_attempt(mock_http, traffic, looptime):
 async def test_request_with_retry_lets_other_exceptions_through(mock_http, traffic, looptime):
     """An exception that is not a connection error or timeout (here ValueError) propagates at once, unretried."""
     url = f"{API}/broken"
-    script(mock_http, url, [failure(traffic, ValueError("bad")), traffic.reply(body="never")])
+    script(mock_http, url, [traffic.fail(ValueError("bad")), traffic.reply(body="never")])
     async with aiohttp.ClientSession() as session:
         try:
             result = await retry(session, "GET", url)
@@ -657,9 +603,9 @@ async def test_fetch_many_records_failures_without_raising(mock_http, traffic, l
     """A failed request gives status=None, data=None and error=<exception class name>; the others still succeed."""
     urls = [f"{API}/f/ok", f"{API}/f/refused", f"{API}/f/dropped", f"{API}/f/payload"]
     mock_http.get(urls[0], callback=traffic.reply(payload={"fine": True}))
-    mock_http.get(urls[1], **failure(traffic, aiohttp.ClientConnectionError("refused")))
-    mock_http.get(urls[2], **failure(traffic, aiohttp.ServerDisconnectedError()))
-    mock_http.get(urls[3], **failure(traffic, aiohttp.ClientPayloadError("cut")))
+    mock_http.get(urls[1], **traffic.fail(aiohttp.ClientConnectionError("refused")))
+    mock_http.get(urls[2], **traffic.fail(aiohttp.ServerDisconnectedError()))
+    mock_http.get(urls[3], **traffic.fail(aiohttp.ClientPayloadError("cut")))
     async with aiohttp.ClientSession() as session:
         results = await fetch(session, urls)
     expected = [
@@ -712,7 +658,7 @@ async def test_fetch_many_acquires_the_limiter_before_each_request(mock_http, tr
 async def test_fetch_many_empty_and_leaves_session_open(mock_http, traffic, looptime):
     """fetch_many([]) returns []; fetch_many leaves nothing running and the caller's session open."""
     mock_http.get(f"{API}/e/1", callback=traffic.reply(payload=1))
-    mock_http.get(f"{API}/e/2", **failure(traffic, aiohttp.ClientConnectionError()))
+    mock_http.get(f"{API}/e/2", **traffic.fail(aiohttp.ClientConnectionError()))
     async with aiohttp.ClientSession() as session:
         before = tasks_now()
         empty = await fetch(session, [])

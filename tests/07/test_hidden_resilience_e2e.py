@@ -14,20 +14,8 @@ from aiohttp import web
 
 import resilience
 from coursekit.http import serve
+from coursekit.iterators import collect
 from coursekit.testing import loop_time, within
-
-
-async def collect(agen, *, what, limit=1000):
-    """All items of an async iterator (at most ``limit``), failing clearly if it is not one."""
-    if not hasattr(agen, "__anext__"):
-        if asyncio.iscoroutine(agen):
-            agen.close()
-        raise AssertionError(f"{what} should be an async generator (an `async def` with `yield`), got {agen!r}")
-    items = []
-    async for item in agen:
-        items.append(item)
-        assert len(items) <= limit, f"{what} yielded more than {limit} items: does it ever stop?"
-    return items
 
 
 @pytest.mark.points(2)

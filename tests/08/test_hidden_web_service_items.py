@@ -6,86 +6,17 @@ talks to it with a plain aiohttp client; aioresponses is on, loopback is real.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 import web_service
-from coursekit.testing import within
+from coursekit.web import Service, app_from, running
+from coursekit.web import upstream_mocked  # noqa: F401  (an autouse fixture)
 
 # aiohttp's own deprecation notices (e.g. returning, not raising, a web.HTTPException) are
 # not mistakes this assignment grades: the app still answers correctly on this aiohttp.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:aiohttp")
-
-
-@dataclass
-class Reply:
-    """One answer of the service under test."""
-
-    method: str
-    path: str
-    status: int
-    headers: Any
-    text: str
-
-    def json(self) -> Any:
-        """The body parsed as JSON, or a failure that shows what came instead."""
-        try:
-            return json.loads(self.text)
-        except ValueError:
-            raise AssertionError(
-                f"{self.method} {self.path}: expected a JSON body, got {self.text[:300]!r}"
-            ) from None
-
-
-class Service:
-    """An app running on a loopback server, with an HTTP client in front of it."""
-
-    def __init__(self, base: str, http: aiohttp.ClientSession) -> None:
-        self.base = base
-        self.http = http
-
-    async def call(self, method: str, path: str, **kwargs: Any) -> Reply:
-        """Send one request to the service and read the whole answer."""
-
-        async def exchange() -> Reply:
-            async with self.http.request(method, self.base + path, **kwargs) as response:
-                return Reply(method, path, response.status, response.headers, await response.text())
-
-        return await within(exchange(), 10, what=f"the service answering {method} {path}")
-
-
-def make_app(**kwargs: Any) -> web.Application:
-    """web_service.create_app(**kwargs), checked to be an aiohttp application."""
-    app = web_service.create_app(**kwargs)
-    assert isinstance(app, web.Application), (
-        f"create_app() should return an aiohttp.web.Application, got {type(app).__name__}"
-    )
-    return app
-
-
-@asynccontextmanager
-async def running(app: web.Application) -> AsyncIterator[Service]:
-    """Start ``app`` on 127.0.0.1 (its start-up runs), yield a client, then clean it up."""
-    server = TestServer(app, host="127.0.0.1")
-    await within(server.start_server(), 10, what="starting the app (its start-up / cleanup_ctx code)")
-    try:
-        async with aiohttp.ClientSession() as http:
-            yield Service(str(server.make_url("")).rstrip("/"), http)
-    finally:
-        await within(server.close(), 10, what="shutting the app down (its clean-up code)")
-
-
-@pytest.fixture(autouse=True)
-def _upstream_mocked(mock_http):
-    """Every test runs with aioresponses on: loopback is real, anything else is mocked."""
-    return mock_http
 
 
 async def post_item(service: Service, name: Any, price: Any) -> dict[str, Any]:
@@ -128,7 +59,7 @@ async def listing(service: Service) -> list[Any]:
 @pytest.mark.points(4)
 async def test_two_apps_never_share_items(looptime):
     """Two apps running side by side keep separate items, and each numbers its own from 1."""
-    async with running(make_app()) as first, running(make_app()) as second:
+    async with running(app_from(web_service.create_app)) as first, running(app_from(web_service.create_app)) as second:
         apple = await post_item(first, "apple", 1)
         banana = await post_item(second, "banana", 2)
         assert apple["id"] == 1 and banana["id"] == 1, (
@@ -146,10 +77,10 @@ async def test_two_apps_never_share_items(looptime):
 @pytest.mark.points(2)
 async def test_fresh_app_starts_empty_with_id_1(looptime):
     """An app created after another one was used starts with no items, and its first id is 1."""
-    async with running(make_app()) as used:
+    async with running(app_from(web_service.create_app)) as used:
         for name in ["a", "b", "c"]:
             await post_item(used, name, 1)
-    async with running(make_app()) as fresh:
+    async with running(app_from(web_service.create_app)) as fresh:
         before = await listing(fresh)
         item = await post_item(fresh, "first", 5)
     assert before == [], f"a fresh app should list no items, got {before!r} (state left over from another app)"
@@ -159,7 +90,7 @@ async def test_fresh_app_starts_empty_with_id_1(looptime):
 @pytest.mark.points(2)
 async def test_get_item_by_id_returns_that_item(looptime):
     """GET /items/{id} answers 200 with exactly the item stored under that id."""
-    async with running(make_app()) as service:
+    async with running(app_from(web_service.create_app)) as service:
         await post_item(service, "fork", 2)
         spoon = await post_item(service, "spoon", 2.25)
         await post_item(service, "knife", 3)
@@ -174,7 +105,7 @@ async def test_get_item_by_id_returns_that_item(looptime):
 @pytest.mark.points(2)
 async def test_ids_increase_and_are_not_reused_after_delete(looptime):
     """Ids go 1, 2, 3; after deleting item 1 the next item gets a new, larger id and nothing is overwritten."""
-    async with running(make_app()) as service:
+    async with running(app_from(web_service.create_app)) as service:
         ids = [(await post_item(service, name, 1))["id"] for name in ["a", "b", "c"]]
         assert ids == [1, 2, 3], f"ids should start at 1 and increase: expected [1, 2, 3], got {ids!r}"
         deleted = await service.call("DELETE", "/items/1")
@@ -192,7 +123,7 @@ async def test_ids_increase_and_are_not_reused_after_delete(looptime):
 @pytest.mark.points(3)
 async def test_post_rejects_missing_empty_or_non_string_name(looptime):
     """POST /items answers 400 when name is missing, empty, or not a string, and stores nothing."""
-    async with running(make_app()) as service:
+    async with running(app_from(web_service.create_app)) as service:
         await assert_rejected(service, {"price": 1}, why="no name")
         await assert_rejected(service, {"name": "", "price": 1}, why="empty name")
         await assert_rejected(service, {"name": 123, "price": 1}, why="name is a number")
@@ -205,7 +136,7 @@ async def test_post_rejects_missing_empty_or_non_string_name(looptime):
 @pytest.mark.points(3)
 async def test_post_rejects_negative_or_non_number_price(looptime):
     """POST /items answers 400 when price is missing, negative, a string, null or a list, and stores nothing."""
-    async with running(make_app()) as service:
+    async with running(app_from(web_service.create_app)) as service:
         await assert_rejected(service, {"name": "mug"}, why="no price")
         await assert_rejected(service, {"name": "mug", "price": -1}, why="negative price")
         await assert_rejected(service, {"name": "mug", "price": -0.01}, why="negative price")
@@ -219,7 +150,7 @@ async def test_post_rejects_negative_or_non_number_price(looptime):
 @pytest.mark.points(1)
 async def test_post_rejects_boolean_price(looptime):
     """POST /items answers 400 for "price": true or false: a JSON boolean is not a number."""
-    async with running(make_app()) as service:
+    async with running(app_from(web_service.create_app)) as service:
         for flag in (True, False):
             await assert_rejected(
                 service,
@@ -231,7 +162,7 @@ async def test_post_rejects_boolean_price(looptime):
 @pytest.mark.points(2)
 async def test_post_accepts_zero_integer_and_float_prices(looptime):
     """Prices 0, 7 and 0.5 are all valid (a number >= 0), stored and answered unchanged."""
-    async with running(make_app()) as service:
+    async with running(app_from(web_service.create_app)) as service:
         stored = [await post_item(service, name, price) for name, price in [("free", 0), ("int", 7), ("half", 0.5)]]
     prices = [item.get("price") for item in stored]
     assert prices == [0, 7, 0.5], f"expected the prices 0, 7, 0.5 back unchanged, got {prices!r}"
@@ -242,7 +173,7 @@ async def test_post_accepts_zero_integer_and_float_prices(looptime):
 @pytest.mark.points(1)
 async def test_post_rejects_json_that_is_not_an_object(looptime):
     """POST /items with valid JSON that is not an object (a list, a string, a number) answers 400."""
-    async with running(make_app()) as service:
+    async with running(app_from(web_service.create_app)) as service:
         await assert_rejected(service, [{"name": "mug", "price": 1}], why="a list, not an object")
         await assert_rejected(service, "mug", why="a string, not an object")
         await assert_rejected(service, 12, why="a number, not an object")
@@ -253,7 +184,7 @@ async def test_post_rejects_json_that_is_not_an_object(looptime):
 @pytest.mark.points(1)
 async def test_post_other_invalid_bodies_are_400(looptime):
     """POST /items with an empty body, plain text, single-quoted pseudo-JSON or non-UTF-8 bytes answers 400."""
-    async with running(make_app()) as service:
+    async with running(app_from(web_service.create_app)) as service:
         await assert_rejected(service, None, raw=b"", why="an empty body")
         await assert_rejected(service, None, raw=b"name=mug&price=1", why="not JSON")
         await assert_rejected(service, None, raw=b"{'name': 'mug', 'price': 1}", why="single quotes are not JSON")
@@ -267,7 +198,7 @@ async def test_post_other_invalid_bodies_are_400(looptime):
 @pytest.mark.points(1)
 async def test_get_non_numeric_id_is_404(looptime):
     """GET /items/abc (and /items/1.5) answers 404 {"error": "not found"}, not 400 or 500."""
-    async with running(make_app()) as service:
+    async with running(app_from(web_service.create_app)) as service:
         await post_item(service, "mug", 1)
         for path in ["/items/abc", "/items/1.5"]:
             reply = await service.call("GET", path)
@@ -280,7 +211,7 @@ async def test_get_non_numeric_id_is_404(looptime):
 @pytest.mark.points(3)
 async def test_delete_answers_204_then_the_item_is_gone(looptime):
     """DELETE /items/{id} answers 204 with no body; then GET and DELETE of that id answer 404."""
-    async with running(make_app()) as service:
+    async with running(app_from(web_service.create_app)) as service:
         await post_item(service, "keep", 1)
         await post_item(service, "drop", 2)
         deleted = await service.call("DELETE", "/items/2")
@@ -303,7 +234,7 @@ async def test_delete_answers_204_then_the_item_is_gone(looptime):
 @pytest.mark.points(1)
 async def test_delete_missing_or_non_numeric_id_is_404(looptime):
     """DELETE /items/99 (no such item) and DELETE /items/abc answer 404 {"error": "not found"}."""
-    async with running(make_app()) as service:
+    async with running(app_from(web_service.create_app)) as service:
         await post_item(service, "mug", 1)
         for path in ["/items/99", "/items/abc"]:
             reply = await service.call("DELETE", path)

@@ -9,27 +9,24 @@ server. All on the virtual clock unless a test says otherwise.
 from __future__ import annotations
 
 import asyncio
-import json
-import math
 import re
-import socket
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 from aioresponses import CallbackResult
 from yarl import URL
 
 import web_service
 from coursekit import hints
-from coursekit.http import serve
-from coursekit.testing import assert_nothing_left_running, tasks_now, within
+from coursekit.http import closed_port, serve
+from coursekit.testing import assert_nothing_left_running, tasks_now
+from coursekit.web import Reply, Service, app_from, assert_timing_header, running
+from coursekit.web import upstream_mocked  # noqa: F401  (an autouse fixture)
 
 # aiohttp's own deprecation notices (e.g. returning, not raising, a web.HTTPException) are
 # not mistakes this assignment grades: the app still answers correctly on this aiohttp.
@@ -39,101 +36,10 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:aiohttp")
 WEATHER_API = re.compile(r"^http://weather\.invalid/api(\?.*)?$")
 UPSTREAM_DOWN = {"error": "upstream unavailable"}
 
-
-@dataclass
-class Reply:
-    """One answer of the service under test."""
-
-    method: str
-    path: str
-    status: int
-    headers: Any
-    text: str
-
-    def json(self) -> Any:
-        """The body parsed as JSON, or a failure that shows what came instead."""
-        try:
-            return json.loads(self.text)
-        except ValueError:
-            raise AssertionError(
-                f"{self.method} {self.path}: expected a JSON body, got {self.text[:300]!r}"
-            ) from None
-
-
-class Service:
-    """An app running on a loopback server, with an HTTP client in front of it."""
-
-    def __init__(self, base: str, http: aiohttp.ClientSession, spy: Any = None) -> None:
-        self.base = base
-        self.http = http
-        self.spy = spy
-
-    def app_sessions(self) -> list[aiohttp.ClientSession]:
-        """The ClientSessions created so far by the app (the test's own client left out)."""
-        assert self.spy is not None, "pass session_spy to running() to see the app's sessions"
-        return [session for session in self.spy.sessions if session is not self.http]
-
-    async def call(self, method: str, path: str, **kwargs: Any) -> Reply:
-        """Send one request to the service and read the whole answer."""
-
-        async def exchange() -> Reply:
-            async with self.http.request(method, self.base + path, **kwargs) as response:
-                return Reply(method, path, response.status, response.headers, await response.text())
-
-        return await within(exchange(), 10, what=f"the service answering {method} {path}")
-
-
-def make_app(**kwargs: Any) -> web.Application:
-    """web_service.create_app(**kwargs), checked to be an aiohttp application."""
-    app = web_service.create_app(**kwargs)
-    assert isinstance(app, web.Application), (
-        f"create_app() should return an aiohttp.web.Application, got {type(app).__name__}"
-    )
-    return app
-
-
-@asynccontextmanager
-async def running(app: web.Application, spy: Any = None) -> AsyncIterator[Service]:
-    """Start ``app`` on 127.0.0.1 (its start-up runs), yield a client, then clean it up."""
-    server = TestServer(app, host="127.0.0.1")
-    await within(server.start_server(), 10, what="starting the app (its start-up / cleanup_ctx code)")
-    try:
-        async with aiohttp.ClientSession() as http:
-            yield Service(str(server.make_url("")).rstrip("/"), http, spy)
-    finally:
-        await within(server.close(), 10, what="shutting the app down (its clean-up code)")
-
-
-def assert_timing_header(reply: Reply) -> None:
-    """X-Response-Time is present and is a non-negative decimal number (milliseconds)."""
-    value = reply.headers.get("X-Response-Time")
-    assert value is not None, (
-        f"{reply.method} {reply.path} answered {reply.status} without an X-Response-Time header; "
-        "every response, errors included, needs it (set it in an outer middleware)"
-    )
-    assert re.fullmatch(r"\d+(\.\d+)?([eE][-+]?\d+)?", value.strip()) and math.isfinite(float(value)), (
-        f"{reply.method} {reply.path}: X-Response-Time should be a non-negative decimal number of "
-        f"milliseconds such as '3.25', got {value!r}"
-    )
-
-
-@pytest.fixture(autouse=True)
-def _upstream_mocked(mock_http):
-    """Every test runs with aioresponses on: loopback is real, anything else is mocked."""
-    return mock_http
-
-
 BOUND = (
     "Bound the upstream call to 2 s: asyncio.timeout(2), asyncio.wait_for(..., 2) or "
     "aiohttp.ClientTimeout(total=2), and answer 502 when it expires"
 )
-
-
-def closed_port() -> int:
-    """A loopback port with nothing listening on it: connecting is refused at once."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @asynccontextmanager
@@ -210,7 +116,7 @@ async def test_upstream_session_opened_at_startup_and_closed_at_cleanup(looptime
     """The app opens its upstream ClientSession when it starts (before any request) and closes it at clean-up."""
     mock_http.get(WEATHER_API, callback=traffic.reply(payload={"temp": 3}), repeat=True)
     before = tasks_now()
-    async with running(make_app(), session_spy) as service:
+    async with running(app_from(web_service.create_app), session_spy) as service:
         opened = service.app_sessions()
         assert opened, (
             "right after start-up, before any request, the app should have opened its aiohttp.ClientSession: "
@@ -231,7 +137,7 @@ async def test_upstream_session_opened_at_startup_and_closed_at_cleanup(looptime
 async def test_one_upstream_session_reused_for_every_request(looptime, mock_http, traffic, session_spy):
     """Every /weather request goes through the same single ClientSession the app opened at start-up."""
     mock_http.get(WEATHER_API, callback=traffic.reply(payload={"temp": 3}, delay=0.5), repeat=True)
-    async with running(make_app(), session_spy) as service:
+    async with running(app_from(web_service.create_app), session_spy) as service:
         for city in ["Rome", "Lima"]:
             reply = await service.call("GET", f"/weather/{city}")
             assert reply.status == 200, f"GET /weather/{city}: expected 200, got {reply.status}"
@@ -252,7 +158,7 @@ async def test_city_is_sent_as_query_parameter(looptime, mock_http, traffic):
     """The city goes to GET {weather_url}?city={city}, the weather_url given to create_app, spaces and accents included."""
     pattern = re.compile(r"^http://weather\.test/v2/now(\?.*)?$")
     mock_http.get(pattern, callback=traffic.reply(payload={"ok": True}), repeat=True)
-    async with running(make_app(weather_url="http://weather.test/v2/now")) as service:
+    async with running(app_from(web_service.create_app, weather_url="http://weather.test/v2/now")) as service:
         first = await service.call("GET", "/weather/New%20York")
         second = await service.call("GET", "/weather/Z%C3%BCrich")
     assert first.status == 200 and second.status == 200, (
@@ -275,7 +181,7 @@ async def test_upstream_error_statuses_give_502(looptime, mock_http, traffic):
     """An upstream 404 or 503 makes /weather answer 502 {"error": "upstream unavailable"}."""
     mock_http.get(WEATHER_API, callback=traffic.reply(status=404, payload={"error": "unknown city"}))
     mock_http.get(WEATHER_API, callback=traffic.reply(status=503, body="maintenance"))
-    async with running(make_app()) as service:
+    async with running(app_from(web_service.create_app)) as service:
         not_found = await service.call("GET", "/weather/Atlantis")
         unavailable = await service.call("GET", "/weather/Paris")
     assert len(traffic.requests) == 2, f"expected two upstream requests, saw {traffic.urls()!r}"
@@ -287,10 +193,12 @@ async def test_upstream_error_statuses_give_502(looptime, mock_http, traffic):
 async def test_upstream_network_errors_give_502(looptime, mock_http):
     """A network error (connection error, connection refused) makes /weather answer 502, not 500."""
     mock_http.get(WEATHER_API, exception=aiohttp.ClientConnectionError("connection reset"))
-    async with running(make_app()) as service:
+    async with running(app_from(web_service.create_app)) as service:
         mocked = await service.call("GET", "/weather/Paris")
     assert_upstream_down(mocked, why="the upstream request raised aiohttp.ClientConnectionError")
-    async with running(make_app(weather_url=f"http://127.0.0.1:{closed_port()}/api")) as service:
+    async with running(
+        app_from(web_service.create_app, weather_url=f"http://127.0.0.1:{closed_port()}/api")
+    ) as service:
         refused = await service.call("GET", "/weather/Paris")
     assert_upstream_down(refused, why="the upstream refused the connection (nothing listens on its port)")
 
@@ -301,7 +209,7 @@ async def test_upstream_timeout_gives_502_after_2s(looptime, mock_http, session_
     box: list[Service] = []
     seen: list[str] = []
     mock_http.get(WEATHER_API, callback=slow_mocked_upstream(box, seen, delay=3), repeat=True)
-    async with running(make_app(), session_spy) as service:
+    async with running(app_from(web_service.create_app), session_spy) as service:
         box.append(service)
         start = asyncio.get_running_loop().time()
         reply = await service.call("GET", "/weather/Paris")
@@ -317,7 +225,7 @@ async def test_upstream_timeout_gives_502_after_2s(looptime, mock_http, session_
 async def test_upstream_timeout_on_a_real_slow_server_gives_502_after_2s(looptime):
     """A real upstream server that takes 3 s: /weather answers 502 after 2 s of loop time, not after 3."""
     async with upstream_server(delay=3, payload={"late": True}) as (url, seen):
-        async with running(make_app(weather_url=url)) as service:
+        async with running(app_from(web_service.create_app, weather_url=url)) as service:
             start = asyncio.get_running_loop().time()
             reply = await service.call("GET", "/weather/Paris")
             elapsed = asyncio.get_running_loop().time() - start
@@ -333,7 +241,7 @@ async def test_upstream_answering_within_2s_is_200(looptime):
     """A real upstream server that takes 1.5 s is still in time: /weather answers 200 with its JSON."""
     forecast = {"city": "Paris", "temperature": 18}
     async with upstream_server(delay=1.5, payload=forecast) as (url, seen):
-        async with running(make_app(weather_url=url)) as service:
+        async with running(app_from(web_service.create_app, weather_url=url)) as service:
             start = asyncio.get_running_loop().time()
             reply = await service.call("GET", "/weather/Paris")
             elapsed = asyncio.get_running_loop().time() - start
@@ -348,7 +256,7 @@ async def test_upstream_answering_within_2s_is_200(looptime):
 async def test_any_upstream_2xx_is_200(looptime, mock_http, traffic):
     """An upstream 203 (a 2xx other than 200) is a success too: /weather answers 200 with its JSON."""
     mock_http.get(WEATHER_API, callback=traffic.reply(status=203, payload={"temp": 9}))
-    async with running(make_app()) as service:
+    async with running(app_from(web_service.create_app)) as service:
         reply = await service.call("GET", "/weather/Oslo")
     assert reply.status == 200 and reply.json() == {"temp": 9}, (
         f'upstream answered 203 {{"temp": 9}}: expected 200 with that JSON, got {reply.status} {reply.text[:200]!r}'
@@ -359,7 +267,7 @@ async def test_any_upstream_2xx_is_200(looptime, mock_http, traffic):
 async def test_weather_requests_are_handled_concurrently(looptime, mock_http, traffic):
     """Three /weather requests at once, each upstream call taking 1 s, are all answered after 1 s, not 3."""
     mock_http.get(WEATHER_API, callback=traffic.reply(payload={"temp": 1}, delay=1), repeat=True)
-    async with running(make_app()) as service:
+    async with running(app_from(web_service.create_app)) as service:
         start = asyncio.get_running_loop().time()
         replies = await asyncio.gather(*(service.call("GET", f"/weather/{c}") for c in ["Rome", "Riga", "Oslo"]))
         elapsed = asyncio.get_running_loop().time() - start
@@ -380,7 +288,7 @@ def app_with_failing_routes() -> web.Application:
         await asyncio.sleep(0.1)
         raise ValueError("secret detail 9921")
 
-    app = make_app()
+    app = app_from(web_service.create_app)
     app.router.add_get("/test-only/at-once", fails_at_once)
     app.router.add_get("/test-only/later", fails_later)
     return app
@@ -406,7 +314,7 @@ async def test_unhandled_exceptions_reveal_nothing_and_service_survives(looptime
 @pytest.mark.points(3)
 async def test_http_errors_are_not_turned_into_500(looptime):
     """An unknown path still answers 404 and a wrong method 405: the error middleware must not make them 500."""
-    async with running(make_app()) as service:
+    async with running(app_from(web_service.create_app)) as service:
         unknown = await service.call("GET", "/no/such/page")
         wrong_method = await service.call("POST", "/health")
     assert unknown.status == 404, (
@@ -444,7 +352,7 @@ async def test_x_response_time_on_every_kind_of_response(looptime, mock_http, tr
 async def test_x_response_time_is_handling_time_in_milliseconds(mock_http, traffic):
     """On real time, a request whose upstream takes 0.2 s reports about 200 (milliseconds) in X-Response-Time."""
     mock_http.get(WEATHER_API, callback=traffic.reply(payload={"temp": 4}, delay=0.2), repeat=True)
-    async with running(make_app()) as service:
+    async with running(app_from(web_service.create_app)) as service:
         started = time.perf_counter()
         reply = await service.call("GET", "/weather/Paris")
         took_ms = (time.perf_counter() - started) * 1000
@@ -465,7 +373,7 @@ async def test_upstream_2xx_with_a_non_json_body_gives_a_json_error(looptime, mo
         WEATHER_API,
         callback=traffic.reply(status=200, body="<html>oops</html>", content_type="application/json"),
     )
-    async with running(make_app()) as service:
+    async with running(app_from(web_service.create_app)) as service:
         reply = await service.call("GET", "/weather/Paris")
     expected = {500: {"error": "internal server error"}, 502: UPSTREAM_DOWN}
     assert reply.status in expected, (

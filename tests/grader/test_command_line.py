@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from repo_support import ROOT, run_grader
+from repo_support import run_grader
 
 
 @pytest.mark.parametrize("args", [
