@@ -118,6 +118,18 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _delegate(module: str) -> Callable[[argparse.Namespace], int]:
+    """A command implemented by ``grader.<module>.command(args)``, imported only when used."""
+
+    def run(args: argparse.Namespace) -> int:
+        import importlib
+
+        command: Callable[[argparse.Namespace], int] = importlib.import_module(f"grader.{module}").command
+        return command(args)
+
+    return run
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -158,6 +170,24 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--tests", type=Path, help="the hidden-test folder (default: this repository's tests/)")
     check.add_argument("--repeat", type=_positive, default=1, help="grade the solutions N times in random order")
     check.set_defaults(run=_cmd_check)
+
+    publish = commands.add_parser("publish", help="write the student template, hidden-test bundle and platform autograders")
+    publish.add_argument("--out", type=Path, required=True, help="an empty or new folder")
+    publish.set_defaults(run=_delegate("publish"))
+
+    batch = commands.add_parser("batch", help="grade a whole class in parallel")
+    batch.add_argument("submissions", type=Path, help="a folder of student checkouts, or a roster file of git URLs")
+    batch.add_argument("--out", type=Path, required=True, help="the results folder (one JSON file per student)")
+    batch.add_argument("--workers", type=_positive, help="submissions graded at once (default: one per core)")
+    batch.add_argument("--force", action="store_true", help="regrade submissions that did not change")
+    batch.add_argument("--tests", type=Path, help="the hidden-test folder (default: this repository's tests/)")
+    batch.set_defaults(run=_delegate("batch"))
+
+    dashboard = commands.add_parser("dashboard", help="build the instructor's static dashboard from batch results")
+    dashboard.add_argument("results", type=Path, help="a folder written by batch")
+    dashboard.add_argument("--out", type=Path, required=True, help="the site folder")
+    dashboard.add_argument("--nbgrader-db", type=Path, help="also write the grades into this nbgrader gradebook")
+    dashboard.set_defaults(run=_delegate("dashboard"))
     return parser
 
 
