@@ -57,7 +57,7 @@ def check_all_pythons() -> int:
         if name == f"python{sys.version_info.major}.{sys.version_info.minor}":
             python = setup()  # the interpreter running this script already has .venv
         else:
-            found = shutil.which(name) or _pyenv(name)
+            found = _interpreter(name)
             if found is None:
                 print(f"{name}: not found, skipped")
                 continue
@@ -65,6 +65,18 @@ def check_all_pythons() -> int:
         print(f"{name}: python -m grader check --repeat {REPEAT}", flush=True)
         status |= _run(python, "-m", "grader", "check", "--repeat", str(REPEAT))
     return status
+
+
+def _interpreter(name: str) -> str | None:
+    """A working interpreter for ``name``: pyenv's install first, then PATH.
+
+    A pyenv shim on PATH exists even for a version that is not active, and
+    fails when run, so every candidate is tried before it is used.
+    """
+    for candidate in (_pyenv(name), shutil.which(name)):
+        if candidate and subprocess.run([candidate, "-c", "pass"], capture_output=True).returncode == 0:
+            return candidate
+    return None
 
 
 def _pyenv(name: str) -> str | None:
@@ -92,4 +104,8 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except subprocess.CalledProcessError as exc:
+        print(f"dev.py: {' '.join(map(str, exc.cmd))} failed with status {exc.returncode}", file=sys.stderr)
+        sys.exit(1)

@@ -47,3 +47,14 @@ def test_classroom_workflow_grades_and_reports():
     assert "ASYNCIO_RESULTS: ${{ steps.grade.outputs.result }}" in text
     assert "upload-artifact" in text and "cache: pip" in text
     assert "HIDDEN_TESTS_TOKEN" in text and "--tests .hidden-tests/tests" in text
+
+
+def test_grade_class_workflow_grades_centrally():
+    """The instructor's workflow runs on dispatch or a schedule, batches the roster, builds and keeps the dashboard."""
+    text = (ROOT / ".github" / "workflows" / "grade-class.yml").read_text()
+    assert "workflow_dispatch:" in text and "schedule:" in text
+    assert "python -m grader batch roster.txt --out results" in text
+    assert "python -m grader dashboard results --out site" in text
+    assert "secrets.ROSTER_TOKEN" in text and "upload-artifact" in text
+    # The token reaches git through a credential helper, never through a URL or the results.
+    assert "x-access-token:" not in text and "@github.com" not in text
