@@ -29,7 +29,7 @@ def _python(env: Path) -> Path:
     return env / "bin" / "python"
 
 
-def setup(env: Path = VENV, interpreter: str | None = None, extras: str = "dev") -> Path:
+def setup(env: Path = VENV, interpreter: str | None = None, extras: str = "dev,nbgrader") -> Path:
     """Create the virtual environment and install the course into it, once per pyproject change."""
     stamp_value = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extras.encode()).hexdigest()
     stamp = env / ".installed"
@@ -61,7 +61,7 @@ def check_all_pythons() -> int:
             if found is None:
                 print(f"{name}: not found, skipped")
                 continue
-            python = setup(ROOT / ".venv-checks" / name, interpreter=found)
+            python = setup(ROOT / ".venv-checks" / name, interpreter=found, extras="dev")
         print(f"{name}: python -m grader check --repeat {REPEAT}", flush=True)
         status |= _run(python, "-m", "grader", "check", "--repeat", str(REPEAT))
     return status

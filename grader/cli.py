@@ -181,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--workers", type=_positive, help="submissions graded at once (default: one per core)")
     batch.add_argument("--force", action="store_true", help="regrade submissions that did not change")
     batch.add_argument("--tests", type=Path, help="the hidden-test folder (default: this repository's tests/)")
+    batch.add_argument("--assignment", action="append", metavar="NN", help="only this assignment (repeatable)")
     batch.set_defaults(run=_delegate("batch"))
 
     dashboard = commands.add_parser("dashboard", help="build the instructor's static dashboard from batch results")

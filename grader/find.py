@@ -37,10 +37,23 @@ def find_submission(root: Path, manifest: Manifest) -> list[Found]:
     return found
 
 
+def _linked(root: Path, path: Path) -> bool:
+    """True when ``path`` or a folder between ``root`` and it is a symbolic link.
+
+    A link could point at another student's work or at the course's own files.
+    """
+    current = path
+    while current != root:
+        if current.is_symlink():
+            return True
+        current = current.parent
+    return False
+
+
 def _read_one(root: Path, assignment: Assignment) -> Found:
     for path in _candidates(root, assignment):
-        if path.is_symlink():
-            return Found(assignment, None, f"{assignment.module} is a symbolic link; submit a regular file")
+        if _linked(root, path):
+            return Found(assignment, None, f"{assignment.module} is reached through a symbolic link; submit regular files")
         if not path.is_file():
             continue
         size = path.stat().st_size

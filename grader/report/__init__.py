@@ -4,7 +4,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from grader.model import GradeResult
-from grader.report import classroom, classroom50, gradescope, json_format, markdown, text
+from grader.report import (
+    classroom,
+    classroom50,
+    gradescope,
+    json_format,
+    markdown,
+    text,
+)
 
 Renderer = Callable[[GradeResult, Mapping[str, str]], str]
 

@@ -161,3 +161,18 @@ def test_ignored_alarm_hits_the_outer_kill(strict_course, tmp_path):
     assert "timeout" in outcomes.values()
     assert "stopped after 8 s" in a01["message"]
     assert 0 < a01["score"] < 100
+
+
+def test_linked_files_and_folders_are_refused(tmp_path):
+    """A contract file, or a folder on its path, that is a symbolic link is refused: it could point at anyone's work."""
+    root = make_submission(tmp_path, {"01": None, "02": None})
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "01").mkdir(parents=True)
+    (elsewhere / "01" / "why_async.py").write_text(solution_source("01"))
+    (root / "assignments" / "01").symlink_to(elsewhere / "01", target_is_directory=True)
+    (root / "assignments" / "02").mkdir()
+    (root / "assignments" / "02" / "coroutines.py").symlink_to(ROOT / "solutions" / "02" / "coroutines.py")
+    result = by_id(grade_json(root, "01", "02"))
+    for assignment_id in ("01", "02"):
+        assert result[assignment_id]["score"] == 0 and result[assignment_id]["status"] == "error"
+        assert "symbolic link" in result[assignment_id]["message"]

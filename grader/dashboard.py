@@ -1,0 +1,542 @@
+"""``python -m grader dashboard RESULTS --out SITE``: the instructor's static dashboard.
+
+Reads only ``RESULTS/students/*.json`` (one file per student, written by
+``batch``); ``summary.json`` and ``grades.csv`` there are ignored, since the
+student files are the record they were derived from. Writes a static site that
+works from disk (``file://``) with no network: ``index.html`` (the class
+matrix, score distributions, the tests the class fails most),
+``students/<student>.html`` (one page per student), ``grades.csv`` and
+``assets/``. Everything taken from the results is HTML-escaped: feedback
+quotes student code and exception text, so it is student-controlled.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import functools
+import hashlib
+import io
+import json
+import math
+import re
+import shutil
+import statistics
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from html import escape
+from importlib import resources
+from pathlib import Path
+from string import Template
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from grader.errors import UsageError
+from grader.model import AssignmentResult, GradeResult, TestResult
+
+MARKER = ".grader-dashboard"  # marks a folder this command wrote, so a rebuild may overwrite it
+ASSETS = ("dashboard.css", "dashboard.js")
+SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
+BINS = 10  # histogram bins of 10 % each
+
+
+@dataclass(frozen=True)
+class Student:
+    """One student's record from ``RESULTS/students/<student>.json``."""
+
+    name: str
+    page: str  # file name of the student's page under students/
+    source: str
+    key: str
+    graded_at: str
+    status: str
+    message: str
+    result: GradeResult
+
+    def assignment(self, assignment_id: str) -> AssignmentResult | None:
+        """This student's result for one assignment, None when the result does not list it."""
+        return next((a for a in self.result.assignments if a.id == assignment_id), None)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One assignment as a column of the class matrix."""
+
+    id: str
+    title: str
+    max_score: float
+
+
+@dataclass(frozen=True)
+class FailedTest:
+    """How one test fared across the class."""
+
+    name: str
+    visibility: str
+    max_score: float
+    failing: int  # students who did not pass it
+    taking: int  # students whose result lists it
+    outcomes: Counter[str]
+    feedback: str  # the most common feedback among the failing students
+    feedback_count: int
+
+
+def command(args: argparse.Namespace) -> int:
+    """Build the site from ``args.results`` into ``args.out``; also the nbgrader gradebook if asked."""
+    results: Path = args.results
+    out: Path = args.out
+    students = load_students(results)
+    columns = assignment_columns(students)
+    files = {"index.html": render_index(students, columns, results), "grades.csv": grades_csv(students, columns)}
+    for student in students:
+        files[f"students/{student.page}"] = render_student(student, columns)
+    write_site(out, files)
+    if args.nbgrader_db is not None:
+        from grader.nbgrader_export import export  # only for those who use nbgrader
+
+        export(results, args.nbgrader_db)
+    print(f"dashboard of {len(students)} student(s), {len(columns)} assignment(s): {out / 'index.html'}")
+    return 0
+
+
+# --- reading the results -------------------------------------------------------------------------
+
+
+def load_students(results: Path) -> list[Student]:
+    """Every student file of a results folder, sorted by name; UsageError when unusable."""
+    folder = results / "students"
+    if not results.is_dir():
+        raise UsageError(f"results folder {results} does not exist")
+    if not folder.is_dir():
+        raise UsageError(f"{results} has no students/ folder: is it a folder written by `batch`?")
+    records = [_read_record(path) for path in sorted(folder.glob("*.json"))]
+    if not records:
+        raise UsageError(f"no student results (*.json) in {folder}")
+    records.sort(key=lambda r: (str(r["student"]).lower(), str(r["student"])))
+    names = Counter(str(r["student"]) for r in records)
+    duplicates = sorted(name for name, count in names.items() if count > 1)
+    if duplicates:
+        raise UsageError(f"student {duplicates[0]!r} has more than one results file in {folder}")
+    pages = _page_names([str(r["student"]) for r in records])
+    return [_student(record, page) for record, page in zip(records, pages)]
+
+
+def _read_record(path: Path) -> dict[str, Any]:
+    """One student file, checked enough that rendering cannot fail on it."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise UsageError(f"{path} is not valid JSON ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("student"), str) or not data["student"]:
+        raise UsageError(f"{path} is not a student result: no \"student\" name")
+    try:
+        data["result"] = GradeResult.from_dict(data["result"])
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise UsageError(f"{path} has no usable \"result\" ({type(exc).__name__}: {exc})") from None
+    scores = [x for a in data["result"].assignments for x in (a.score, a.max_score)]
+    if not all(math.isfinite(x) and x >= 0 for x in scores):
+        raise UsageError(f"{path} has a score that is negative or not a number")
+    return data
+
+
+def _student(record: dict[str, Any], page: str) -> Student:
+    def text(key: str) -> str:
+        value = record.get(key, "")
+        return value if isinstance(value, str) else str(value)
+
+    return Student(name=text("student"), page=page, source=_without_credentials(text("source")),
+                   key=text("key"), graded_at=text("graded_at"), status=text("status") or "graded",
+                   message=text("message"), result=record["result"])
+
+
+def _page_names(names: list[str]) -> list[str]:
+    """A distinct, safe file name per student.
+
+    Names are normally ``[A-Za-z0-9_.-]+`` and are used as they are; anything
+    else (or a name that differs only in case from an earlier one, which
+    would collide on a case-insensitive disk) gets a cleaned name plus a short
+    hash of the real one, so a results file can never write outside the site.
+    """
+    pages: list[str] = []
+    taken: set[str] = set()
+    for name in names:
+        page = name
+        if not SAFE_NAME.fullmatch(name) or name.lower() in taken:
+            cleaned = re.sub(r"[^A-Za-z0-9_-]", "_", name)[:40]
+            page = f"{cleaned}-{hashlib.sha256(name.encode()).hexdigest()[:10]}"
+        taken.add(page.lower())
+        pages.append(f"{page}.html")
+    return pages
+
+
+def _without_credentials(source: str) -> str:
+    """A git URL with any ``user:token@`` part removed: the site may be shared with teaching assistants."""
+    try:
+        parts = urlsplit(source)
+    except ValueError:
+        return source
+    if parts.scheme and "@" in parts.netloc:
+        return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    return source
+
+
+def assignment_columns(students: list[Student]) -> list[Column]:
+    """Every assignment any student's result lists, in id order; the most common maximum."""
+    seen: dict[str, list[AssignmentResult]] = {}
+    for student in students:
+        for a in student.result.assignments:
+            seen.setdefault(a.id, []).append(a)
+    columns = []
+    for assignment_id in sorted(seen):
+        results = seen[assignment_id]
+        title = next((a.title for a in results if a.title), "")
+        top = Counter(a.max_score for a in results).most_common(1)[0][0]
+        columns.append(Column(assignment_id, title, top))
+    return columns
+
+
+# --- numbers --------------------------------------------------------------------------------------
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _num(value: float) -> str:
+    return f"{round(value, 2):g}"
+
+
+def _percent(score: float, max_score: float) -> float | None:
+    return round(100 * score / max_score, 6) if max_score > 0 else None
+
+
+def _band(score: float, max_score: float) -> str:
+    """The colour class of a score: its fraction of the maximum in five bands."""
+    percent = _percent(score, max_score)
+    if percent is None:
+        return "s-none"
+    if percent >= 100:
+        return "s-full"
+    return "s-high" if percent >= 80 else "s-mid" if percent >= 50 else "s-low" if percent > 0 else "s-zero"
+
+
+def most_failed(students: list[Student], column: Column) -> list[FailedTest]:
+    """The tests of one assignment that at least one student did not pass, most failed first.
+
+    Ties go to the higher share of students failing, then to the name. A
+    student counts towards a test when their result lists it; failing is any
+    outcome but passed (failed, error, timeout, skipped).
+    """
+    tests: dict[str, list[TestResult]] = {}
+    for student in students:
+        assignment = student.assignment(column.id)
+        for test in assignment.tests if assignment else ():
+            tests.setdefault(test.name, []).append(test)
+    failed = [_failed_test(name, runs) for name, runs in tests.items()]
+    failed = [f for f in failed if f.failing]
+    return sorted(failed, key=lambda f: (-f.failing, -f.failing / f.taking, f.name))
+
+
+def _failed_test(name: str, runs: list[TestResult]) -> FailedTest:
+    failing = [t for t in runs if t.outcome != "passed"]
+    feedback, count = Counter(t.feedback for t in failing).most_common(1)[0] if failing else ("", 0)
+    return FailedTest(name=name, visibility=runs[0].visibility, max_score=max(t.max_score for t in runs),
+                      failing=len(failing), taking=len(runs), outcomes=Counter(t.outcome for t in failing),
+                      feedback=feedback, feedback_count=count)
+
+
+# --- HTML -----------------------------------------------------------------------------------------
+
+
+@functools.cache
+def _template() -> Template:
+    return Template(resources.files("grader").joinpath("dashboard_assets/page.html").read_text(encoding="utf-8"))
+
+
+def _page(title: str, body: str, *, root: str, script: bool) -> str:
+    template = _template()
+    script_tag = f'<script src="{root}assets/dashboard.js" defer></script>' if script else ""
+    return template.substitute(title=escape(title), body=body, root=root, script=script_tag)
+
+
+def _attr(text: str) -> str:
+    return escape(text, quote=True)
+
+
+def _anchor(assignment_id: str) -> str:
+    """The fragment of an assignment's section on a student page (ids come from the results)."""
+    return "a-" + quote(assignment_id, safe="")
+
+
+def render_index(students: list[Student], columns: list[Column], results: Path) -> str:
+    """The class page: the matrix, the distributions, the most-failed tests, the ungraded."""
+    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    body = [
+        "<header>",
+        "<h1>Class dashboard</h1>",
+        (f'<p class="meta">{len(students)} students · {len(columns)} assignments · '
+         f"from <code>{escape(str(results))}</code> · generated {generated}</p>"),
+        "</header>",
+        "<main>",
+        _matrix(students, columns),
+        _problems(students),
+        _distributions(students, columns),
+        _failing_section(students, columns),
+        "</main>",
+    ]
+    return _page("Class dashboard", "\n".join(part for part in body if part), root="", script=True)
+
+
+def _matrix(students: list[Student], columns: list[Column]) -> str:
+    head = ['<th scope="col" data-sort="text" aria-sort="ascending">Student</th>']
+    for c in columns:
+        head.append(f'<th scope="col" data-sort="number" title="{_attr(c.title)}">{escape(c.id)}'
+                    f'<span class="sub">/{_num(c.max_score)}</span></th>')
+    total_max = sum(c.max_score for c in columns)
+    head.append(f'<th scope="col" data-sort="number">Total<span class="sub">/{_num(total_max)}</span></th>')
+    rows = [_matrix_row(s, columns) for s in students]
+    return "\n".join([
+        '<section id="matrix">',
+        "<h2>Scores</h2>",
+        _legend(),
+        # Hidden until the script runs: without JavaScript a filter box would do nothing.
+        ('<p class="filter" id="filter-box" hidden><label for="filter">Filter students</label> '
+         '<input id="filter" type="search" autocomplete="off" placeholder="name contains…"> '
+         '<output id="filter-count" for="filter" aria-live="polite"></output></p>'),
+        '<div class="scroll"><table id="grades" class="matrix">',
+        f"<thead><tr>{''.join(head)}</tr></thead>",
+        "<tbody>", *rows, "</tbody>",
+        _matrix_footer(students, columns),
+        "</table></div>",
+        "</section>",
+    ])
+
+
+def _legend() -> str:
+    bands = [("s-zero", "0 %"), ("s-low", "under 50 %"), ("s-mid", "50–79 %"), ("s-high", "80–99 %"),
+             ("s-full", "100 %"), ("s-missing", "not submitted")]
+    items = "".join(f'<li><span class="swatch {cls}"></span>{label}</li>' for cls, label in bands)
+    return (f'<ul class="legend" aria-label="colour legend">{items}</ul>'
+            '<p class="hint">Click a column header to sort by it (again to reverse); '
+            "click a score for the student's feedback.</p>")
+
+
+def _matrix_row(student: Student, columns: list[Column]) -> str:
+    href = "students/" + quote(student.page)
+    flag = ' <span class="badge">error</span>' if student.status == "error" else ""
+    cells = [f'<th scope="row" data-value="{_attr(student.name)}"><a href="{href}">{escape(student.name)}</a>{flag}</th>']
+    for c in columns:
+        cells.append(_matrix_cell(student, c, href))
+    result = student.result
+    cells.append(f'<td class="total {_band(result.score, result.max_score)}" data-value="{_num(result.score)}">'
+                 f"{_num(result.score)}</td>")
+    return f'<tr data-student="{_attr(student.name)}">{"".join(cells)}</tr>'
+
+
+def _matrix_cell(student: Student, column: Column, href: str) -> str:
+    a = student.assignment(column.id)
+    if a is None:
+        return '<td class="s-none" data-value="" title="no result">–</td>'
+    band = "s-missing" if a.status == "missing" else _band(a.score, a.max_score)
+    tests = f", {a.passed}/{len(a.tests)} tests passed" if a.tests else ""
+    title = f"{a.id} {a.title}: {_num(a.score)}/{_num(a.max_score)}, {a.status}{tests}"
+    mark = '<span class="mark" aria-label="error">!</span>' if a.status == "error" else ""
+    return (f'<td class="{band}" data-value="{_num(a.score)}"><a href="{href}#{_anchor(a.id)}" '
+            f'title="{_attr(title)}">{_num(a.score)}{mark}</a></td>')
+
+
+def _matrix_footer(students: list[Student], columns: list[Column]) -> str:
+    rows = []
+    for label, stat in (("Class mean", statistics.fmean), ("Class median", statistics.median)):
+        cells = [f'<th scope="row">{label}</th>']
+        for c in columns:
+            scores = [a.score for s in students if (a := s.assignment(c.id)) is not None]
+            cells.append(f"<td>{_num(stat(scores)) if scores else '–'}</td>")
+        cells.append(f"<td>{_num(stat([s.result.score for s in students]))}</td>")
+        rows.append(f"<tr>{''.join(cells)}</tr>")
+    return f"<tfoot>{''.join(rows)}</tfoot>"
+
+
+def _problems(students: list[Student]) -> str:
+    broken = [s for s in students if s.status == "error"]
+    if not broken:
+        return ""
+    items = "".join(f'<li><a href="students/{quote(s.page)}">{escape(s.name)}</a>: {escape(s.message)}</li>'
+                    for s in broken)
+    return (f'<section id="problems"><h2>Submissions that could not be graded</h2>'
+            f'<ul class="problems">{items}</ul></section>')
+
+
+def _distributions(students: list[Student], columns: list[Column]) -> str:
+    figures = []
+    for c in columns:
+        graded = [a for s in students if (a := s.assignment(c.id)) is not None]
+        percents = [_percent(a.score, a.max_score) or 0.0 for a in graded]
+        missing = sum(1 for a in graded if a.status == "missing")
+        note = f", {missing} not submitted" if missing else ""
+        caption = (f"<b>{escape(c.id)}</b> {escape(c.title)}<br>{len(graded)} students{note}; "
+                   f"mean {_num(statistics.fmean(a.score for a in graded))}, "
+                   f"median {_num(statistics.median(a.score for a in graded))}")
+        figures.append(_figure(f"{c.id} {c.title}", percents, caption))
+    totals = [s.result for s in students]
+    caption = (f"<b>Total</b><br>{len(totals)} students; mean {_num(statistics.fmean(r.score for r in totals))}, "
+               f"median {_num(statistics.median(r.score for r in totals))}")
+    figures.append(_figure("Total", [_percent(r.score, r.max_score) or 0.0 for r in totals], caption))
+    return "\n".join(['<section id="distributions">', "<h2>Score distributions</h2>",
+                      '<p class="hint">Students per band of 10 % of the points.</p>',
+                      '<div class="histograms">', *figures, "</div>", "</section>"])
+
+
+def histogram_counts(percents: Iterable[float]) -> list[int]:
+    """Students per band of 10 %: [0, 10), [10, 20), … [90, 100] (100 % in the last band)."""
+    counts = [0] * BINS
+    for percent in percents:
+        counts[max(0, min(int(percent // 10), BINS - 1))] += 1
+    return counts
+
+
+def _figure(label: str, percents: list[float], caption: str) -> str:
+    """An inline SVG histogram: no script, no library, readable by screen readers through its label."""
+    counts = histogram_counts(percents)
+    top = max(counts) or 1
+    bars = []
+    for i, count in enumerate(counts):
+        height = round(100 * count / top, 1)
+        x = 10 + 28 * i
+        band = f"{10 * i}–{10 * i + 9 if i < BINS - 1 else 100} %"
+        bars.append(f'<g><title>{band}: {_count(count, "student")}</title>'
+                    f'<rect class="bar" x="{x}" y="{120 - height}" width="26" height="{height}"></rect>'
+                    + (f'<text class="count" x="{x + 13}" y="{116 - height}">{count}</text>' if count else "")
+                    + "</g>")
+    summary = ", ".join(f"{10 * i}%: {n}" for i, n in enumerate(counts) if n)
+    return (f'<figure class="histogram"><svg viewBox="0 0 300 140" role="img" '
+            f'aria-label="{_attr(f"{label} score distribution: {summary}")}">'
+            f'{"".join(bars)}<line class="axis" x1="8" y1="120.5" x2="292" y2="120.5"></line>'
+            '<text class="tick" x="10" y="134">0</text><text class="tick" x="150" y="134">50</text>'
+            '<text class="tick end" x="290" y="134">100 %</text></svg>'
+            f"<figcaption>{caption}</figcaption></figure>")
+
+
+def _failing_section(students: list[Student], columns: list[Column]) -> str:
+    parts = ['<section id="failing">', "<h2>Tests the class fails most</h2>",
+             ('<p class="hint">Per assignment, the tests students did not pass, most failed first, '
+              "with the feedback most of them got: what to reteach.</p>")]
+    for c in columns:
+        failed = most_failed(students, c)
+        parts.append(f'<h3 id="fail-{_attr(quote(c.id, safe=""))}">{escape(c.id)} {escape(c.title)}</h3>')
+        if not failed:
+            parts.append('<p class="all-passed">Every student passed every test.</p>')
+            continue
+        rows = "".join(_failed_row(f) for f in failed)
+        parts.append('<table class="failing"><thead><tr><th scope="col">Students failing</th>'
+                     '<th scope="col">Test</th><th scope="col">Visibility</th><th scope="col">Points</th>'
+                     f'<th scope="col">Most common feedback</th></tr></thead><tbody>{rows}</tbody></table>')
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+def _failed_row(f: FailedTest) -> str:
+    share = round(100 * f.failing / f.taking)
+    outcomes = ", ".join(f"{n} {outcome}" for outcome, n in sorted(f.outcomes.items()))
+    return (f'<tr><td class="count"><b>{f.failing}</b> of {f.taking} <span class="share">({share}%)</span>'
+            f'<br><span class="sub">{escape(outcomes)}</span></td>'
+            f"<td><code>{escape(f.name)}</code></td><td>{escape(f.visibility)}</td><td>{_num(f.max_score)}</td>"
+            f'<td><pre class="feedback">{escape(f.feedback)}</pre>'
+            f'<span class="sub">{f.feedback_count} of {f.failing} failing got this feedback</span></td></tr>')
+
+
+def render_student(student: Student, columns: list[Column]) -> str:
+    """One student's page: the summary, each assignment's score, then the feedback of every test not passed."""
+    result = student.result
+    percent = _percent(result.score, result.max_score)
+    meta = [("Total", f"{_num(result.score)} / {_num(result.max_score)}"
+                      + (f" ({round(percent)}%)" if percent is not None else "")),
+            ("Status", student.status), ("Message", student.message), ("Source", student.source),
+            ("Graded version", student.key), ("Graded at", student.graded_at)]
+    rows = "".join(f"<dt>{label}</dt><dd>{escape(value)}</dd>" for label, value in meta if value)
+    body = ['<nav><a href="../index.html">← Class dashboard</a></nav>',
+            f'<header><h1>{escape(student.name)}</h1><dl class="meta">{rows}</dl></header>', "<main>",
+            _student_table(student, columns)]
+    body += [_student_section(a) for a in result.assignments]
+    body.append("</main>")
+    return _page(f"{student.name} — grades", "\n".join(body), root="../", script=False)
+
+
+def _student_table(student: Student, columns: list[Column]) -> str:
+    rows = []
+    for c in columns:
+        a = student.assignment(c.id)
+        if a is None:
+            rows.append(f'<tr><td>{escape(c.id)}</td><td>{escape(c.title)}</td><td class="s-none">–</td>'
+                        "<td>no result</td><td></td><td></td></tr>")
+            continue
+        band = "s-missing" if a.status == "missing" else _band(a.score, a.max_score)
+        tests = f"{a.passed}/{len(a.tests)}" if a.tests else "–"
+        rows.append(f'<tr><td><a href="#{_anchor(a.id)}">{escape(a.id)}</a></td><td>{escape(a.title)}</td>'
+                    f'<td class="{band}">{_num(a.score)} / {_num(a.max_score)}</td><td>{escape(a.status)}</td>'
+                    f"<td>{tests}</td><td>{escape(a.message)}</td></tr>")
+    return ('<table class="assignments"><thead><tr><th scope="col">#</th><th scope="col">Assignment</th>'
+            '<th scope="col">Score</th><th scope="col">Status</th><th scope="col">Tests passed</th>'
+            f'<th scope="col">Message</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
+
+
+def _student_section(a: AssignmentResult) -> str:
+    failing = [t for t in a.tests if t.outcome != "passed"]
+    head = (f'<section class="assignment" id="{_attr(_anchor(a.id))}"><h2>{escape(a.id)} {escape(a.title)}'
+            f' <span class="sub">{_num(a.score)} / {_num(a.max_score)} · {escape(a.status)}</span></h2>'
+            f'<p class="message">{escape(a.message)}</p>')
+    if not failing:
+        done = f"All {_count(len(a.tests), 'test')} passed." if a.tests else "No tests were run."
+        return f'{head}<p class="all-passed">{done}</p></section>'
+    tests = "".join(
+        f'<article class="test {escape(t.outcome)}"><h3><code>{escape(t.name)}</code> '
+        f'<span class="sub">{escape(t.visibility)} · {escape(t.outcome)} · {_num(t.score)} / {_num(t.max_score)}'
+        f'</span></h3><pre class="feedback">{escape(t.feedback)}</pre></article>'
+        for t in failing)
+    return f"{head}{tests}</section>"
+
+
+# --- CSV and files --------------------------------------------------------------------------------
+
+
+def grades_csv(students: list[Student], columns: list[Column]) -> str:
+    """``student,<each assignment id>,total``; an assignment a result does not list is left empty."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["student", *(_cell(c.id) for c in columns), "total"])
+    for s in students:
+        scores = [_num(a.score) if (a := s.assignment(c.id)) is not None else "" for c in columns]
+        writer.writerow([_cell(s.name), *scores, _num(s.result.score)])
+    return buffer.getvalue()
+
+
+def _cell(text: str) -> str:
+    """Text a spreadsheet would run as a formula gets a leading quote (CSV injection)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def write_site(out: Path, files: dict[str, str]) -> None:
+    """Write the pages and assets into ``out``: a new or empty folder, or an earlier dashboard."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out} is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
+        raise UsageError(f"{out} is not empty and was not written by `dashboard`: choose a new or empty folder")
+    try:
+        (out / "students").mkdir(parents=True, exist_ok=True)
+        (out / "assets").mkdir(exist_ok=True)
+        for stale in (out / "students").glob("*.html"):  # students no longer in the results
+            if f"students/{stale.name}" not in files:
+                stale.unlink()
+        for relative, text in files.items():
+            (out / relative).write_text(text, encoding="utf-8")
+        assets = resources.files("grader").joinpath("dashboard_assets")
+        for name in ASSETS:
+            with resources.as_file(assets.joinpath(name)) as source:
+                shutil.copyfile(source, out / "assets" / name)
+        (out / MARKER).write_text("written by python -m grader dashboard; a rebuild replaces this folder's pages\n",
+                                  encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write the dashboard into {out}: {exc.strerror}") from None

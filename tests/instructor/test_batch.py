@@ -1,0 +1,419 @@
+"""``python -m grader batch``: a class graded in parallel, re-runs that skip what did not change.
+
+Grading is narrowed to assignment 01 (``--assignment 01``) to keep the suite
+quick: each real grading is one child process of about a second.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import shutil
+import subprocess
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from repo_support import ROOT, run_grader, solution_source
+
+from grader import batch
+from grader.batch import BatchSummary, Progress, Source, StudentOutcome
+from grader.manifest import load_manifest
+from grader.model import AssignmentResult, GradeResult
+from grader.pipeline import course_tests
+from grader.stage import CourseTests
+
+SOLUTION = solution_source("01")
+STUB = (ROOT / "assignments" / "01" / "why_async.py").read_text(encoding="utf-8")
+FORCE_PASS_CONFTEST = """\
+import pytest
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    outcome.get_result().outcome = "passed"
+"""
+TITLE = load_manifest(ROOT).title
+RECORD_KEYS = {"student", "source", "key", "graded_at", "status", "message", "result"}
+PROGRESS_LINE = re.compile(r"\[(\d+)/(\d+)\] (\S+) (\d+)/100 \((?:\d+\.\d s|unchanged, skipped)\)")
+
+
+def _module(student: Path, source: str) -> None:
+    path = student / "assignments" / "01" / "why_async.py"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(source, encoding="utf-8")
+
+
+def _batch(submissions: Path, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    done = run_grader("batch", str(submissions), "--out", str(out), "--assignment", "01", "--workers", "2", *extra)
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+def _records(out: Path) -> dict[str, dict[str, Any]]:
+    return {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in (out / "students").glob("*.json")}
+
+
+def _file_bytes(out: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in (out / "students").iterdir()}
+
+
+def _progress(stderr: str) -> dict[str, str]:
+    """Each student's progress line, by name; every line numbered 1..N once."""
+    lines = [line for line in stderr.splitlines() if line.startswith("[")]
+    matches = [PROGRESS_LINE.fullmatch(line) or re.fullmatch(r"\[(\d+)/(\d+)\] (\S+) error: .*", line)
+               for line in lines]
+    assert all(matches), lines
+    assert sorted(int(m.group(1)) for m in matches if m) == list(range(1, len(lines) + 1))
+    return {m.group(3): line for m, line in zip(matches, lines) if m}
+
+
+def _last_line(stderr: str) -> str:
+    return stderr.strip().splitlines()[-1]
+
+
+@pytest.fixture
+def class_folder(tmp_path: Path) -> Path:
+    """A folder of five checkouts: the reference, the stub, a syntax error, a hostile one, an odd name."""
+    root = tmp_path / "class"
+    _module(root / "alice", SOLUTION)
+    _module(root / "bob", STUB)
+    _module(root / "carol", "async def fetch_async(label, delay:\n")
+    # Hostile: conftest files that would force every test to pass if pytest
+    # ever read them, and a module that ends the process at import.
+    _module(root / "dave", "import os\nos._exit(0)\n")
+    (root / "dave" / "conftest.py").write_text(FORCE_PASS_CONFTEST)
+    (root / "dave" / "assignments" / "01" / "conftest.py").write_text(FORCE_PASS_CONFTEST)
+    (root / "Zoë Q").mkdir()  # submitted nothing, and its name is not file-safe
+    (root / ".cache").mkdir()  # hidden folders and plain files are not students
+    (root / "README.txt").write_text("the class of 2026\n")
+    return root
+
+
+def test_a_class_folder_is_graded_then_only_changes_are_regraded(class_folder: Path, tmp_path: Path) -> None:
+    """Each student gets exactly their score in the documented files; re-runs skip, a change regrades one."""
+    out = tmp_path / "results"
+    first = _batch(class_folder, out)
+    assert f"note: student name {'Zoë Q'!r} is not [A-Za-z0-9_.-]+: filed as 'Zo__Q'" in first.stderr
+    lines = _progress(first.stderr)
+    assert sorted(lines) == ["Zo__Q", "alice", "bob", "carol", "dave"]
+    assert "alice 100/100 (" in lines["alice"] and "dave 0/100 (" in lines["dave"]
+    assert _last_line(first.stderr).startswith("graded 5, skipped 0, errors 0 of 5 student(s) in ")
+
+    records = _records(out)
+    assert sorted(records) == ["Zo__Q", "alice", "bob", "carol", "dave"]
+    course = batch.course_identity(load_manifest(ROOT).only(["01"]), course_tests(load_manifest(ROOT), None))
+    for name, record in records.items():
+        assert set(record) == RECORD_KEYS
+        assert record["student"] == name and record["status"] == "graded"
+        assert re.fullmatch(rf"[0-9a-f]{{64}}\+{course}", record["key"]), record["key"]
+        assert datetime.fromisoformat(record["graded_at"]).tzinfo is not None
+        GradeResult.from_dict(record["result"])  # the grade JSON of the contract
+        assert [a["id"] for a in record["result"]["assignments"]] == ["01"]
+    assert records["alice"]["source"] == str((class_folder / "alice").resolve())
+    assert records["Zo__Q"]["source"] == str((class_folder / "Zoë Q").resolve())
+    assert "filed as 'Zo__Q'" in records["Zo__Q"]["message"]
+    assert records["alice"]["message"] == ""
+    a01 = {name: r["result"]["assignments"][0] for name, r in records.items()}
+    assert {name: a["score"] for name, a in a01.items()} == {"alice": 100, "bob": 0, "carol": 0, "dave": 0, "Zo__Q": 0}
+    assert all(a["max_score"] == 100 for a in a01.values())
+    assert a01["alice"]["status"] == "graded" and a01["bob"]["status"] == "graded"
+    assert a01["carol"]["status"] == "error" and "SyntaxError" in a01["carol"]["message"]
+    assert "exited early" in a01["dave"]["message"]
+    assert all(t["outcome"] != "passed" for t in a01["dave"]["tests"])
+    assert a01["Zo__Q"]["status"] == "missing"
+
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert set(summary) == {"course", "generated_at", "students"} and summary["course"] == TITLE
+    datetime.fromisoformat(summary["generated_at"])
+    assert summary["students"] == [  # the folder's students in name order
+        {"student": n, "score": s, "max_score": 100.0, "status": "graded", "assignments": {"01": s}}
+        for n, s in [("Zo__Q", 0.0), ("alice", 100.0), ("bob", 0.0), ("carol", 0.0), ("dave", 0.0)]]
+    assert (out / "grades.csv").read_text(encoding="utf-8") == (
+        "student,01,total\nZo__Q,0,0\nalice,100,100\nbob,0,0\ncarol,0,0\ndave,0,0\n")
+    assert not [p for p in out.rglob("*") if p.name.endswith(".partial")]
+
+    # Unchanged: nothing is graded or rewritten.
+    before = _file_bytes(out)
+    second = _batch(class_folder, out)
+    assert _last_line(second.stderr).startswith("graded 0, skipped 5, errors 0 of 5 student(s) in ")
+    assert all(line.endswith("(unchanged, skipped)") for line in _progress(second.stderr).values())
+    assert _file_bytes(out) == before
+
+    # bob fixes his module; alice adds files the grader never reads: only bob is regraded.
+    _module(class_folder / "bob", SOLUTION)
+    (class_folder / "alice" / "conftest.py").write_text(FORCE_PASS_CONFTEST)
+    (class_folder / "alice" / "assignments" / "01" / "notes.md").write_text("done\n")
+    third = _batch(class_folder, out)
+    assert _last_line(third.stderr).startswith("graded 1, skipped 4, errors 0 of 5 student(s) in ")
+    after = _file_bytes(out)
+    assert {name for name in before if before[name] != after[name]} == {"bob.json"}
+    assert _records(out)["bob"]["result"]["score"] == 100
+    assert "bob,100,100\n" in (out / "grades.csv").read_text(encoding="utf-8")
+
+    forced = _batch(class_folder, out, "--force")
+    assert _last_line(forced.stderr).startswith("graded 5, skipped 0, errors 0 of 5 student(s) in ")
+    assert "(unchanged, skipped)" not in forced.stderr
+    assert {n: r["result"]["score"] for n, r in _records(out).items()} == {
+        "alice": 100, "bob": 100, "carol": 0, "dave": 0, "Zo__Q": 0}
+
+
+def _git(repository: Path, *args: str) -> str:
+    done = subprocess.run(["git", "-c", "user.name=Test", "-c", "user.email=test@example.org", *args],
+                          cwd=repository, capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+def _repository(path: Path, source: str) -> Path:
+    _module(path, source)
+    _git(path, "init", "-q")
+    _git(path, "add", "-A")
+    _git(path, "commit", "-q", "-m", "submission")
+    return path
+
+
+def test_a_roster_of_git_repositories_is_cloned_graded_and_updated(tmp_path: Path) -> None:
+    """Roster entries are cloned and graded; a clone that fails is that student's error; re-runs fetch."""
+    alice = _repository(tmp_path / "repos" / "alice", SOLUTION)
+    bob = _repository(tmp_path / "repos" / "bob-work", STUB)
+    # mallory commits a link to alice's work: it must arrive as a plain file, not be followed.
+    mallory = tmp_path / "repos" / "mallory"
+    mallory.mkdir()
+    (mallory / "assignments").symlink_to(alice / "assignments", target_is_directory=True)
+    _git(mallory, "init", "-q")
+    _git(mallory, "add", "-A")
+    _git(mallory, "commit", "-q", "-m", "borrowed")
+    roster = tmp_path / "roster.txt"
+    roster.write_text(
+        "# the class\n\n"
+        f"{alice.as_uri()}\n"
+        "bob repos/bob-work   # named, and a path relative to the roster\n"
+        f"{mallory.as_uri()}\n"
+        f"   {(tmp_path / 'repos' / 'ghost.git').as_uri()}\n", encoding="utf-8")
+    out = tmp_path / "results"
+
+    first = _batch(roster, out)
+    assert _last_line(first.stderr).startswith("graded 3, skipped 0, errors 1 of 4 student(s) in ")
+    assert re.search(r"^\[\d/4\] ghost error: clone failed: .*ghost\.git.* \(\d+\.\d s\)$", first.stderr, re.MULTILINE)
+    records = _records(out)
+    course = records["alice"]["key"].split("+")[1]
+    assert records["alice"]["key"] == f"{_git(alice, 'rev-parse', 'HEAD')}+{course}"
+    assert records["alice"]["source"] == alice.as_uri()
+    assert records["bob"]["key"] == f"{_git(bob, 'rev-parse', 'HEAD')}+{course}"
+    assert records["bob"]["source"] == str(bob.resolve())
+    assert [records[n]["result"]["score"] for n in ("alice", "bob", "mallory")] == [100, 0, 0]
+    assert records["mallory"]["result"]["assignments"][0]["status"] == "missing"
+    ghost = records["ghost"]
+    assert set(ghost) == RECORD_KEYS
+    assert (ghost["status"], ghost["key"]) == ("error", "")
+    assert ghost["message"].startswith("clone failed: ") and "\n" not in ghost["message"]
+    assert ghost["result"]["score"] == 0 and ghost["result"]["max_score"] == 100
+    assert [(a["id"], a["status"], a["score"]) for a in ghost["result"]["assignments"]] == [("01", "error", 0)]
+    assert (out / "checkouts" / "alice" / "assignments" / "01" / "why_async.py").read_text() == SOLUTION
+    assert (out / "grades.csv").read_text() == (
+        "student,01,total\nalice,100,100\nbob,0,0\nmallory,0,0\nghost,0,0\n")
+    assert [s["status"] for s in json.loads((out / "summary.json").read_text())["students"]] == [
+        "graded", "graded", "graded", "error"]
+
+    # bob pushes a fix: his checkout is fetched (not cloned again) and regraded; errors are retried.
+    marker = out / "checkouts" / "bob" / ".git" / "kept-by-an-update"
+    marker.write_text("")
+    _module(bob, SOLUTION)
+    _git(bob, "commit", "-q", "-am", "fixed")
+    second = _batch(roster, out)
+    assert _last_line(second.stderr).startswith("graded 1, skipped 2, errors 1 of 4 student(s) in ")
+    assert "alice 100/100 (unchanged, skipped)" in second.stderr
+    assert marker.exists()
+    records = _records(out)
+    assert records["bob"]["key"] == f"{_git(bob, 'rev-parse', 'HEAD')}+{course}"
+    assert records["bob"]["result"]["score"] == 100
+
+
+def _fake_result(score: float) -> GradeResult:
+    return GradeResult((AssignmentResult("01", "Why asynchronous?", score, 100.0, "graded", "fake"),), True)
+
+
+def test_a_fault_grading_one_student_never_stops_the_others(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """run_batch: an exception while grading one submission makes that student an error; the rest are graded."""
+    def fake_grade(manifest: object, submission: Path, tests: CourseTests, *, workers: int | None = None) -> GradeResult:
+        assert workers == 1  # submissions run in parallel, each with one assignment process at a time
+        if submission.name == "bob":
+            raise RuntimeError("boom")
+        return _fake_result(42.0)
+
+    monkeypatch.setattr(batch, "grade", fake_grade)
+    for name in ("alice", "bob", "carol"):
+        _module(tmp_path / "class" / name, SOLUTION)
+    manifest = load_manifest(ROOT).only(["01"])
+    sources = batch.read_sources(tmp_path / "class", tmp_path / "out")
+    stream = io.StringIO()
+    summary = batch.run_batch(manifest, sources, tmp_path / "out", workers=3, force=False,
+                              tests=course_tests(manifest, None), stream=stream)
+    assert isinstance(summary, BatchSummary)
+    assert (summary.graded, summary.skipped, summary.errors) == (2, 0, 1)
+    assert [(s.student, s.action, s.score) for s in summary.students] == [
+        ("alice", "graded", 42.0), ("bob", "error", 0.0), ("carol", "graded", 42.0)]
+    bob = _records(tmp_path / "out")["bob"]
+    assert bob["status"] == "error" and bob["message"] == "internal error while grading: RuntimeError: boom"
+    assert bob["key"]  # the submission was read: a later run retries it anyway, since it is an error
+    assert "bob error: internal error while grading: RuntimeError: boom" in stream.getvalue()
+    rows = list(csv.reader(io.StringIO((tmp_path / "out" / "grades.csv").read_text())))
+    assert rows == [["student", "01", "total"], ["alice", "42", "42"], ["bob", "0", "0"], ["carol", "42", "42"]]
+
+
+def test_each_result_is_written_as_soon_as_its_student_is_graded(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """With one worker, a student's file is complete on disk before the next student starts."""
+    seen: list[list[str]] = []
+
+    def fake_grade(manifest: object, submission: Path, tests: CourseTests, *, workers: int | None = None) -> GradeResult:
+        seen.append(sorted(p.name for p in (tmp_path / "out" / "students").iterdir()))
+        return _fake_result(7.0)
+
+    monkeypatch.setattr(batch, "grade", fake_grade)
+    for name in ("alice", "bob", "carol"):
+        _module(tmp_path / "class" / name, SOLUTION)
+    manifest = load_manifest(ROOT).only(["01"])
+    batch.run_batch(manifest, batch.read_sources(tmp_path / "class", tmp_path / "out"), tmp_path / "out",
+                    workers=1, force=False, tests=course_tests(manifest, None), stream=io.StringIO())
+    assert seen == [[], ["alice.json"], ["alice.json", "bob.json"]]
+
+
+def test_a_name_with_nothing_file_safe_gets_a_stable_one(tmp_path: Path) -> None:
+    """A folder named in another script is filed under a name made from its hash, and the note says so."""
+    (tmp_path / "class" / "日本").mkdir(parents=True)
+    [first] = batch.read_sources(tmp_path / "class", tmp_path / "out")
+    [again] = batch.read_sources(tmp_path / "class", tmp_path / "out")
+    assert re.fullmatch(r"student-[0-9a-f]{8}", first.student) and first == again
+    assert first.note == f"student name '日本' is not [A-Za-z0-9_.-]+: filed as {first.student!r}"
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def _outcomes() -> list[StudentOutcome]:
+    return [StudentOutcome("alice", "graded", 285.0, 900.0, 3.14),
+            StudentOutcome("bob", "error", 0.0, 900.0, 0.2, "clone failed: not found"),
+            StudentOutcome("carol", "skipped", 900.0, 900.0, 0.0)]
+
+
+def test_progress_is_one_line_per_student_off_a_terminal() -> None:
+    """Off a terminal (a log, CI): one finished line per student, then the summary line."""
+    stream = io.StringIO()
+    progress = Progress(stream, total=3)
+    for outcome in _outcomes():
+        progress.finished(outcome)
+    progress.summary(BatchSummary(tuple(_outcomes()), 12.34), Path("results"))
+    assert stream.getvalue() == (
+        "[1/3] alice 285/900 (3.1 s)\n"
+        "[2/3] bob error: clone failed: not found (0.2 s)\n"
+        "[3/3] carol 900/900 (unchanged, skipped)\n"
+        "graded 1, skipped 1, errors 1 of 3 student(s) in 12.3 s; results in results\n")
+
+
+def test_progress_updates_one_line_on_a_terminal() -> None:
+    """On a terminal the line is rewritten in place; errors stay on screen; the summary gets its own line."""
+    stream = _Terminal()
+    progress = Progress(stream, total=3)
+    for outcome in _outcomes():
+        progress.finished(outcome)
+    progress.summary(BatchSummary(tuple(_outcomes()), 1.0), Path("r"))
+    assert stream.getvalue() == (
+        "\r\x1b[K[1/3] alice 285/900 (3.1 s)\n"
+        "[2/3] bob error: clone failed: not found (0.2 s)\n"
+        "\r\x1b[K[3/3] carol 900/900 (unchanged, skipped)\n"
+        "graded 1, skipped 1, errors 1 of 3 student(s) in 1.0 s; results in r\n")
+
+
+def test_the_key_covers_contract_files_and_the_course_only(tmp_path: Path) -> None:
+    """Files beside the contract file leave the key alone; a changed hidden test changes the course's identity."""
+    manifest = load_manifest(ROOT).only(["01"])
+    student = tmp_path / "student"
+    _module(student, SOLUTION)
+    key = batch.contract_hash(student, manifest)
+    (student / "conftest.py").write_text("x = 1\n")
+    (student / "assignments" / "02").mkdir()
+    assert batch.contract_hash(student, manifest) == key
+    _module(student, SOLUTION + "\n# edited\n")
+    assert batch.contract_hash(student, manifest) != key
+
+    hidden = tmp_path / "hidden"
+    shutil.copytree(ROOT / "tests" / "01", hidden / "01")
+    copied = batch.course_identity(manifest, CourseTests(ROOT, hidden))
+    assert copied == batch.course_identity(manifest, course_tests(manifest, None))
+    test_file = next((hidden / "01").glob("test_*.py"))
+    test_file.write_text(test_file.read_text() + "\n# one more line\n")
+    assert batch.course_identity(manifest, CourseTests(ROOT, hidden)) != copied
+    assert batch.course_identity(load_manifest(ROOT).only(["01", "02"]), course_tests(manifest, None)) != copied
+
+
+@pytest.mark.parametrize(("raw", "name"), [
+    ("alice", "alice"), ("Zoë Q", "Zo__Q"), ("a.b-c_9", "a.b-c_9"), ("..", "_."), (".hidden", "_hidden"),
+    ("-rf", "_rf"), ("../../etc", "_._.._etc"),
+])
+def test_student_names_are_made_file_safe(raw: str, name: str) -> None:
+    """Names outside [A-Za-z0-9_.-] are sanitized; none can be hidden, an option, or leave its folder."""
+    assert batch.sanitize_name(raw) == name
+
+
+@pytest.mark.parametrize(("url", "name"), [
+    ("https://github.com/course/hw1-alice.git", "hw1-alice"), ("git@github.com:course/hw1-bob.git", "hw1-bob"),
+    ("file:///srv/repos/carol/", "carol"), ("../repos/dave", "dave"),
+])
+def test_student_names_come_from_the_repository_name(url: str, name: str) -> None:
+    """Without an explicit name, a roster entry is named after the repository."""
+    assert batch.name_from_url(url) == name
+
+
+def test_credentials_never_reach_the_results(tmp_path: Path) -> None:
+    """A token in a roster URL is left out of the recorded source."""
+    roster = tmp_path / "roster.txt"
+    roster.write_text("https://x-access-token:s3cret@github.com/course/hw1-alice.git\n")
+    [source] = batch.read_sources(roster, tmp_path / "out")
+    assert source == Source("hw1-alice", "https://github.com/course/hw1-alice.git",
+                            "https://x-access-token:s3cret@github.com/course/hw1-alice.git")
+    assert batch._git_reason("remote: nope\nfatal: repository 'https://u:s3cret@h/r/' not found\n") == (
+        "repository 'https://h/r/' not found")
+
+
+def _bad_input(case: str, tmp: Path) -> tuple[Path, Path]:
+    """SUBMISSIONS and RESULTS for one kind of bad input."""
+    roster, one = tmp / "roster.txt", tmp / "class" / "alice"
+    _module(one, SOLUTION)
+    lines = {"empty roster": "# nobody yet\n\n", "three fields": "a b c\n",
+             "same name twice": "x file:///srv/a\nX file:///srv/b\n"}
+    if case in lines:
+        roster.write_text(lines[case], encoding="utf-8")
+        return roster, tmp / "out"
+    if case == "no students":
+        (tmp / "empty").mkdir()
+        return tmp / "empty", tmp / "out"
+    if case == "results is a file":
+        (tmp / "out").write_text("")
+        return tmp / "class", tmp / "out"
+    if case == "one submission":
+        return one, tmp / "out"
+    return tmp / "missing", tmp / "out"
+
+
+@pytest.mark.parametrize(("case", "message"), [
+    ("missing", "do not exist"),
+    ("empty roster", "lists no repositories"),
+    ("three fields", "line 1: expected `URL` or `NAME URL`"),
+    ("same name twice", "give them distinct names"),
+    ("no students", "has no student folders"),
+    ("results is a file", "is a file"),
+    ("one submission", "looks like one submission"),
+])
+def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, case: str, message: str) -> None:
+    """Unusable submissions, an empty or malformed roster, or an unwritable results folder: one line, exit 2."""
+    submissions, out = _bad_input(case, tmp_path)
+    done = run_grader("batch", str(submissions), "--out", str(out), "--assignment", "01")
+    assert done.returncode == 2, done.stderr
+    assert len(done.stderr.splitlines()) == 1 and done.stderr.startswith("error: "), done.stderr
+    assert message in done.stderr
+    assert not (tmp_path / "out" / "students").exists()

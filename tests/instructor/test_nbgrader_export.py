@@ -1,0 +1,256 @@
+"""The nbgrader gradebook export: results in, the real ``nbgrader export`` CSV out.
+
+nbgrader is an optional extra; CI installs it, so a missing nbgrader fails
+these tests rather than skipping them.
+"""
+from __future__ import annotations
+
+import contextlib
+import csv
+import importlib.util
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from grader.errors import UsageError
+from grader.nbgrader_export import NEEDS_EXTRA, export
+
+# A course of its own, so the test does not move with course.toml; 03 is worth
+# 50 points to show the maximum comes from the course, not a constant.
+COURSE_TOML = """
+[course]
+title = "A small course"
+
+[[assignment]]
+id = "01"
+slug = "alpha"
+title = "Alpha"
+module = "alpha.py"
+article = "1"
+topics = "a"
+points = 100
+
+[[assignment]]
+id = "02"
+slug = "beta"
+title = "Beta"
+module = "beta.py"
+article = "2"
+topics = "b"
+points = 100
+
+[[assignment]]
+id = "03"
+slug = "gamma"
+title = "Gamma"
+module = "gamma.py"
+article = "3"
+topics = "c"
+points = 50
+"""
+POINTS = {"01": 100.0, "02": 100.0, "03": 50.0}
+NAMES = {"01": "01-alpha", "02": "02-beta", "03": "03-gamma"}
+GRADED_AT = "2026-09-01T12:00:00+02:00"
+GRADED_AT_UTC = "2026-09-01 10:00:00"  # nbgrader stores and exports UTC
+
+# student -> assignment -> (status, score); every assignment of the course is
+# listed, as batch writes them. bob did not submit 02 ("missing").
+FIRST = {
+    "alice": {"01": ("graded", 100.0), "02": ("graded", 62.5), "03": ("graded", 0.0)},
+    "bob": {"01": ("graded", 40.0), "02": ("missing", 0.0), "03": ("error", 0.0)},
+    "carol": {"01": ("graded", 87.25), "02": ("graded", 100.0), "03": ("graded", 12.5)},
+}
+# The next batch: alice improved 01, bob submitted 02, carol's 03 went missing.
+SECOND = {
+    "alice": {**FIRST["alice"], "01": ("graded", 90.0)},
+    "bob": {**FIRST["bob"], "02": ("graded", 75.0)},
+    "carol": {**FIRST["carol"], "03": ("missing", 0.0)},
+}
+
+
+@pytest.fixture
+def nbgrader_cli() -> Path:
+    """The ``nbgrader`` command of this environment; the test fails (not skips) without the extra."""
+    if importlib.util.find_spec("nbgrader") is None:
+        pytest.fail("nbgrader is not installed: pip install -e '.[nbgrader]' (CI installs this extra)")
+    found = shutil.which("nbgrader", path=sysconfig.get_path("scripts"))
+    assert found, f"the nbgrader command is missing from {sysconfig.get_path('scripts')}"
+    return Path(found)
+
+
+@pytest.fixture
+def course(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A course folder (export reads course.toml from the current directory, like every command)."""
+    root = tmp_path / "course"
+    root.mkdir()
+    (root / "course.toml").write_text(COURSE_TOML, encoding="utf-8")
+    monkeypatch.chdir(root)
+    return root
+
+
+def write_results(results: Path, grades: dict[str, dict[str, tuple[str, float]]]) -> Path:
+    """A RESULTS folder as batch writes it (students/<student>.json), with these statuses and scores."""
+    folder = results / "students"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    for student, marks in grades.items():
+        assignments = [
+            {"id": aid, "title": aid, "score": score, "max_score": POINTS[aid], "status": status,
+             "message": "not submitted" if status == "missing" else "", "tests": []}
+            for aid, (status, score) in marks.items()
+        ]
+        record = {
+            "student": student, "source": f"/submissions/{student}", "key": "0" * 40,
+            "graded_at": GRADED_AT, "status": "graded", "message": "",
+            "result": {"score": sum(a["score"] for a in assignments),
+                       "max_score": sum(a["max_score"] for a in assignments), "assignments": assignments},
+        }
+        (folder / f"{student}.json").write_text(json.dumps(record), encoding="utf-8")
+    return results
+
+
+def expected_rows(grades: dict[str, dict[str, tuple[str, float]]]) -> dict[tuple[str, str], tuple[str, float, float]]:
+    """(assignment, student) -> (timestamp, score, max_score) as nbgrader export should show them."""
+    rows = {}
+    for student, marks in grades.items():
+        for aid, (status, score) in marks.items():
+            timestamp = "" if status == "missing" else GRADED_AT_UTC
+            rows[(NAMES[aid], student)] = (timestamp, score, POINTS[aid])
+    return rows
+
+
+def nbgrader_export_csv(cli: Path, db: Path, where: Path) -> dict[tuple[str, str], tuple[str, float, float]]:
+    """Run the real ``nbgrader export`` on ``db`` and parse its CSV, keyed by (assignment, student)."""
+    where.mkdir(exist_ok=True)
+    (where / "nbgrader_config.py").write_text(
+        f"c = get_config()\nc.CourseDirectory.db_url = {f'sqlite:///{db}'!r}\n", encoding="utf-8")
+    env = {
+        **os.environ,
+        "PATH": os.pathsep.join([str(cli.parent), os.environ.get("PATH", "")]),
+        # Only this folder's nbgrader_config.py: not the user's ~/.jupyter.
+        "JUPYTER_CONFIG_DIR": str(where / "jupyter-config"),
+        "JUPYTER_DATA_DIR": str(where / "jupyter-data"),
+        "JUPYTER_RUNTIME_DIR": str(where / "jupyter-runtime"),
+    }
+    out = where / "grades.csv"
+    done = subprocess.run(["nbgrader", "export", "--to", str(out)], check=False, cwd=where, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"nbgrader export failed ({done.returncode}): {done.stderr}"
+    with out.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    parsed = {(r["assignment"], r["student_id"]): (r["timestamp"], float(r["score"]), float(r["max_score"]))
+              for r in rows}
+    assert len(parsed) == len(rows), f"duplicate (assignment, student) rows: {rows}"
+    return parsed
+
+
+def table_counts(db: Path) -> dict[str, int]:
+    """Rows per gradebook table: a re-export must not add any."""
+    tables = ("assignment", "notebook", "grade_cells", "student", "submitted_assignment",
+              "submitted_notebook", "grade")
+    with contextlib.closing(sqlite3.connect(db)) as connection:
+        return {t: connection.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in tables}
+
+
+def test_round_trip_through_nbgrader_export(nbgrader_cli: Path, course: Path, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from nbgrader.api import Gradebook
+
+    results = write_results(tmp_path / "results", FIRST)
+    db = tmp_path / "out" / "gradebook.db"
+    # As from a venv used without activation: alembic (run by nbgrader to
+    # create the database) is on no PATH entry; export must find it itself.
+    no_tools = str(tmp_path / "no-tools")
+    monkeypatch.setenv("PATH", no_tools)
+
+    assert export(results, db) == 3
+    assert os.environ["PATH"] == no_tools, "export must restore PATH"
+    assert table_counts(db) == {"assignment": 3, "notebook": 3, "grade_cells": 3, "student": 3,
+                                "submitted_assignment": 8, "submitted_notebook": 8, "grade": 8}
+
+    # An instructor overrides carol's 02 in formgrader; a re-export must keep it.
+    with Gradebook(f"sqlite:///{db}") as gradebook:
+        gradebook.find_grade("autograder", "beta", "02-beta", "carol").manual_score = 95.0
+        gradebook.db.commit()
+
+    # The next batch changes a score, adds a submission and loses one: the
+    # export updates in place, and exporting it again changes nothing.
+    write_results(results, SECOND)
+    assert export(results, db) == 3
+    counts = table_counts(db)
+    assert counts["submitted_assignment"] == counts["grade"] == 8, counts
+    assert export(results, db) == 3
+    assert table_counts(db) == counts, "a second export of the same results must change no row count"
+
+    # One nbgrader run (its start-up is the slow part) checks the end state,
+    # which holds every case: graded, error, missing, changed, added, removed,
+    # and the manual score taking precedence over the autograder's.
+    expected = expected_rows(SECOND)
+    expected[("02-beta", "carol")] = (GRADED_AT_UTC, 95.0, 100.0)
+    assert nbgrader_export_csv(nbgrader_cli, db, tmp_path / "nbgrader") == expected
+    with Gradebook(f"sqlite:///{db}") as gradebook:
+        grade = gradebook.find_grade("autograder", "beta", "02-beta", "carol")
+        assert (grade.auto_score, grade.manual_score, grade.needs_manual_grade) == (100.0, 95.0, False)
+
+
+def test_without_nbgrader_export_names_the_extra(course: Path, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "nbgrader", None)  # makes `import nbgrader` fail
+    results = write_results(tmp_path / "results", FIRST)
+    with pytest.raises(UsageError) as raised:
+        export(results, tmp_path / "gradebook.db")
+    assert str(raised.value) == NEEDS_EXTRA == "nbgrader export needs the optional extra: pip install -e '.[nbgrader]'"
+    assert not (tmp_path / "gradebook.db").exists()
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda r: r["result"]["assignments"][0].update(max_score=40.0), "graded out of 40 points but course.toml"),
+    (lambda r: r["result"]["assignments"][0].update(id="99"), "assignment '99' is not in course.toml"),
+    (lambda r: r.update(student="bad name"), "student name 'bad name'"),
+    (lambda r: r.update(graded_at="yesterday"), "is not a batch result file"),
+    (lambda r: r.pop("result"), "is not a batch result file"),
+])
+def test_unusable_results_are_refused_before_anything_is_written(
+        nbgrader_cli: Path, course: Path, tmp_path: Path, change: Any, message: str) -> None:
+    results = write_results(tmp_path / "results", FIRST)
+    path = results / "students" / "bob.json"
+    record = json.loads(path.read_text(encoding="utf-8"))
+    change(record)
+    path.write_text(json.dumps(record), encoding="utf-8")
+    with pytest.raises(UsageError, match=message) as raised:
+        export(results, tmp_path / "gradebook.db")
+    assert "\n" not in str(raised.value)
+    assert not (tmp_path / "gradebook.db").exists()
+
+
+def test_a_folder_without_students_is_refused(nbgrader_cli: Path, course: Path, tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="has no students/ folder"):
+        export(tmp_path / "nothing-here", tmp_path / "gradebook.db")
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"a note to self\n" * 100, "is not an nbgrader gradebook: file is not a database"),
+    (None, "is an SQLite database but not an nbgrader gradebook"),
+])
+def test_a_file_that_is_not_a_gradebook_is_left_alone(nbgrader_cli: Path, course: Path, tmp_path: Path,
+                                                      content: bytes | None, message: str) -> None:
+    results = write_results(tmp_path / "results", FIRST)
+    db = tmp_path / "gradebook.db"
+    if content is None:  # someone else's database
+        with contextlib.closing(sqlite3.connect(db)) as connection:
+            connection.execute("CREATE TABLE notes (text TEXT)")
+            connection.commit()
+    else:
+        db.write_bytes(content)
+    before = db.read_bytes()
+    with pytest.raises(UsageError, match=message):
+        export(results, db)
+    assert db.read_bytes() == before
