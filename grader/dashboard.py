@@ -30,8 +30,9 @@ from importlib import resources
 from pathlib import Path
 from string import Template
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
+from grader.batch import without_credentials
 from grader.errors import UsageError
 from grader.model import AssignmentResult, GradeResult, TestResult
 
@@ -147,7 +148,7 @@ def _student(record: dict[str, Any], page: str) -> Student:
         value = record.get(key, "")
         return value if isinstance(value, str) else str(value)
 
-    return Student(name=text("student"), page=page, source=_without_credentials(text("source")),
+    return Student(name=text("student"), page=page, source=without_credentials(text("source")),
                    key=text("key"), graded_at=text("graded_at"), status=text("status") or "graded",
                    message=text("message"), result=record["result"])
 
@@ -170,17 +171,6 @@ def _page_names(names: list[str]) -> list[str]:
         taken.add(page.lower())
         pages.append(f"{page}.html")
     return pages
-
-
-def _without_credentials(source: str) -> str:
-    """A git URL with any ``user:token@`` part removed: the site may be shared with teaching assistants."""
-    try:
-        parts = urlsplit(source)
-    except ValueError:
-        return source
-    if parts.scheme and "@" in parts.netloc:
-        return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
-    return source
 
 
 def assignment_columns(students: list[Student]) -> list[Column]:

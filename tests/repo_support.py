@@ -60,3 +60,53 @@ def solution_source(assignment_id: str) -> str:
 
     assignment = load_manifest(ROOT).get(assignment_id)
     return (ROOT / "solutions" / assignment_id / assignment.module).read_text(encoding="utf-8")
+
+
+CLASSROOM50_ENV = {
+    "CLASSROOM": "async-python-2026",
+    "ASSIGNMENT": "asyncio-course",
+    "SUBMISSION_TAG": "submit/alice/1",
+    "COMMIT_URL": "https://example.test/commit/1",
+    "RELEASE_URL": "https://example.test/release/1",
+    "REVIEW_URL": "https://example.test/review/1",
+}
+
+
+def assert_classroom50_rules(document: dict[str, Any]) -> None:
+    """Classroom 50's rules for result.json: the required strings, whole-number scores, the tests."""
+    assert document["schema"] == "classroom50/result/v1"
+    for field in ("classroom", "assignment", "submission", "commit", "release", "review", "datetime"):
+        assert isinstance(document[field], str) and document[field], field
+    assert document["submission"].startswith("submit/")
+    assert type(document["score"]) is int and type(document["max-score"]) is int
+    assert 0 <= document["score"] <= document["max-score"]
+    assert isinstance(document["tests"], list) and document["tests"]
+    for test in document["tests"]:
+        assert isinstance(test["test-name"], str) and test["test-name"]
+        assert type(test["passed"]) is bool
+        assert type(test["score"]) is int and type(test["max-score"]) is int
+        assert 0 <= test["score"] <= test["max-score"]
+
+
+def public_text() -> str:
+    """Everything a student already sees: the assignments' READMEs, stubs and public tests, and coursekit."""
+    files = [*(ROOT / "assignments").rglob("*.py"), *(ROOT / "assignments").rglob("*.md"),
+             *(ROOT / "coursekit").glob("*.py")]
+    return "\n".join(path.read_text(encoding="utf-8") for path in files)
+
+
+def hidden_source_lines() -> set[str]:
+    """Lines of hidden test code that are secret and long enough to recognise.
+
+    Docstrings are feedback by design, and a line the student copy already
+    shows (advice such as ``asyncio.set_event_loop(None)``) is no secret.
+    """
+    public = public_text()
+    lines = set()
+    for path in (ROOT / "tests").glob("[0-9][0-9]/*.py"):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            stripped = line.strip()
+            if len(stripped) >= 25 and not stripped.startswith(('"""', "#", "'", '"', "f\"", "f'")):
+                if stripped not in public:
+                    lines.add(stripped)
+    return lines

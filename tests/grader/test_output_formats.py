@@ -8,17 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from repo_support import ROOT, run_grader
+from repo_support import CLASSROOM50_ENV, ROOT, assert_classroom50_rules, hidden_source_lines, run_grader
 
 FORMATS = ("text", "json", "markdown", "classroom", "classroom50", "gradescope")
-CLASSROOM50_ENV = {
-    "CLASSROOM": "async-python-2026",
-    "ASSIGNMENT": "asyncio-course",
-    "SUBMISSION_TAG": "submit/alice/1",
-    "COMMIT_URL": "https://example.test/commit/1",
-    "RELEASE_URL": "https://example.test/release/1",
-    "REVIEW_URL": "https://example.test/review/1",
-}
 
 
 @pytest.fixture(scope="module")
@@ -66,26 +58,11 @@ def test_legacy_classroom_reporter_payload(saved_results, which):
     assert earned == (payload["max_score"] if which == "solutions" else 0)
 
 
-def _valid_classroom50(document: dict) -> None:
-    assert document["schema"] == "classroom50/result/v1"
-    for field in ("classroom", "assignment", "submission", "commit", "release", "review", "datetime"):
-        assert isinstance(document[field], str) and document[field], field
-    assert document["submission"].startswith("submit/")
-    assert type(document["score"]) is int and type(document["max-score"]) is int
-    assert 0 <= document["score"] <= document["max-score"]
-    assert isinstance(document["tests"], list) and document["tests"]
-    for test in document["tests"]:
-        assert isinstance(test["test-name"], str) and test["test-name"]
-        assert type(test["passed"]) is bool
-        assert type(test["score"]) is int and type(test["max-score"]) is int
-        assert 0 <= test["score"] <= test["max-score"]
-
-
 @pytest.mark.parametrize("which", ["solutions", "stubs"])
 def test_classroom50_result_passes_the_platform_rules(saved_results, which):
     """--format classroom50 is a valid result.json: the required strings, whole-number scores, the tests."""
     document = json.loads(_render(saved_results[which], "classroom50"))
-    _valid_classroom50(document)
+    assert_classroom50_rules(document)
     assert document["score"] == (document["max-score"] if which == "solutions" else 0)
 
 
@@ -95,7 +72,7 @@ def test_classroom50_grade_writes_result_and_release_body(tmp_path):
     done = run_grader("grade", "--submission", str(ROOT / "solutions"), "--assignment", "01",
                       "--format", "classroom50", "--output", str(out), env=CLASSROOM50_ENV)
     assert done.returncode == 0, done.stderr
-    _valid_classroom50(json.loads(out.read_text()))
+    assert_classroom50_rules(json.loads(out.read_text()))
     assert "Score: 100 / 100" in (tmp_path / "release-body.md").read_text()
 
 
@@ -127,30 +104,6 @@ def test_markdown_summary(saved_results):
     assert "<details>" in text and "NotImplementedError" in text
 
 
-def _public_text() -> str:
-    """Everything a student already sees: the assignments' READMEs, stubs and public tests, and coursekit."""
-    files = [*(ROOT / "assignments").rglob("*.py"), *(ROOT / "assignments").rglob("*.md"),
-             *(ROOT / "coursekit").glob("*.py")]
-    return "\n".join(path.read_text(encoding="utf-8") for path in files)
-
-
-def _hidden_source_lines() -> set[str]:
-    """Lines of hidden test code that are secret and long enough to recognise.
-
-    Docstrings are feedback by design, and a line the student copy already
-    shows (advice such as ``asyncio.set_event_loop(None)``) is no secret.
-    """
-    public = _public_text()
-    lines = set()
-    for path in (ROOT / "tests").glob("[0-9][0-9]/*.py"):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            stripped = line.strip()
-            if len(stripped) >= 25 and not stripped.startswith(('"""', "#", "'", '"', "f\"", "f'")):
-                if stripped not in public:
-                    lines.add(stripped)
-    return lines
-
-
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_no_hidden_test_source_or_path_in_any_format(saved_results, fmt):
     """No line of hidden test code, and no hidden test file name or path, reaches any output format."""
@@ -161,5 +114,5 @@ def test_no_hidden_test_source_or_path_in_any_format(saved_results, fmt):
         text = json.dumps(json.loads(text), ensure_ascii=False, indent=0).replace("\\n", "\n").replace('\\"', '"')
     assert "test_hidden_" not in text
     assert not re.search(r"tests/\d\d", text)
-    leaked = [line for line in _hidden_source_lines() if line in text]
+    leaked = [line for line in hidden_source_lines() if line in text]
     assert not leaked, f"hidden test source in {fmt}: {leaked[:3]}"

@@ -19,10 +19,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from repo_support import ROOT, make_submission, run_grader, solution_source
+from repo_support import (
+    CLASSROOM50_ENV,
+    ROOT,
+    assert_classroom50_rules,
+    hidden_source_lines,
+    make_submission,
+    run_grader,
+    solution_source,
+)
 
 sys.path.insert(0, str(ROOT / "tests" / "grader"))
-from test_output_formats import CLASSROOM50_ENV, _hidden_source_lines
 
 MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 COURSE = tomllib.loads((ROOT / "course.toml").read_text(encoding="utf-8"))
@@ -108,7 +115,7 @@ def test_publish_refuses_a_leak_and_leaves_nothing(tmp_path):
     """A hidden test line that would reach the template (here through the README's introduction) stops
     publishing: exit 1, the leak named on one line, and the new output folder removed."""
     course = _course_copy(tmp_path)
-    secret = min(_hidden_source_lines())
+    secret = min(hidden_source_lines())
     readme = course / "README.md"
     title, rest = readme.read_text(encoding="utf-8").split("\n", 1)
     readme.write_text(f"{title}\n\n{secret}\n{rest}", encoding="utf-8")
@@ -158,7 +165,7 @@ def test_template_holds_nothing_secret(published):
     texts = _texts(template)
     everything = "\n".join(texts.values())
     assert not [(name, m) for name, text in texts.items() for m in MARKERS if m in text]
-    leaked = [line for line in _hidden_source_lines() if line in everything]
+    leaked = [line for line in hidden_source_lines() if line in everything]
     assert not leaked, f"hidden test source in the template: {leaked[:3]}"
     solutions = {(ROOT / "solutions" / a["id"] / a["module"]).read_text(encoding="utf-8") for a in ASSIGNMENTS}
     assert not [name for name, text in texts.items() if text in solutions]
@@ -228,21 +235,10 @@ def _run_classroom50(bundle: Path, checkout: Path, script: Path | None = None, *
 
 
 def _assert_classroom50_rules(document: dict[str, Any]) -> None:
-    """Classroom 50's rules for result.json (the runner stamps owner and assignment_type itself)."""
-    assert document["schema"] == "classroom50/result/v1"
+    """Classroom 50's rules for result.json, with the platform's values where they belong."""
+    assert_classroom50_rules(document)
     for field, var in CLASSROOM50_FIELDS.items():
         assert document[field] == CLASSROOM50_ENV[var]
-    assert document["submission"].startswith("submit/")
-    assert isinstance(document["datetime"], str) and document["datetime"]
-    for key in ("score", "max-score"):
-        assert type(document[key]) is int and document[key] >= 0, key
-    assert document["score"] <= document["max-score"]
-    assert isinstance(document["tests"], list) and document["tests"]
-    for test in document["tests"]:
-        assert isinstance(test["test-name"], str) and test["test-name"]
-        assert type(test["passed"]) is bool
-        assert type(test["score"]) is int and type(test["max-score"]) is int
-        assert 0 <= test["score"] <= test["max-score"]
 
 
 def test_classroom50_reference_solution_gets_full_marks(published, tmp_path):
