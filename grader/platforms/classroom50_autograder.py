@@ -21,6 +21,9 @@ import sys
 BUNDLE = os.path.realpath(os.environ.get("CLASSROOM50_BUNDLE_DIR") or os.path.dirname(os.path.abspath(__file__)))
 _CHECKOUT = os.path.realpath(os.getcwd())
 sys.path[:] = [BUNDLE] + [p for p in sys.path[1:] if p and os.path.realpath(p) != _CHECKOUT]
+# An editable install of the course in this Python (an instructor's machine)
+# adds a finder that would fill in any module missing from the bundle.
+sys.meta_path[:] = [f for f in sys.meta_path if not str(getattr(f, "__module__", "")).startswith("__editable__")]
 
 import json  # after sys.path is safe
 import traceback

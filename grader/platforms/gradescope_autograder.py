@@ -15,6 +15,9 @@ from pathlib import Path
 # python -I leaves this folder off sys.path; the bundle's grader comes from here.
 HERE = os.path.dirname(os.path.realpath(__file__))
 sys.path.insert(0, HERE)
+# An editable install of the course in this Python (an instructor's machine)
+# adds a finder that would fill in any module missing from the bundle.
+sys.meta_path[:] = [f for f in sys.meta_path if not str(getattr(f, "__module__", "")).startswith("__editable__")]
 
 
 def write_failure(root: Path, reason: str) -> None:
