@@ -126,52 +126,49 @@ def test_run_legacy_cleans_up_when_the_coroutine_raises(sentinel_loop):
     assert again == "again", f"run_legacy should work again after a failed call, got {again!r}"
 
 
-@pytest.mark.points(4)
-def test_run_legacy_shuts_down_async_generators(sentinel_loop):
-    """run_legacy shuts down async generators left suspended, so their `finally` blocks run."""
-    events = []
-    agens = []
+class SuspendedGenerators:
+    """Async generators that a coroutine leaves suspended; ``events`` records their ``finally`` blocks."""
 
-    async def numbers():
+    def __init__(self):
+        self.events = []
+        self.agens = []  # kept alive: only the loop's shutdown can finalize them
+
+    async def numbers(self):
         try:
             yield 1
             yield 2
         finally:
-            events.append("finally")
+            self.events.append("finally")
 
-    async def take_first():
-        agen = numbers()
-        agens.append(agen)  # kept alive: only the loop's shutdown can finalize it
+    async def take_first(self):
+        """Start a generator, take its first value and leave it suspended."""
+        agen = self.numbers()
+        self.agens.append(agen)
         return await agen.__anext__()
 
+
+@pytest.mark.points(4)
+def test_run_legacy_shuts_down_async_generators(sentinel_loop):
+    """run_legacy shuts down async generators left suspended, so their `finally` blocks run."""
+    gens = SuspendedGenerators()
     try:
-        result = legacy(take_first)
+        result = legacy(gens.take_first)
         assert result == 1, f"run_legacy(take_first) should return 1, got {result!r}"
-        assert events == ["finally"], (
+        assert gens.events == ["finally"], (
             "an async generator was left suspended, and its `finally` block did not run by the time "
             "run_legacy returned: run loop.shutdown_asyncgens() on the loop before closing it."
         )
     finally:
-        finish(agens)
+        finish(gens.agens)
 
 
 @pytest.mark.points(2)
 def test_run_legacy_shuts_down_async_generators_after_an_error(sentinel_loop):
     """Even when the coroutine raises, run_legacy shuts down async generators left suspended."""
-    events = []
-    agens = []
-
-    async def numbers():
-        try:
-            yield 1
-            yield 2
-        finally:
-            events.append("finally")
+    gens = SuspendedGenerators()
 
     async def take_first_then_fail():
-        agen = numbers()
-        agens.append(agen)
-        await agen.__anext__()
+        await gens.take_first()
         raise Boom("boom")
 
     try:
@@ -181,12 +178,12 @@ def test_run_legacy_shuts_down_async_generators_after_an_error(sentinel_loop):
             pass
         else:
             raise AssertionError("the coroutine raised Boom, but run_legacy did not let it propagate")
-        assert events == ["finally"], (
+        assert gens.events == ["finally"], (
             "after the coroutine raised, an async generator's `finally` block did not run: shut down "
             "async generators in a `finally:` around run_until_complete."
         )
     finally:
-        finish(agens)
+        finish(gens.agens)
 
 
 @pytest.mark.points(2)
