@@ -43,10 +43,10 @@ from typing import Any, Literal, TextIO
 from urllib.parse import urlsplit, urlunsplit
 
 from grader import score
-from grader.catalog import Catalog, load_catalog
+from grader.catalog import Catalog, course_fingerprint, load_catalog, update_digest
 from grader.errors import UsageError
 from grader.find import find_submission
-from grader.manifest import MANIFEST_NAME, Manifest, find_course_root, load_manifest
+from grader.manifest import Manifest, find_course_root, load_manifest
 from grader.model import GradeResult
 from grader.pipeline import course_tests, grade
 from grader.stage import CourseTests
@@ -193,41 +193,14 @@ def _refuse_duplicates(sources: list[Source]) -> None:
 # --- what identifies a submission ----------------------------------------------------------------
 
 
-def _update_bytes(digest: Any, label: str, data: bytes) -> None:
-    # Length-prefixed, so no two different sequences of files hash alike.
-    digest.update(f"{label}\0{len(data)}\0".encode())
-    digest.update(data)
-
-
-def course_identity(manifest: Manifest, tests: CourseTests) -> str:
-    """A short hash of what grading depends on besides the submission.
-
-    The manifest, the graded assignments, their stubs, public and hidden
-    tests, and the test kit the tests import: changing any of them regrades
-    everyone.
-    """
-    digest = hashlib.sha256(b"grader-batch/1\0")
-    _update_bytes(digest, MANIFEST_NAME, (manifest.root / MANIFEST_NAME).read_bytes())
-    kit = Path(__file__).resolve().parent.parent / "coursekit"
-    for path in sorted(kit.glob("*.py")):
-        _update_bytes(digest, f"coursekit/{path.name}", path.read_bytes())
-    for assignment in manifest.assignments:
-        files = [("stub", tests.stub(assignment)), *(("public", p) for p in tests.public(assignment)),
-                 *(("hidden", p) for p in tests.hidden(assignment))]
-        for kind, path in files:
-            data = path.read_bytes() if path.is_file() else b"<missing>"
-            _update_bytes(digest, f"{assignment.id}/{kind}/{path.name}", data)
-    return digest.hexdigest()[:16]
-
-
 def contract_hash(folder: Path, manifest: Manifest) -> str:
     """sha256 over the contract files of a submission folder, nothing else of it."""
     digest = hashlib.sha256(b"contract/1\0")
     for found in find_submission(folder, manifest):
         if found.source is not None:
-            _update_bytes(digest, f"{found.assignment.id}/source", found.source)
+            update_digest(digest, f"{found.assignment.id}/source", found.source)
         else:
-            _update_bytes(digest, f"{found.assignment.id}/absent", (found.problem or "").encode())
+            update_digest(digest, f"{found.assignment.id}/absent", (found.problem or "").encode())
     return digest.hexdigest()
 
 
@@ -552,7 +525,7 @@ def run_batch(manifest: Manifest, sources: list[Source], out: Path, *, workers: 
     stream = stream if stream is not None else sys.stderr
     # Collect the catalog once, before the workers start, so they all read it
     # from the cache instead of collecting (and writing the cache) at once.
-    batch = _Batch(manifest, tests, load_catalog(manifest, tests), course_identity(manifest, tests), out, force)
+    batch = _Batch(manifest, tests, load_catalog(manifest, tests), course_fingerprint(manifest, tests)[:16], out, force)
     progress = Progress(stream, len(sources))
     for source in sources:
         if source.note:

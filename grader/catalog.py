@@ -13,12 +13,12 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from grader.manifest import Assignment, Manifest
+from grader.manifest import MANIFEST_NAME, Assignment, Manifest
 from grader.pytest_options import command_args, ini_text
 from grader.run import run_pytest
 from grader.stage import CourseTests, new_stage, place
 
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"
 
 
 class CourseError(Exception):
@@ -39,15 +39,36 @@ class Entry:
 Catalog = dict[str, list[Entry]]
 
 
+def update_digest(digest: "hashlib._Hash", label: str, data: bytes) -> None:
+    """Add one labelled piece to a hash, length-prefixed so no two sequences of pieces hash alike."""
+    digest.update(f"{label}\0{len(data)}\0".encode())
+    digest.update(data)
+
+
+def course_fingerprint(manifest: Manifest, tests: CourseTests) -> str:
+    """A hash of what grading depends on besides the submission.
+
+    The manifest, the test kit the tests import, and each assignment's stub,
+    public and hidden tests: the catalog cache and batch's skipping of
+    unchanged submissions both key on it, so changing any of them regrades.
+    """
+    digest = hashlib.sha256(b"course/1\0")
+    update_digest(digest, MANIFEST_NAME, (manifest.root / MANIFEST_NAME).read_bytes())
+    for source in sorted((Path(__file__).resolve().parent.parent / "coursekit").glob("*.py")):
+        update_digest(digest, f"coursekit/{source.name}", source.read_bytes())
+    for assignment in manifest.assignments:
+        files = [("stub", tests.stub(assignment)), *(("public", p) for p in tests.public(assignment)),
+                 *(("hidden", p) for p in tests.hidden(assignment))]
+        for kind, path in files:
+            data = path.read_bytes() if path.is_file() else b"<missing>"
+            update_digest(digest, f"{assignment.id}/{kind}/{path.name}", data)
+    return digest.hexdigest()
+
+
 def _cache_key(manifest: Manifest, tests: CourseTests) -> str:
     digest = hashlib.sha256(CACHE_VERSION.encode())
-    digest.update(ini_text(manifest.limits).encode())
-    for source in sorted((Path(__file__).parent.parent / "coursekit").glob("*.py")):
-        digest.update(source.read_bytes())
-    for assignment in manifest.assignments:
-        for path in [tests.stub(assignment), *tests.public(assignment), *tests.hidden(assignment)]:
-            digest.update(f"{assignment.id}/{path.name}\0".encode())
-            digest.update(path.read_bytes() if path.is_file() else b"<missing>")
+    update_digest(digest, "pytest.ini", ini_text(manifest.limits).encode())
+    update_digest(digest, "course", course_fingerprint(manifest, tests).encode())
     return digest.hexdigest()[:24]
 
 

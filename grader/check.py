@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from grader import stubs
@@ -14,7 +15,7 @@ EXPECTED_POINTS = 100
 
 
 def check_course(manifest: Manifest, *, hidden_root: Path | None = None, repeat: int = 1,
-                 log: callable = print) -> list[str]:  # type: ignore[valid-type]
+                 log: Callable[[str], None] = print) -> list[str]:
     """Every problem found, as one line each; an empty list means the course is sound.
 
     The solutions must earn full marks on every run (``repeat`` runs, each in a

@@ -20,6 +20,7 @@ from repo_support import ROOT, run_grader, solution_source
 
 from grader import batch
 from grader.batch import BatchSummary, Progress, Source, StudentOutcome
+from grader.catalog import course_fingerprint
 from grader.manifest import load_manifest
 from grader.model import AssignmentResult, GradeResult
 from grader.pipeline import course_tests
@@ -104,7 +105,7 @@ def test_a_class_folder_is_graded_then_only_changes_are_regraded(class_folder: P
 
     records = _records(out)
     assert sorted(records) == ["Zo__Q", "alice", "bob", "carol", "dave"]
-    course = batch.course_identity(load_manifest(ROOT).only(["01"]), course_tests(load_manifest(ROOT), None))
+    course = course_fingerprint(load_manifest(ROOT).only(["01"]), course_tests(load_manifest(ROOT), None))[:16]
     for name, record in records.items():
         assert set(record) == RECORD_KEYS
         assert record["student"] == name and record["status"] == "graded"
@@ -343,12 +344,12 @@ def test_the_key_covers_contract_files_and_the_course_only(tmp_path: Path) -> No
 
     hidden = tmp_path / "hidden"
     shutil.copytree(ROOT / "tests" / "01", hidden / "01")
-    copied = batch.course_identity(manifest, CourseTests(ROOT, hidden))
-    assert copied == batch.course_identity(manifest, course_tests(manifest, None))
+    copied = course_fingerprint(manifest, CourseTests(ROOT, hidden))
+    assert copied == course_fingerprint(manifest, course_tests(manifest, None))
     test_file = next((hidden / "01").glob("test_*.py"))
     test_file.write_text(test_file.read_text() + "\n# one more line\n")
-    assert batch.course_identity(manifest, CourseTests(ROOT, hidden)) != copied
-    assert batch.course_identity(load_manifest(ROOT).only(["01", "02"]), course_tests(manifest, None)) != copied
+    assert course_fingerprint(manifest, CourseTests(ROOT, hidden)) != copied
+    assert course_fingerprint(load_manifest(ROOT).only(["01", "02"]), course_tests(manifest, None)) != copied
 
 
 @pytest.mark.parametrize(("raw", "name"), [
