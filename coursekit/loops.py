@@ -87,6 +87,10 @@ def run_fresh(script: str, module: ModuleType, *, timeout: float = 8) -> subproc
             sys.exit(1)
         """
     ).replace("    pass  # BODY", textwrap.indent(textwrap.dedent(script).strip(), "    "))
+    # In a graded run the grader's guard (see grader/guard.py) watches the fresh process too.
+    guard = sys.modules.get("grader_guard")
+    if guard is not None:
+        program = guard.fresh_process_prologue() + program
     return subprocess.run(
         [sys.executable, "-I", "-W", "error::DeprecationWarning", "-c", program],
         capture_output=True,

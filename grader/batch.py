@@ -43,12 +43,12 @@ from typing import Any, Literal, TextIO
 from urllib.parse import urlsplit, urlunsplit
 
 from grader import score
-from grader.catalog import Catalog, course_fingerprint, load_catalog, update_digest
+from grader.catalog import Catalog, course_fingerprint, update_digest
 from grader.errors import UsageError
 from grader.find import find_submission
 from grader.manifest import Manifest, find_course_root, load_manifest
 from grader.model import GradeResult
-from grader.pipeline import course_tests, grade
+from grader.pipeline import Session, course_tests, grade
 from grader.stage import CourseTests
 
 NAME_RULE = "[A-Za-z0-9_.-]+"
@@ -448,10 +448,15 @@ class _Batch:
 
     manifest: Manifest
     tests: CourseTests
-    catalog: Catalog
+    session: Session
     course: str
     out: Path
     force: bool
+
+    @property
+    def catalog(self) -> Catalog:
+        """The course's tests, as the session collected them."""
+        return self.session.catalog
 
 
 def _error_result(batch: _Batch, message: str) -> GradeResult:
@@ -484,7 +489,7 @@ def _grade_student(batch: _Batch, source: Source) -> tuple[StudentOutcome, dict[
             record, result = earlier
             return StudentOutcome(source.student, "skipped", result.score, result.max_score,
                                   time.monotonic() - started), record
-        graded = grade(batch.manifest, folder, batch.tests, workers=1)
+        graded = grade(batch.manifest, folder, batch.tests, workers=1, session=batch.session)
         message = source.note
     except SubmissionError as exc:
         status, message = "error", _one_line(str(exc))
@@ -523,17 +528,17 @@ def run_batch(manifest: Manifest, sources: list[Source], out: Path, *, workers: 
     started = time.monotonic()
     prepare_results(out)
     stream = stream if stream is not None else sys.stderr
-    # Collect the catalog once, before the workers start, so they all read it
-    # from the cache instead of collecting (and writing the cache) at once.
-    batch = _Batch(manifest, tests, load_catalog(manifest, tests), course_fingerprint(manifest, tests)[:16], out, force)
-    progress = Progress(stream, len(sources))
-    for source in sources:
-        if source.note:
-            progress.note(f"note: {source.note}")
     outcomes: dict[str, tuple[StudentOutcome, dict[str, Any]]] = {}
-    for source, finished in _in_parallel(batch, sources, workers or default_workers()):
-        outcomes[source.student] = finished
-        progress.finished(finished[0])
+    # One session for the class: the fork server starts and the catalog is read once.
+    with Session(manifest, tests) as session:
+        batch = _Batch(manifest, tests, session, course_fingerprint(manifest, tests)[:16], out, force)
+        progress = Progress(stream, len(sources))
+        for source in sources:
+            if source.note:
+                progress.note(f"note: {source.note}")
+        for source, finished in _in_parallel(batch, sources, workers or default_workers()):
+            outcomes[source.student] = finished
+            progress.finished(finished[0])
     ordered = [outcomes[s.student] for s in sources]
     records = [record for _, record in ordered]
     write_atomic(out / "summary.json", summary_json(manifest, records))

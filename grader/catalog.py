@@ -15,8 +15,8 @@ from pathlib import Path
 
 from grader.manifest import MANIFEST_NAME, Assignment, Manifest
 from grader.pytest_options import command_args, ini_text
-from grader.run import run_pytest
-from grader.stage import CourseTests, new_stage, place
+from grader.run import Job, Runner, SpawnRunner
+from grader.stage import CourseTests, Runtime, Stage, new_runtime, place
 
 CACHE_VERSION = "2"
 
@@ -72,13 +72,21 @@ def _cache_key(manifest: Manifest, tests: CourseTests) -> str:
     return digest.hexdigest()[:24]
 
 
-def load_catalog(manifest: Manifest, tests: CourseTests) -> Catalog:
-    """The catalog of every assignment in ``manifest``, from the cache when it is current."""
+def load_catalog(manifest: Manifest, tests: CourseTests, runtime: Runtime | None = None,
+                 runner: Runner | None = None) -> Catalog:
+    """The catalog of every assignment in ``manifest``, from the cache when it is current.
+
+    Collecting runs in ``runtime`` with ``runner`` when given (a grading
+    session's), else in a runtime of its own.
+    """
     cache = manifest.root / ".grader-cache" / f"catalog-{_cache_key(manifest, tests)}.json"
     if cache.is_file():
         raw = json.loads(cache.read_text(encoding="utf-8"))
         return {key: [Entry(**e) for e in entries] for key, entries in raw.items()}
-    catalog = _collect(manifest, tests)
+    with tempfile.TemporaryDirectory(prefix="grader-catalog-") as tmp:
+        if runtime is None:
+            runtime = new_runtime(Path(tmp) / "runtime", manifest)
+        catalog = _collect(manifest, tests, Stage(Path(tmp), runtime), runner or SpawnRunner())
     try:
         cache.parent.mkdir(exist_ok=True)
         cache.write_text(json.dumps({k: [asdict(e) for e in v] for k, v in catalog.items()}), encoding="utf-8")
@@ -87,26 +95,20 @@ def load_catalog(manifest: Manifest, tests: CourseTests) -> Catalog:
     return catalog
 
 
-def _collect(manifest: Manifest, tests: CourseTests) -> Catalog:
-    with tempfile.TemporaryDirectory(prefix="grader-catalog-") as tmp:
-        stage = new_stage(Path(tmp), manifest)
-        folders = []
-        for assignment in manifest.assignments:
-            stub = tests.stub(assignment)
-            if not stub.is_file():
-                raise CourseError(f"the course has no stub {stub}")
-            folders.append(str(place(stage, assignment, stub.read_bytes(), tests)))
-        listing = stage.root / "collected.json"
-        output = run_pytest(
-            stage,
-            [*command_args(shuffle_seed=None), "--collect-only", "--grader-collect", str(listing), *folders],
-            cwd=stage.root,
-            limits=manifest.limits,
-            report=stage.root / "collect.jsonl",
-        )
-        if not listing.is_file():
-            raise CourseError(f"the course's tests did not collect: {output.stderr_tail.strip()[-500:]}")
-        items = json.loads(listing.read_text(encoding="utf-8"))
+def _collect(manifest: Manifest, tests: CourseTests, stage: Stage, runner: Runner) -> Catalog:
+    folders = []
+    for assignment in manifest.assignments:
+        stub = tests.stub(assignment)
+        if not stub.is_file():
+            raise CourseError(f"the course has no stub {stub}")
+        folders.append(str(place(stage, assignment, stub.read_bytes(), tests).folder))
+    listing = stage.root / "collected.json"
+    args = [*command_args(shuffle_seed=None), "--collect-only", "--grader-collect", str(listing), *folders]
+    output = runner.run(Job(stage, args, cwd=stage.root, scratch=stage.scratch("collect"),
+                            report=stage.root / "collect.jsonl", limits=manifest.limits))
+    if not listing.is_file():
+        raise CourseError(f"the course's tests did not collect: {output.stderr_tail.strip()[-500:]}")
+    items = json.loads(listing.read_text(encoding="utf-8"))
     return {a.id: _entries(a, items, tests) for a in manifest.assignments}
 
 

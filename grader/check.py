@@ -7,9 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from grader import stubs
-from grader.catalog import load_catalog
 from grader.manifest import Manifest
-from grader.pipeline import course_tests, grade
+from grader.pipeline import Session, course_tests
 
 EXPECTED_POINTS = 100
 
@@ -25,7 +24,13 @@ def check_course(manifest: Manifest, *, hidden_root: Path | None = None, repeat:
     """
     problems = [f"stale stub: {p.relative_to(manifest.root)}" for p in stubs.stale_stubs(manifest)]
     tests = course_tests(manifest, hidden_root)
-    catalog = load_catalog(manifest, tests)
+    with Session(manifest, tests) as session:
+        return problems + _check_catalog(manifest, session) + _check_runs(manifest, session, repeat, log)
+
+
+def _check_catalog(manifest: Manifest, session: Session) -> list[str]:
+    problems = []
+    catalog = session.catalog
     for a in manifest.assignments:
         entries = catalog[a.id]
         if not any(e.visibility == "public" for e in entries):
@@ -36,11 +41,15 @@ def check_course(manifest: Manifest, *, hidden_root: Path | None = None, repeat:
         if total != a.points:
             problems.append(f"{a.id}: test points add up to {total}, not {a.points}")
         problems += [f"{a.id}: {e.name} has no docstring (its feedback)" for e in entries if not e.doc]
+    return problems
 
+
+def _check_runs(manifest: Manifest, session: Session, repeat: int, log: Callable[[str], None]) -> list[str]:
+    problems = []
     failures: Counter[str] = Counter()
     seeds = [None] + [random.randrange(1, 2**31) for _ in range(repeat - 1)]
     for run, seed in enumerate(seeds, start=1):
-        result = grade(manifest, manifest.root / "solutions", tests, shuffle_seed=seed)
+        result = session.grade(manifest.root / "solutions", shuffle_seed=seed)
         for a in result.assignments:
             for t in a.tests:
                 if t.outcome != "passed":
@@ -53,7 +62,7 @@ def check_course(manifest: Manifest, *, hidden_root: Path | None = None, repeat:
             log(f"run {run}/{repeat}: {result.score:g}/{result.max_score:g}")
     problems += [f"solution fails {name} in {count} of {repeat} run(s)" for name, count in sorted(failures.items())]
 
-    stub_result = grade(manifest, manifest.root / "assignments", tests)
+    stub_result = session.grade(manifest.root / "assignments")
     for a in stub_result.assignments:
         passing = [t.name for t in a.tests if t.outcome == "passed"]
         problems += [f"{a.id}: the stub passes {name}" for name in passing]

@@ -5,8 +5,12 @@ facts the parent cannot see (outcomes and the exceptions behind them) and
 the parent trusts nothing else: which tests exist, their points and their
 feedback come from the catalog the parent built without student code.
 
-It depends on the standard library and pytest only, so the stage needs no
-other part of the grader.
+Before the student's module is imported it arms the guard (``grader_guard``,
+beside it in the runtime), and after the import and after every test it
+checks that the libraries the tests rely on are still what they were.
+
+It depends on the standard library, pytest and the guard only, so the
+runtime needs no other part of the grader.
 """
 from __future__ import annotations
 
@@ -18,11 +22,14 @@ import traceback
 from types import TracebackType
 from typing import IO, Any
 
+import grader_guard
 import pytest
 
 MAX_TEXT = 1500
 _report: IO[str] | None = None
 _student_file: str | None = None
+_guard: grader_guard.Guard | None = None
+_baseline: grader_guard.Snapshot | None = None
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -30,6 +37,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--grader-report", default=None, help="write outcomes here, one JSON object a line")
     group.addoption("--grader-collect", default=None, help="write the collected tests here as JSON")
     group.addoption("--grader-module", default=None, help="the student's module, imported first")
+    group.addoption("--grader-network", default="none", choices=("none", "loopback"),
+                    help="whether graded code may connect to loopback")
 
 
 def _emit(record: dict[str, Any]) -> None:
@@ -77,7 +86,17 @@ def pytest_collection(session: pytest.Session) -> None:
         return
     # The staged folder is the working directory; pytest would put it first on
     # sys.path when importing the tests anyway (rootdir-less "prepend" mode).
+    global _guard, _baseline
     sys.path.insert(0, os.getcwd())
+    _guard = grader_guard.Guard(
+        scratch=os.environ.get("TMPDIR") or os.getcwd(),
+        tests=[os.path.join(os.getcwd(), f) for f in os.listdir(".") if f.startswith("test_") and f.endswith(".py")],
+        student_file=os.path.join(os.getcwd(), f"{name}.py"),
+        loopback=session.config.getoption("grader_network") == "loopback",
+        report=_emit,
+    )
+    _baseline = grader_guard.snapshot()
+    _guard.arm()
     try:
         module = importlib.import_module(name)
         _student_file = os.path.realpath(getattr(module, "__file__", "") or "")
@@ -89,6 +108,18 @@ def pytest_collection(session: pytest.Session) -> None:
         else:
             record["where"] = record["where"] or _import_location(exc, name)
         _emit({"kind": "module_error", **record})
+    _check_untouched("while it was imported", full=True)
+
+
+def _check_untouched(when: str, *, full: bool) -> None:
+    """Report what the student's code replaced in the libraries the tests rely on."""
+    if _baseline is None:
+        return
+    now = grader_guard.snapshot(full=full)
+    before = _baseline if full else {k: v for k, v in _baseline.items() if k in now}
+    changed = grader_guard.replaced(before, now)
+    if changed:
+        _emit({"kind": "tampered", "message": _clip(f"{when}, your code replaced {', '.join(changed[:5])}")})
 
 
 def _import_location(exc: BaseException, name: str) -> str | None:
@@ -119,6 +150,17 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 def pytest_runtest_logstart(nodeid: str, location: tuple[str, int | None, str]) -> None:
     _emit({"kind": "start", "nodeid": nodeid})
+
+
+def pytest_runtest_logfinish(nodeid: str, location: tuple[str, int | None, str]) -> None:
+    # After teardown every fixture has undone its own patches: what is still replaced, the code under test did.
+    _check_untouched(f"in {nodeid.rpartition('::')[2]}", full=False)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _check_untouched("by the end of the run", full=True)
+    # pytest got to its end: an exit status without this record is the code's own exit.
+    _emit({"kind": "finished", "status": int(exitstatus)})
 
 
 @pytest.hookimpl(wrapper=True)

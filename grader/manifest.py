@@ -8,6 +8,7 @@ from pathlib import Path
 from grader.errors import UsageError
 
 MANIFEST_NAME = "course.toml"
+NETWORK_MODES = ("none", "loopback")
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class Assignment:
     article: str
     topics: str
     points: int = 100
+    network: str = "none"  # "loopback" lets graded code connect to 127.0.0.1 (real servers in its tests)
 
     @property
     def module_name(self) -> str:
@@ -89,6 +91,9 @@ def load_manifest(root: Path) -> Manifest:
         limits = Limits(**data.get("limits", {}))
     except (KeyError, TypeError) as exc:
         raise UsageError(f"{path} is malformed: {exc}") from None
+    for a in assignments:
+        if a.network not in NETWORK_MODES:
+            raise UsageError(f"{path}: assignment {a.id} has network = {a.network!r}; use one of {NETWORK_MODES}")
     ids = [a.id for a in assignments]
     if len(set(ids)) != len(ids):
         raise UsageError(f"{path} lists an assignment id twice")

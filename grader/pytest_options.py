@@ -49,8 +49,9 @@ def command_args(*, shuffle_seed: int | None) -> list[str]:
     args = ["-p", "coursekit.pytest_plugin", "-p", "grader_child", "--looptime"]
     for plugin in PLUGINS:
         args += ["-p", plugin]
-    # Plain asserts: feedback is the test's own message, never its expression.
-    args += ["--assert=plain", "-p", "no:cacheprovider", "-q", "--no-header", "-rN"]
+    # Plain asserts: feedback is the test's own message, never its expression. No tracebacks: output is
+    # discarded anyway, and formatting them costs seconds when student code recurses without end.
+    args += ["--assert=plain", "-p", "no:cacheprovider", "-q", "--no-header", "-rN", "--tb=no"]
     if shuffle_seed is not None:
         args += ["-p", "randomly", f"--randomly-seed={shuffle_seed}"]
     return args

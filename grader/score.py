@@ -13,6 +13,7 @@ from typing import Any
 from coursekit import hints
 from grader.catalog import Entry
 from grader.manifest import Assignment, Limits
+from grader.redact import HiddenText
 from grader.model import AssignmentResult, Outcome, TestResult
 from grader.run import RunOutput
 
@@ -32,11 +33,27 @@ def missing(assignment: Assignment, entries: list[Entry], problem: str | None) -
     return AssignmentResult(assignment.id, assignment.title, 0.0, max_score, "missing", message)
 
 
-def process_end(run: RunOutput, limits: Limits, *, complete: bool) -> str | None:
+def tampered(assignment: Assignment, entries: list[Entry], altered: list[str]) -> AssignmentResult:
+    """An assignment whose code changed the tests it was graded by: nothing earned, whatever they said."""
+    return _void(assignment, entries, f"your code changed the tests it was graded by ({len(altered)} file(s)), "
+                                      "so none of their results count; graded code may write only its own "
+                                      "temporary files")
+
+
+def _void(assignment: Assignment, entries: list[Entry], message: str) -> AssignmentResult:
+    """Every test listed, none earning: the run's results cannot be trusted."""
+    tests = tuple(TestResult(e.name, e.visibility, "error", 0.0, float(e.points),
+                             _feedback(e, "error", "not graded: " + message, None)) for e in entries)
+    max_score = _round(sum(e.points for e in entries))
+    return AssignmentResult(assignment.id, assignment.title, 0.0, max_score, "error", message, tests)
+
+
+def process_end(run: RunOutput, limits: Limits, *, complete: bool, finished: bool = True) -> str | None:
     """Why the child ended abnormally, in a student's words; None for a normal end.
 
-    ``complete`` says every catalog test reported to its teardown: a process
-    that exits with pytest's own status before that was ended by the code.
+    ``complete`` says every catalog test reported to its teardown, and
+    ``finished`` that pytest reported its own end: a process that exits with
+    pytest's own status without both was ended by the code.
     """
     if run.killed:
         return (f"the tests were stopped after {limits.assignment_timeout:g} s of real time: "
@@ -49,6 +66,8 @@ def process_end(run: RunOutput, limits: Limits, *, complete: bool) -> str | None
         return f"the test process was killed by {name} (memory limit {limits.memory_mb} MB, or a crash)"
     if code in (0, 1) and complete:
         return None  # pytest's own codes: all passed / some failed
+    if not finished:
+        return f"the test process exited early with status {code}: does your code call sys.exit or os._exit?"
     if code == 3:
         return ("pytest stopped with an internal error while running your code (a task or coroutine "
                 f"left behind can cause it: {hints.LEFT_RUNNING})")
@@ -57,22 +76,40 @@ def process_end(run: RunOutput, limits: Limits, *, complete: bool) -> str | None
     return f"the test process exited early with status {code}: does your code call sys.exit or os._exit?"
 
 
-def grade_run(assignment: Assignment, entries: list[Entry], run: RunOutput, limits: Limits) -> AssignmentResult:
-    """Score one assignment from its catalog entries and the child's records."""
+def grade_run(assignment: Assignment, entries: list[Entry], run: RunOutput, limits: Limits,
+              hidden: HiddenText | None = None) -> AssignmentResult:
+    """Score one assignment from its catalog entries and the child's records.
+
+    Every message in the records came from a process running student code:
+    with ``hidden``, one quoting a hidden test is withheld.
+    """
+    records = run.records
+    if hidden is not None:
+        records = [{**r, "message": hidden.redact(str(r["message"]))} if "message" in r else r for r in records]
     phases: dict[str, list[dict[str, Any]]] = defaultdict(list)
     started: set[str] = set()
     module_error: dict[str, Any] | None = None
-    for record in run.records:
+    tampering: str | None = None
+    refusals: list[str] = []
+    for record in records:
         kind = record.get("kind")
         if kind == "module_error" and module_error is None:
             module_error = record
+        elif kind == "tampered" and tampering is None:
+            tampering = str(record.get("message"))
+        elif kind == "refused" and len(refusals) < 3:
+            refusals.append(str(record.get("message")))
         elif kind == "start":
             started.add(str(record.get("nodeid")))
         elif kind == "phase":
             phases[str(record.get("nodeid"))].append(record)
 
+    if tampering:
+        return _void(assignment, entries, f"{tampering}: the tests need the real ones, so none of their results "
+                                          "count")
     complete = all(any(r.get("when") == "teardown" for r in phases.get(e.nodeid, [])) for e in entries)
-    ended = process_end(run, limits, complete=complete)
+    finished = any(r.get("kind") == "finished" for r in records)
+    ended = process_end(run, limits, complete=complete, finished=finished)
     broken_module = _module_problem(module_error)
     tests = []
     for entry in entries:
@@ -90,6 +127,8 @@ def grade_run(assignment: Assignment, entries: list[Entry], run: RunOutput, limi
     message = f"{passed}/{len(tests)} tests passed"
     if ended:
         message += f"; {ended}"
+    if refusals:
+        message += f"; {'; '.join(dict.fromkeys(refusals))}"
     return AssignmentResult(assignment.id, assignment.title, score, max_score, "graded", message, tuple(tests))
 
 
@@ -107,6 +146,10 @@ def _outcome(records: list[dict[str, Any]], started: bool, ended: str | None,
     if failure is not None:
         if _is_timeout(failure):
             return "timeout", f"your code ran past {limits.test_timeout:g} s in this test.", hints.TIMED_OUT
+        if "File too large" in str(failure.get("message", "")):
+            return ("failed" if failure.get("when") == "call" else "error",
+                    f"your code wrote more than {limits.output_kb} KB of output or files in this test "
+                    f"({_describe(failure)})", "print less (or not in a loop); the limit is the course's output_kb")
         hint = hints.hint_for(str(failure.get("type")), str(failure.get("message", "")))
         return ("failed" if failure.get("when") == "call" else "error"), _describe(failure), hint
     if any(r.get("outcome") == "skipped" for r in records):

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from grader import redact
+
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -90,23 +92,25 @@ def assert_classroom50_rules(document: dict[str, Any]) -> None:
 
 def public_text() -> str:
     """Everything a student already sees: the assignments' READMEs, stubs and public tests, and coursekit."""
-    files = [*(ROOT / "assignments").rglob("*.py"), *(ROOT / "assignments").rglob("*.md"),
-             *(ROOT / "coursekit").glob("*.py")]
-    return "\n".join(path.read_text(encoding="utf-8") for path in files)
+    return redact.public_text(ROOT)
 
 
 def hidden_source_lines() -> set[str]:
-    """Lines of hidden test code that are secret and long enough to recognise.
+    """Lines of hidden test code that are secret and long enough to recognise (the grader's own rule)."""
+    sources = [path.read_text(encoding="utf-8") for path in (ROOT / "tests").glob("[0-9][0-9]/*.py")]
+    return set(redact.secret_lines(sources, public_text()))
 
-    Docstrings are feedback by design, and a line the student copy already
-    shows (advice such as ``asyncio.set_event_loop(None)``) is no secret.
-    """
-    public = public_text()
-    lines = set()
-    for path in (ROOT / "tests").glob("[0-9][0-9]/*.py"):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            stripped = line.strip()
-            if len(stripped) >= 25 and not stripped.startswith(('"""', "#", "'", '"', "f\"", "f'")):
-                if stripped not in public:
-                    lines.add(stripped)
-    return lines
+
+def assert_no_hidden_test_text(text: str, fmt: str) -> None:
+    """No line of hidden test code, and no hidden test file name or path, in ``text`` rendered as ``fmt``."""
+    import base64
+    import re
+
+    if fmt == "classroom":
+        text = base64.b64decode(text.strip()).decode()
+    if fmt in ("json", "classroom", "classroom50", "gradescope"):
+        text = json.dumps(json.loads(text), ensure_ascii=False, indent=0).replace("\\n", "\n").replace('\\"', '"')
+    assert "test_hidden_" not in text, fmt
+    assert not re.search(r"tests/\d\d", text), fmt
+    leaked = [line for line in hidden_source_lines() if line in text]
+    assert not leaked, f"hidden test source in {fmt}: {leaked[:3]}"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from repo_support import CLASSROOM50_ENV, ROOT, assert_classroom50_rules, hidden_source_lines, run_grader
+from repo_support import CLASSROOM50_ENV, ROOT, assert_classroom50_rules, assert_no_hidden_test_text, run_grader
 
 FORMATS = ("text", "json", "markdown", "classroom", "classroom50", "gradescope")
 
@@ -107,12 +107,4 @@ def test_markdown_summary(saved_results):
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_no_hidden_test_source_or_path_in_any_format(saved_results, fmt):
     """No line of hidden test code, and no hidden test file name or path, reaches any output format."""
-    text = _render(saved_results["stubs"], fmt)
-    if fmt == "classroom":
-        text = base64.b64decode(text.strip()).decode()
-    if fmt in ("json", "classroom", "classroom50", "gradescope"):
-        text = json.dumps(json.loads(text), ensure_ascii=False, indent=0).replace("\\n", "\n").replace('\\"', '"')
-    assert "test_hidden_" not in text
-    assert not re.search(r"tests/\d\d", text)
-    leaked = [line for line in hidden_source_lines() if line in text]
-    assert not leaked, f"hidden test source in {fmt}: {leaked[:3]}"
+    assert_no_hidden_test_text(_render(saved_results["stubs"], fmt), fmt)

@@ -238,7 +238,8 @@ def _fake_result(score: float) -> GradeResult:
 
 def test_a_fault_grading_one_student_never_stops_the_others(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """run_batch: an exception while grading one submission makes that student an error; the rest are graded."""
-    def fake_grade(manifest: object, submission: Path, tests: CourseTests, *, workers: int | None = None) -> GradeResult:
+    def fake_grade(manifest: object, submission: Path, tests: CourseTests, *, workers: int | None = None,
+                   session: object = None) -> GradeResult:
         assert workers == 1  # submissions run in parallel, each with one assignment process at a time
         if submission.name == "bob":
             raise RuntimeError("boom")
@@ -269,7 +270,8 @@ def test_each_result_is_written_as_soon_as_its_student_is_graded(tmp_path: Path,
     """With one worker, a student's file is complete on disk before the next student starts."""
     seen: list[list[str]] = []
 
-    def fake_grade(manifest: object, submission: Path, tests: CourseTests, *, workers: int | None = None) -> GradeResult:
+    def fake_grade(manifest: object, submission: Path, tests: CourseTests, *, workers: int | None = None,
+                   session: object = None) -> GradeResult:
         seen.append(sorted(p.name for p in (tmp_path / "out" / "students").iterdir()))
         return _fake_result(7.0)
 

@@ -1,0 +1,281 @@
+"""The guard of a graded run, copied into each runtime as ``grader_guard.py``.
+
+Student code runs in the same process as the tests that grade it, so this is
+a tripwire, not a sandbox (the README's threat model says what it cannot
+stop). Armed just before the student's module is imported, it
+
+- refuses, through an audit hook (PEP 578): writing, removing or renaming any
+  file outside the run's scratch folder; reading the staged test files from
+  code that is not the test framework's or the tests' own; starting programs;
+  signalling other processes; ctypes; making code objects; and network
+  connections anywhere but loopback (and there only for assignments that
+  need it);
+- watches the libraries the tests rely on (asyncio, aiohttp, aioresponses,
+  pytest and its plugins, the course's test kit, this grader): if the
+  student's code replaces anything in them, at import or while a test runs,
+  the run is reported as tampered with and earns nothing.
+
+Every refusal is reported to the grader, which names it in the feedback.
+Standard library only.
+"""
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import sys
+import sysconfig
+from collections.abc import Callable
+from types import FrameType, ModuleType
+from typing import Any
+
+WATCHED_PREFIXES = ("asyncio", "aiohttp", "aioresponses", "pytest", "_pytest", "pytest_asyncio", "looptime",
+                    "pytest_timeout", "pytest_randomly", "coursekit", "grader_child", "grader_guard", "pluggy",
+                    "builtins", "time", "socket", "selectors", "unittest.mock", "inspect", "signal", "io", "os")
+OWN_MODULES = ("coursekit", "grader_child", "grader_guard")
+HOT_MODULES = {"asyncio", "aiohttp", "aioresponses", "pytest", "pytest_asyncio", "looptime", "time", "socket",
+               "builtins"}
+OWN_STATE = {"_report", "_student_file", "_guard", "_baseline", "_active"}  # the child plugin's own run state
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
+_PATH_EVENTS = {  # event -> positions of the path arguments a change to the file system names
+    "os.remove": (0,), "os.rename": (0, 1), "os.rmdir": (0,), "os.mkdir": (0,), "os.chmod": (0,),
+    "os.chown": (0,), "os.link": (0, 1), "os.symlink": (0, 1), "os.truncate": (0,), "os.utime": (0,),
+    "os.chflags": (0,), "os.lchflags": (0,), "os.setxattr": (0,), "os.removexattr": (0,),
+    "shutil.rmtree": (0,), "shutil.copyfile": (1,), "shutil.copymode": (1,), "shutil.copystat": (1,),
+    "shutil.move": (1,),
+}
+_PROGRAM_EVENTS = {"os.system", "os.exec", "os.posix_spawn", "os.spawn", "subprocess.Popen", "os.fork",
+                   "os.forkpty", "pty.spawn", "os.startfile"}
+_DENIED_IMPORTS = {"ctypes", "_ctypes", "cffi", "_testcapi", "_testinternalcapi", "_posixsubprocess",
+                   "_xxsubinterpreters", "_interpreters"}
+_SOCKET_EVENTS = {"socket.connect", "socket.bind", "socket.sendto", "socket.sendmsg"}
+_LOCAL_NAMES = {None, "", "localhost", "localhost.", "ip6-localhost"}
+
+
+_GONE = object()
+_active: Guard | None = None
+
+
+Snapshot = dict[str, dict[str, object]]  # references, not id()s: id() is an audited call
+
+
+def _watched(name: str) -> bool:
+    return any(name == prefix or name.startswith(prefix + ".") for prefix in WATCHED_PREFIXES)
+
+
+def _checked(module: str, attribute: str) -> bool:
+    """Public names everywhere; private ones too in the grader's and the course's own code."""
+    if attribute.startswith("__"):
+        return False
+    if not attribute.startswith("_"):
+        return True
+    return module.startswith(OWN_MODULES) and attribute not in OWN_STATE
+
+
+def snapshot(*, full: bool = True) -> Snapshot:
+    """Every checked attribute of the watched modules and of the classes they define.
+
+    Not ``full``: only the namespaces tests call through (``asyncio.sleep``,
+    ``aiohttp.ClientSession``) and the course's and grader's own modules,
+    cheap enough to check after every test.
+    """
+    taken: Snapshot = {}
+    modules = sys.modules.copy()
+    if full:
+        names_to_take = [name for name in modules if _watched(name)]
+    else:
+        names_to_take = [name for name in modules if name in HOT_MODULES or name.startswith(OWN_MODULES)]
+    for name in names_to_take:
+        module = modules[name]
+        if not isinstance(module, ModuleType):
+            continue
+        names = dict(vars(module))
+        taken[name] = {key: value for key, value in names.items() if _checked(name, key)}
+        if not full:
+            continue
+        for key, value in names.items():
+            if isinstance(value, type) and value.__module__ == name and _checked(name, key):
+                taken[f"{name}.{key}"] = {k: v for k, v in vars(value).items() if _checked(name, k)}
+    return taken
+
+
+def replaced(before: Snapshot, after: Snapshot) -> list[str]:
+    """What ``after`` has replaced or removed of ``before`` (additions are fine: modules cache things)."""
+    changes = []
+    for owner, attributes in before.items():
+        now = after.get(owner)
+        if now is None:
+            continue  # a module unloaded, or a class rebound (reported at its module)
+        changes += [f"{owner}.{key}" for key, value in attributes.items() if now.get(key, _GONE) is not value]
+    return changes
+
+
+def fresh_process_prologue() -> str:
+    """Python source that arms the same guard in a fresh interpreter the tests start; empty when none is armed.
+
+    The course's test kit starts fresh interpreters that import the
+    student's module (``coursekit.loops.run_fresh``); they get this first.
+    """
+    if _active is None:
+        return ""
+    runtime = os.path.dirname(os.path.realpath(__file__))
+    # What the tests' own libraries import is imported before the guard is armed, as in the test process.
+    return (f"import asyncio, subprocess, sys; sys.path.insert(0, {runtime!r}); import grader_guard; "
+            f"grader_guard.Guard(**{_active.policy!r}).arm()\n")
+
+
+class Guard:
+    """The policy of one graded run, enforced from an audit hook once armed."""
+
+    def __init__(self, *, scratch: str, tests: list[str], student_file: str, loopback: bool,
+                 report: Callable[[dict[str, Any]], None] = lambda record: None) -> None:
+        self.policy = {"scratch": scratch, "tests": list(tests), "student_file": student_file, "loopback": loopback}
+        self.scratch = os.path.realpath(scratch) + os.sep
+        self.tests = frozenset(os.path.realpath(t) for t in tests)
+        self.student_file = os.path.realpath(student_file)
+        self.loopback = loopback
+        self.report = report
+        paths = sysconfig.get_paths()
+        runtime = os.path.dirname(os.path.realpath(__file__))
+        self.stdlib = tuple({os.path.realpath(paths[k]) + os.sep for k in ("stdlib", "platstdlib")})
+        self.trusted = tuple({os.path.realpath(paths[k]) + os.sep for k in ("purelib", "platlib")}
+                             | {runtime + os.sep})
+        self.armed = False
+        self.refusals: list[str] = []
+
+    def arm(self) -> None:
+        """Start enforcing: from now on the hook refuses what the policy forbids."""
+        global _active
+        if not self.armed:
+            self.armed = True
+            _active = self
+            sys.addaudithook(self._hook)
+
+    # The hook runs on every audited event in the process: the first test is the cheap one.
+    def _hook(self, event: str, args: tuple[Any, ...]) -> None:
+        if not self.armed:
+            return
+        if event == "open":
+            self._open(args[0], args[2])
+        elif event in _PATH_EVENTS:
+            for position in _PATH_EVENTS[event]:
+                if position < len(args):
+                    self._must_be_scratch(args[position], "changing")
+        elif event in _PROGRAM_EVENTS and not self._trusted_stack():
+            self._refuse(f"starting a program ({event})")
+        elif event.startswith("ctypes."):
+            self._refuse("using ctypes")
+        elif event == "import" and args[0] in _DENIED_IMPORTS:
+            self._refuse(f"importing {args[0]}")
+        elif event in ("os.kill", "os.killpg", "signal.pthread_kill"):
+            self._signal(event, args)
+        elif event in _SOCKET_EVENTS:
+            self._socket(event, args)
+        elif event == "socket.getaddrinfo":
+            self._lookup(args[0])
+        elif event == "code.__new__" or (event == "object.__setattr__" and args[1] == "__code__"):
+            self._refuse("making or replacing code objects")
+
+    def _refuse(self, what: str, *, quiet: bool = False) -> None:
+        message = f"the grader does not allow {what}"
+        if len(self.refusals) < 20 and not quiet:
+            self.refusals.append(message)
+            self.report({"kind": "refused", "message": message})
+        raise PermissionError(message)  # graded code sees the error an OS would give, with the reason
+
+    def _open(self, path: Any, flags: Any) -> None:
+        if isinstance(path, int):
+            return  # an open descriptor: it was checked when it was opened
+        name = os.fsdecode(path)
+        if isinstance(flags, int) and flags & _WRITE_FLAGS:
+            if name != os.devnull:
+                self._must_be_scratch(name, "writing")
+        elif os.path.realpath(name) in self.tests and not self._trusted_stack():
+            self._refuse("reading the course's test files", quiet=self._through_linecache())
+
+    def _must_be_scratch(self, path: Any, verb: str) -> None:
+        if isinstance(path, int):
+            return
+        real = os.path.realpath(os.fsdecode(path))
+        if (real + os.sep).startswith(self.scratch):
+            return
+        # Named by what it is, never by its path: a test file's name is not for the feedback.
+        what = "a test file" if real in self.tests else os.fsdecode(path)
+        self._refuse(f"{verb} {what}: graded code may write only its own temporary files (tmp_path, tempfile)")
+
+    def _trusted_stack(self) -> bool:
+        """Whether the nearest caller outside the standard library is a package's, the runtime's or a test's.
+
+        So pytest, aiohttp's logging or the tests themselves may read test
+        files (tracebacks do), while the student's module may not, not even
+        through ``inspect`` or ``linecache``.
+        """
+        frame: FrameType | None = sys._getframe(3)  # past _hook, its helper and this
+        while frame is not None:
+            filename = frame.f_code.co_filename
+            if not (filename.startswith(self.stdlib) or filename.startswith("<frozen ")):
+                return filename.startswith(self.trusted) or filename in self.tests
+            frame = frame.f_back
+        return True
+
+    @staticmethod
+    def _through_linecache() -> bool:
+        """Whether the standard library's line cache is reading (for a traceback, a warning, asyncio's debug mode).
+
+        Refused there, it shows a blank line where the test's source would be,
+        which costs the student nothing: no need to report it.
+        """
+        frame: FrameType | None = sys._getframe(3)
+        while frame is not None:
+            if frame.f_code.co_filename.endswith(f"{os.sep}linecache.py"):
+                return True
+            frame = frame.f_back
+        return False
+
+    def _signal(self, event: str, args: tuple[Any, ...]) -> None:
+        target = args[0]
+        own = {0, os.getpid()} if event == "os.kill" else {0, os.getpgid(0)}
+        if event == "signal.pthread_kill" or target in own:
+            return
+        self._refuse(f"signalling another process ({event} {target})")
+
+    def _socket(self, event: str, args: tuple[Any, ...]) -> None:
+        sock, address = args[0], args[1] if len(args) > 1 else None
+        if event == "socket.sendmsg":
+            address = args[-1] if args else None
+        family = getattr(sock, "family", None)
+        if family == socket.AF_UNIX:
+            if event == "socket.bind" or address is None:
+                return
+            self._refuse("connecting to a local socket")
+        if family not in (socket.AF_INET, socket.AF_INET6) or address is None:
+            return
+        host = address[0] if isinstance(address, tuple) else address
+        if not self._is_loopback(host):
+            self._refuse(f"network access to {host!s} (only loopback, 127.0.0.1, is reachable)")
+        if event != "socket.bind" and not self.loopback:
+            self._refuse("network connections in this assignment (its tests need none)")
+
+    def _lookup(self, host: Any) -> None:
+        name = host.decode() if isinstance(host, bytes) else host
+        if self._is_address(name):
+            return  # nothing to look up; connecting to it is checked
+        if name not in _LOCAL_NAMES:
+            self._refuse(f"looking up {name!s} (only localhost is reachable)")
+
+    @staticmethod
+    def _is_address(host: Any) -> bool:
+        try:
+            ipaddress.ip_address(str(host).split("%")[0])
+        except ValueError:
+            return False
+        return True
+
+    @staticmethod
+    def _is_loopback(host: Any) -> bool:
+        if host in _LOCAL_NAMES:
+            return True
+        try:
+            return ipaddress.ip_address(str(host).split("%")[0]).is_loopback
+        except ValueError:
+            return False

@@ -1,0 +1,63 @@
+"""Redact: hidden test source never reaches a student through a message their code produced.
+
+The guard keeps graded code from opening the hidden test files, but code in
+the same process can still find their text (a traceback's cached lines, for
+one) and put it in an exception message, which is feedback. So every message
+that came from the child is checked against the hidden tests' lines before
+it is scored, and a message quoting one is withheld.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader.manifest import Manifest
+from grader.stage import CourseTests
+
+MIN_SECRET = 25  # shorter lines (``await task``) are too common to be secrets, or to recognise
+WITHHELD = "[withheld: it quoted a hidden test]"
+
+
+def public_text(course_root: Path) -> str:
+    """Everything a student already sees: the assignments' READMEs, stubs and public tests, coursekit, the grader."""
+    package_root = Path(__file__).resolve().parent.parent
+    files = [*(course_root / "assignments").rglob("*.py"), *(course_root / "assignments").rglob("*.md"),
+             *(package_root / "coursekit").glob("*.py"), *(package_root / "grader").rglob("*.py")]
+    return "\n".join(path.read_text(encoding="utf-8", errors="replace") for path in sorted(files))
+
+
+def secret_lines(sources: list[str], public: str) -> frozenset[str]:
+    """Lines of hidden test code that are secret and long enough to recognise.
+
+    Docstrings and comments are feedback or commentary by design, and a line
+    the student copy already shows (advice such as ``asyncio.set_event_loop(None)``)
+    is no secret.
+    """
+    lines = set()
+    for source in sources:
+        for line in source.splitlines():
+            stripped = line.strip()
+            if len(stripped) >= MIN_SECRET and not stripped.startswith(('"""', "#", "'", '"', 'f"', "f'")):
+                if stripped not in public:
+                    lines.add(stripped)
+    return frozenset(lines)
+
+
+@dataclass(frozen=True)
+class HiddenText:
+    """The secret lines of a course's hidden tests."""
+
+    lines: frozenset[str]
+
+    def redact(self, text: str) -> str:
+        """``text``, or a notice in its place when it quotes a secret line."""
+        if len(text) >= MIN_SECRET and any(line in text for line in self.lines):
+            return WITHHELD
+        return text
+
+
+def hidden_text(manifest: Manifest, tests: CourseTests) -> HiddenText:
+    """The secret lines of every hidden test file of the course."""
+    sources = [path.read_text(encoding="utf-8", errors="replace")
+               for a in manifest.assignments for path in tests.hidden(a)]
+    return HiddenText(secret_lines(sources, public_text(tests.course_root)) if sources else frozenset())

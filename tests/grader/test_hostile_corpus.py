@@ -1,0 +1,175 @@
+"""The corpus of hostile and broken submissions: each earns exactly what it earned, with a clear message.
+
+Every case is assignment 01's reference solution with one thing changed,
+graded in one grading session (the way ``batch`` grades a class), and every
+result is then rendered in every output format and checked for hidden test
+text. The cases that need a whole submission or the command line are in
+test_hostile_submissions.py.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from grader.manifest import load_manifest
+from grader.pipeline import Session, course_tests
+from grader.redact import WITHHELD, secret_lines
+from grader.report import FORMATS, render
+from repo_support import CLASSROOM50_ENV, ROOT, assert_no_hidden_test_text, solution_source
+
+SOLUTION = solution_source("01")
+SLEEP_BODY = "    await asyncio.sleep(delay)\n    return label\n"
+FORGED = Path("/tmp/forged-grade-result.json")  # noqa: S108 - the point is that nobody may write it
+
+
+def _body(code: str) -> str:
+    """The solution with ``code`` run first in fetch_async (used by most tests of 01)."""
+    assert SLEEP_BODY in SOLUTION
+    return SOLUTION.replace(SLEEP_BODY, "".join(f"    {line}\n" for line in code.splitlines()) + SLEEP_BODY, 1)
+
+
+def _on_import(code: str) -> str:
+    """The solution with ``code`` run at the end of its import."""
+    return SOLUTION + "\n" + code + "\n"
+
+
+def _secret_of_01() -> str:
+    sources = [p.read_text() for p in (ROOT / "tests" / "01").glob("*.py")]
+    return sorted(secret_lines(sources, ""))[0]
+
+
+# name -> (module source, check of the assignment's result as a dict)
+Check = Callable[[dict[str, Any]], None]
+
+
+def _full(a: dict[str, Any]) -> None:
+    assert a["score"] == 100 and a["status"] == "graded", a["message"]
+
+
+def _void(*words: str) -> Check:
+    def check(a: dict[str, Any]) -> None:
+        assert a["score"] == 0 and a["status"] == "error", a["message"]
+        assert all(t["outcome"] != "passed" for t in a["tests"])
+        for word in words:
+            assert word in a["message"], a["message"]
+    return check
+
+
+def _nothing(*words: str) -> Check:
+    def check(a: dict[str, Any]) -> None:
+        assert a["score"] == 0 and all(t["outcome"] != "passed" for t in a["tests"]), a["message"]
+        for word in words:
+            assert word in a["message"], a["message"]
+    return check
+
+
+def _partial(*words: str, full_message: bool = False) -> Check:
+    """Some tests lost, some kept, and ``words`` in the failed tests' feedback (or the assignment's message)."""
+    def check(a: dict[str, Any]) -> None:
+        assert 0 < a["score"] < 100 and a["status"] == "graded", a["message"]
+        text = a["message"] if full_message else "\n".join(t["feedback"] for t in a["tests"] if t["outcome"] != "passed")
+        for word in words:
+            assert word in text, text[:2000]
+    return check
+
+
+def _full_with_note(*words: str) -> Check:
+    def check(a: dict[str, Any]) -> None:
+        _full(a)
+        for word in words:
+            assert word in a["message"], a["message"]
+    return check
+
+
+CORPUS: dict[str, tuple[str | bytes, Check]] = {
+    # Broken code.
+    "import_error": (_on_import("raise RuntimeError('broken at import')"), _void("RuntimeError", "broken at import", "why_async.py:")),
+    "os_exit_at_import": (_on_import("import os\nos._exit(3)"), _nothing("exited early with status 3", "os._exit")),
+    "wrong_signature": (SOLUTION.replace("async def fetch_async(label: str, delay: float)",
+                                         "async def fetch_async(delay: float, label: str)"), _partial("Expected")),
+    "sync_not_coroutine": (SOLUTION.replace("async def fetch_async(", "def fetch_async(").replace(
+        SLEEP_BODY, "    return label\n"), _partial("await")),
+    "non_utf8_source": (SOLUTION.encode() + b'NAME = "caf\xe9"\n', _void("SyntaxError", "utf-8")),
+    "utf8_bom": (b"\xef\xbb\xbf" + SOLUTION.encode(), _full),
+    "crlf_line_ends": (SOLUTION.replace("\n", "\r\n"), _full),
+    "deep_recursion": (_body("def down(n):\n    return down(n + 1)\ndown(0)"), _partial("RecursionError")),
+    # Resource abuse.
+    "memory_hog": (_body("hog = bytearray(8 * 1024 ** 3)"), _partial("MemoryError")),
+    "output_flood": (_body("for _ in range(20):\n    print('x' * 100_000)"), _partial("more than 1024 KB of output or files")),
+    "file_flood": (_body("import tempfile\nwith tempfile.TemporaryFile() as f:\n    f.write(b'x' * 8_000_000)"),
+                   _partial("more than 1024 KB of output or files")),
+    # Monkeypatching what the tests rely on.
+    "instant_sleep": (_on_import("import asyncio\nasync def _now(delay, result=None):\n    return result\n"
+                              "asyncio.sleep = _now"), _void("asyncio.sleep", "while it was imported")),
+    "patched_test_helper": (_on_import("import coursekit.testing\ncoursekit.testing.within = lambda *a, **k: None"),
+                            _void("coursekit.testing.within")),
+    "patched_aioresponses": (_on_import("import aioresponses\naioresponses.aioresponses.get = lambda *a, **k: None"),
+                             _void("aioresponses")),
+    "patched_pytest_internals": (_on_import("import _pytest.runner\n_pytest.runner.call_and_report = print"),
+                                 _void("_pytest.runner.call_and_report")),
+    "patched_while_tested": (_body("import asyncio\nasyncio.gather = asyncio.wait"), _void("asyncio.gather", "in test_")),
+    # Forging results, reading or changing the tests.
+    "forged_result_file": (_body(f"open({str(FORGED)!r}, 'w').write('{{\"score\": 100}}')"),
+                           _partial("the grader does not allow writing")),
+    "overwrite_tests": (_on_import("import glob\nfor name in glob.glob('test_*.py'):\n    try:\n"
+                                "        open(name, 'w').write('')\n    except OSError:\n        pass"),
+                        _full_with_note("does not allow writing a test file")),
+    "read_hidden_tests": (_body("import glob\nraise RuntimeError(open(glob.glob('test_hidden*.py')[0]).read())"),
+                          _partial("does not allow reading the course's test files")),
+    "inspect_hidden_tests": (_body("import inspect, sys\n"
+                                   "raise RuntimeError(inspect.getsource(sys.modules['test_hidden_why_async']))"),
+                             _partial("OSError")),
+    "quote_hidden_line": (_body(f"raise RuntimeError({_secret_of_01()!r})"), _partial(WITHHELD)),
+    # Reaching out of the process.
+    "network_remote": (_body("import socket\nsocket.create_connection(('10.255.255.1', 80), timeout=1)"),
+                       _partial("network access to 10.255.255.1")),
+    "network_loopback_unneeded": (_body("import socket\nsocket.create_connection(('127.0.0.1', 9), timeout=1)"),
+                                  _partial("network connections in this assignment")),
+    "dns_lookup": (_body("import socket\nsocket.getaddrinfo('example.com', 80)"), _partial("looking up example.com")),
+    "start_program": (_body("import os\nos.system('true')"), _partial("starting a program")),
+    "kill_the_grader": (_on_import("import os, signal\ntry:\n    os.kill(os.getppid(), signal.SIGKILL)\n"
+                                "except OSError:\n    pass"), _full_with_note("signalling another process")),
+    "ctypes": (_on_import("try:\n    import ctypes\nexcept OSError:\n    pass"), _full_with_note("importing ctypes")),
+}
+
+
+@pytest.fixture(scope="module")
+def corpus_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Every case graded in one session: the GradeResult of each."""
+    manifest = load_manifest(ROOT).only(["01"])
+    results = {}
+    FORGED.unlink(missing_ok=True)
+    with Session(manifest, course_tests(manifest, None)) as session:
+        for name, (source, _) in CORPUS.items():
+            root = tmp_path_factory.mktemp(name)
+            module = root / "assignments" / "01" / "why_async.py"
+            module.parent.mkdir(parents=True)
+            module.write_bytes(source.encode() if isinstance(source, str) else source)
+            results[name] = session.grade(root)
+    return results
+
+
+@pytest.mark.parametrize("case", sorted(CORPUS))
+def test_each_case_earns_what_it_earned(corpus_results: dict[str, Any], case: str) -> None:
+    """The case's score, status and message are what its check expects."""
+    [assignment] = corpus_results[case].to_dict()["assignments"]
+    CORPUS[case][1](assignment)
+
+
+def test_no_forged_file_was_written(corpus_results: dict[str, Any]) -> None:
+    """The forged result file was refused, not written."""
+    assert not FORGED.exists()
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+def test_no_hidden_test_text_in_any_format_for_any_case(corpus_results: dict[str, Any], fmt: str) -> None:
+    """Across the whole corpus, no output format carries a hidden test's source, name or path."""
+    for case, result in corpus_results.items():
+        text = render(result, fmt, CLASSROOM50_ENV)
+        try:
+            assert_no_hidden_test_text(text, fmt)
+        except AssertionError as error:
+            raise AssertionError(f"{case}: {error}") from None
