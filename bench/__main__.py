@@ -163,8 +163,9 @@ def student_loop(ids: list[str], runs: int) -> dict[str, Any]:
     per: dict[str, dict[str, float]] = {}
     for aid in ids:
         base = [PY, "-m", "pytest", f"assignments/{aid}", "-q", "-p", "no:randomly"]
-        stub = median_of(runs, lambda cmd=base: timed(cmd)[0])
-        solved = median_of(runs, lambda cmd=[*base, "--against", "solutions"]: timed(cmd)[0])
+        against = [*base, "--against", "solutions"]
+        stub = median_of(runs, lambda: timed(base)[0])
+        solved = median_of(runs, lambda: timed(against)[0])
         per[aid] = {"stub_seconds": stub["median"], "solution_seconds": solved["median"]}
     return {"per_assignment": per,
             "stub_total_seconds": sum(r["stub_seconds"] for r in per.values()),

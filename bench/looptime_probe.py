@@ -36,7 +36,7 @@ def _loop_of(item: pytest.Function) -> Any:
     if policy is None:
         return None
     try:
-        return policy.get_event_loop()
+        return policy.get_event_loop()  # type: ignore[attr-defined]
     except RuntimeError:
         return None
 

@@ -98,7 +98,7 @@ class Traffic:
             return CallbackResult(
                 status=status,
                 payload=payload,
-                body=body,
+                body=body if body is not None else "",
                 headers=headers,
                 content_type=content_type or ("application/json" if payload is not None else "text/plain"),
                 reason=reason_for(status),

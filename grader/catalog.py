@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from grader.manifest import MANIFEST_NAME, Assignment, Manifest
+from grader.model import Visibility
 from grader.pytest_options import command_args, ini_text
 from grader.run import Job, Runner, SpawnRunner
 from grader.stage import CourseTests, Runtime, Stage, new_runtime, place
@@ -31,7 +32,7 @@ class Entry:
 
     nodeid: str
     name: str
-    visibility: str
+    visibility: Visibility
     points: int
     doc: str
 
@@ -39,7 +40,7 @@ class Entry:
 Catalog = dict[str, list[Entry]]
 
 
-def update_digest(digest: "hashlib._Hash", label: str, data: bytes) -> None:
+def update_digest(digest: hashlib._Hash, label: str, data: bytes) -> None:
     """Add one labelled piece to a hash, length-prefixed so no two sequences of pieces hash alike."""
     digest.update(f"{label}\0{len(data)}\0".encode())
     digest.update(data)
@@ -124,6 +125,6 @@ def _entries(assignment: Assignment, items: list[dict[str, object]], tests: Cour
         points = item["points"]
         if not isinstance(points, int) or points < 1:
             raise CourseError(f"test {nodeid} has no @pytest.mark.points(N) with a whole N >= 1")
-        visibility = "public" if filename in public_files else "hidden"
+        visibility: Visibility = "public" if filename in public_files else "hidden"
         entries.append(Entry(nodeid, name, visibility, points, str(item["doc"])))
     return entries

@@ -14,6 +14,7 @@ runtime needs no other part of the grader.
 """
 from __future__ import annotations
 
+import faulthandler
 import importlib
 import json
 import os
@@ -39,6 +40,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--grader-module", default=None, help="the student's module, imported first")
     group.addoption("--grader-network", default="none", choices=("none", "loopback"),
                     help="whether graded code may connect to loopback")
+    group.addoption("--grader-secret", action="append", default=[],
+                    help="a folder graded code may not read (the course's hidden tests and solutions)")
 
 
 def _emit(record: dict[str, Any]) -> None:
@@ -71,10 +74,13 @@ def _describe(exc: BaseException) -> dict[str, Any]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    global _report
+    global _report, _watchdog
     path = config.getoption("grader_report")
     if path:
         _report = open(path, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as the run
+    if config.getoption("grader_module"):
+        # Twice the per-test timeout and a second: pytest-timeout has had its chance by then.
+        _watchdog = Watchdog(2 * float(config.getini("timeout") or 5) + 1, f"{path}.watchdog")
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -93,6 +99,7 @@ def pytest_collection(session: pytest.Session) -> None:
         tests=[os.path.join(os.getcwd(), f) for f in os.listdir(".") if f.startswith("test_") and f.endswith(".py")],
         student_file=os.path.join(os.getcwd(), f"{name}.py"),
         loopback=session.config.getoption("grader_network") == "loopback",
+        secret_dirs=session.config.getoption("grader_secret"),
         report=_emit,
     )
     _baseline = grader_guard.snapshot()
@@ -148,11 +155,40 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         json.dump(items, out)
 
 
+class Watchdog:
+    """Ends the process when one test (setup, call and teardown) runs far past its timeout.
+
+    pytest-timeout's alarm raises inside the test, and code that swallows
+    exceptions or ignores the signal outlives it (a task that catches
+    CancelledError keeps pytest-asyncio's cleanup waiting for ever). The
+    watchdog is faulthandler's: a C thread that needs neither the GIL nor any
+    lock the test's code could be holding. It writes the stack to its own
+    file, which tells the grader it fired, and exits; the grader runs the
+    tests after this one in a new process.
+    """
+
+    def __init__(self, limit: float, path: str) -> None:
+        self.limit = limit
+        self._file = open(path, "w", encoding="utf-8")  # noqa: SIM115 - lives as long as the run
+
+    def arm(self) -> None:
+        """Start counting ``limit`` seconds again."""
+        faulthandler.dump_traceback_later(self.limit, exit=True, file=self._file)
+
+
+_watchdog: Watchdog | None = None
+
+
 def pytest_runtest_logstart(nodeid: str, location: tuple[str, int | None, str]) -> None:
     _emit({"kind": "start", "nodeid": nodeid})
+    if _watchdog is not None:
+        _watchdog.arm()
 
 
 def pytest_runtest_logfinish(nodeid: str, location: tuple[str, int | None, str]) -> None:
+    if _watchdog is not None:
+        # Re-armed, not disarmed: what the code left behind can hang pytest between tests, or at its end.
+        _watchdog.arm()
     # After teardown every fixture has undone its own patches: what is still replaced, the code under test did.
     _check_untouched(f"in {nodeid.rpartition('::')[2]}", full=False)
 

@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 from grader.catalog import CourseError
 from grader.errors import UsageError
@@ -18,7 +19,7 @@ from grader.pytest_options import require_shuffle_support
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, as the contract says
+    def error(self, message: str) -> NoReturn:  # one line, exit 2, as the contract says
         raise UsageError(message)
 
 

@@ -25,7 +25,7 @@ import os
 import socket
 import sys
 import sysconfig
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import FrameType, ModuleType
 from typing import Any
 
@@ -35,7 +35,7 @@ WATCHED_PREFIXES = ("asyncio", "aiohttp", "aioresponses", "pytest", "_pytest", "
 OWN_MODULES = ("coursekit", "grader_child", "grader_guard")
 HOT_MODULES = {"asyncio", "aiohttp", "aioresponses", "pytest", "pytest_asyncio", "looptime", "time", "socket",
                "builtins"}
-OWN_STATE = {"_report", "_student_file", "_guard", "_baseline", "_active"}  # the child plugin's own run state
+OWN_STATE = {"_report", "_student_file", "_guard", "_baseline", "_active", "_watchdog"}  # the child plugin's own run state
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
 _PATH_EVENTS = {  # event -> positions of the path arguments a change to the file system names
     "os.remove": (0,), "os.rename": (0, 1), "os.rmdir": (0,), "os.mkdir": (0,), "os.chmod": (0,),
@@ -128,8 +128,9 @@ class Guard:
     """The policy of one graded run, enforced from an audit hook once armed."""
 
     def __init__(self, *, scratch: str, tests: list[str], student_file: str, loopback: bool,
-                 report: Callable[[dict[str, Any]], None] = lambda record: None) -> None:
-        self.policy = {"scratch": scratch, "tests": list(tests), "student_file": student_file, "loopback": loopback}
+                 secret_dirs: Sequence[str] = (), report: Callable[[dict[str, Any]], None] = lambda record: None) -> None:
+        self.policy = {"scratch": scratch, "tests": list(tests), "student_file": student_file, "loopback": loopback,
+                       "secret_dirs": list(secret_dirs)}
         self.scratch = os.path.realpath(scratch) + os.sep
         self.tests = frozenset(os.path.realpath(t) for t in tests)
         self.student_file = os.path.realpath(student_file)
@@ -137,9 +138,9 @@ class Guard:
         self.report = report
         paths = sysconfig.get_paths()
         runtime = os.path.dirname(os.path.realpath(__file__))
-        self.stdlib = tuple({os.path.realpath(paths[k]) + os.sep for k in ("stdlib", "platstdlib")})
-        self.trusted = tuple({os.path.realpath(paths[k]) + os.sep for k in ("purelib", "platlib")}
-                             | {runtime + os.sep})
+        self.trusted = tuple({os.path.realpath(paths[k]) + os.sep for k in ("stdlib", "platstdlib", "purelib",
+                                                                             "platlib")} | {runtime + os.sep})
+        self.secret_dirs = tuple(os.path.realpath(d) + os.sep for d in secret_dirs)
         self.armed = False
         self.refusals: list[str] = []
 
@@ -190,8 +191,12 @@ class Guard:
         if isinstance(flags, int) and flags & _WRITE_FLAGS:
             if name != os.devnull:
                 self._must_be_scratch(name, "writing")
-        elif os.path.realpath(name) in self.tests and not self._trusted_stack():
-            self._refuse("reading the course's test files", quiet=self._through_linecache())
+        elif self._is_secret(os.path.realpath(name)) and not self._trusted_stack():
+            self._refuse("reading the course's own files (tests, solutions)", quiet=self._through_linecache())
+
+    def _is_secret(self, real: str) -> bool:
+        """The staged tests, and the course itself (its hidden tests, its reference solutions)."""
+        return real in self.tests or real.startswith(self.secret_dirs)
 
     def _must_be_scratch(self, path: Any, verb: str) -> None:
         if isinstance(path, int):
@@ -204,17 +209,17 @@ class Guard:
         self._refuse(f"{verb} {what}: graded code may write only its own temporary files (tmp_path, tempfile)")
 
     def _trusted_stack(self) -> bool:
-        """Whether the nearest caller outside the standard library is a package's, the runtime's or a test's.
+        """Whether every caller is the standard library's, an installed package's, the runtime's or a test's.
 
-        So pytest, aiohttp's logging or the tests themselves may read test
-        files (tracebacks do), while the student's module may not, not even
-        through ``inspect`` or ``linecache``.
+        So pytest and the tests may read test files and start programs, while
+        nothing called from the student's module may, not even through
+        ``inspect``, ``linecache`` or pytest's own functions.
         """
         frame: FrameType | None = sys._getframe(3)  # past _hook, its helper and this
         while frame is not None:
             filename = frame.f_code.co_filename
-            if not (filename.startswith(self.stdlib) or filename.startswith("<frozen ")):
-                return filename.startswith(self.trusted) or filename in self.tests
+            if not (filename.startswith(self.trusted) or filename.startswith("<frozen ") or filename in self.tests):
+                return False
             frame = frame.f_back
         return True
 

@@ -6,6 +6,7 @@ import os
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 
@@ -16,8 +17,10 @@ from grader.manifest import Manifest
 from grader.model import AssignmentResult, GradeResult
 from grader.pytest_options import command_args
 from grader.redact import HiddenText, hidden_text
-from grader.run import Job, Runner, open_runner
+from grader.run import Job, Runner, RunOutput, open_runner
 from grader.stage import CourseTests, Runtime, Stage, new_runtime, place
+
+MAX_RESUMES = 3  # new processes for the tests after one that ended its process
 
 
 def course_tests(manifest: Manifest, hidden_root: Path | None) -> CourseTests:
@@ -37,11 +40,15 @@ class Session:
     several submissions may be graded at once.
     """
 
-    def __init__(self, manifest: Manifest, tests: CourseTests, *, fork: bool = True) -> None:
+    def __init__(self, manifest: Manifest, tests: CourseTests, *, fork: bool | None = None) -> None:
         self.manifest = manifest
         self.tests = tests
-        self._fork = fork
+        # GRADER_FORK=0 spawns every run afresh: slower, for comparison or where fork() misbehaves.
+        self._fork = fork if fork is not None else os.environ.get("GRADER_FORK", "1") != "0"
         self._exit = contextlib.ExitStack()
+        # Graded code may not read the course (reference solutions) nor the hidden tests, wherever they are.
+        secrets = [tests.course_root, *([tests.hidden_root] if tests.hidden_root else [])]
+        self._secret_args = [arg for folder in secrets for arg in ("--grader-secret", str(folder.resolve()))]
 
     def __enter__(self) -> Session:
         try:
@@ -83,16 +90,31 @@ class Session:
         assignment = found.assignment
         assert found.source is not None
         placed = place(stage, assignment, found.source, self.tests)
-        args = [*command_args(shuffle_seed=shuffle_seed), "--grader-module", assignment.module_name,
-                "--grader-network", assignment.network, str(placed.folder)]
-        job = Job(stage, args, cwd=placed.folder, scratch=stage.scratch(assignment.id),
-                  report=stage.root / f"{assignment.id}.jsonl", limits=self.manifest.limits)
-        run = self.runner.run(job)
         entries = self.catalog[assignment.id]
+        args = [*command_args(shuffle_seed=shuffle_seed), "--grader-module", assignment.module_name,
+                "--grader-network", assignment.network, *self._secret_args, str(placed.folder)]
+        runs: list[RunOutput] = []
+        reported: set[str] = set()
+        limits = self.manifest.limits
+        # A process the code ended early (an exit, a crash, a test that would not stop) costs only the
+        # tests it started: the rest run in a new one, within the same wall-time budget.
+        for attempt in range(MAX_RESUMES + 1):
+            budget = limits.assignment_timeout - sum(run.duration for run in runs)
+            if budget < 1:
+                break
+            skip = [arg for nodeid in sorted(reported) for arg in ("--deselect", nodeid)]
+            name = f"{assignment.id}-{attempt}"
+            runs.append(self.runner.run(Job(stage, [*args[:-1], *skip, args[-1]], cwd=placed.folder,
+                                            scratch=stage.scratch(name), report=stage.root / f"{name}.jsonl",
+                                            limits=replace(limits, assignment_timeout=budget))))
+            newly_started = score.started_in(runs[-1]) - reported
+            reported |= newly_started
+            if not newly_started or not score.needs_resume(runs[-1], entries, reported):
+                break  # done, or no progress: running it again would end the same way
         altered = placed.altered_tests()
         if altered:
             return score.tampered(assignment, entries, altered)
-        return score.grade_run(assignment, entries, run, self.manifest.limits, self.hidden)
+        return score.grade_run(assignment, entries, runs, self.manifest.limits, self.hidden)
 
 
 def grade(manifest: Manifest, submission: Path, tests: CourseTests, *, shuffle_seed: int | None = None,

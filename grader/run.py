@@ -44,6 +44,7 @@ class RunOutput:
     killed: bool
     duration: float
     stderr_tail: str = field(default="", repr=False)  # for maintainers' diagnosis, never shown to students
+    watchdog_fired: bool = False  # the child's watchdog ended it: a test ran far past its timeout
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,9 @@ def read_records(path: Path) -> list[dict[str, Any]]:
 def _output(job: Job, returncode: int | None, killed: bool, started: float) -> RunOutput:
     duration = time.monotonic() - started
     tail = job.stderr.read_bytes()[-4000:].decode("utf-8", "replace") if job.stderr.exists() else ""
-    return RunOutput(read_records(job.report), returncode, killed, duration, tail)
+    watchdog = job.report.with_name(job.report.name + ".watchdog")
+    fired = watchdog.is_file() and watchdog.stat().st_size > 0
+    return RunOutput(read_records(job.report), returncode, killed, duration, tail, fired)
 
 
 def kill_group(pid: int) -> None:
@@ -278,6 +281,11 @@ class PreferForks:
         self._server = server
         self._spawn = SpawnRunner()
 
+    @property
+    def mode(self) -> str:
+        """How the next run starts: "fork" or "spawn"."""
+        return "fork" if self._server is not None else "spawn"
+
     def run(self, job: Job) -> RunOutput:
         """Run ``job`` forked, or spawned when the fork server is gone (a run it lost is run again)."""
         server = self._server
@@ -286,7 +294,7 @@ class PreferForks:
                 return server.run(job)
             except ForkServerGone:
                 self._server = None
-                for leftover in (job.report, job.stderr):
+                for leftover in (job.report, job.stderr, job.report.with_name(job.report.name + ".watchdog")):
                     leftover.unlink(missing_ok=True)
         return self._spawn.run(job)
 

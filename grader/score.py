@@ -13,8 +13,8 @@ from typing import Any
 from coursekit import hints
 from grader.catalog import Entry
 from grader.manifest import Assignment, Limits
-from grader.redact import HiddenText
 from grader.model import AssignmentResult, Outcome, TestResult
+from grader.redact import HiddenText
 from grader.run import RunOutput
 
 SIGNAL_NAMES = {-9: "SIGKILL", -11: "SIGSEGV", -6: "SIGABRT", -25: "SIGXFSZ"}
@@ -48,13 +48,18 @@ def _void(assignment: Assignment, entries: list[Entry], message: str) -> Assignm
     return AssignmentResult(assignment.id, assignment.title, 0.0, max_score, "error", message, tests)
 
 
-def process_end(run: RunOutput, limits: Limits, *, complete: bool, finished: bool = True) -> str | None:
+def process_end(run: RunOutput, limits: Limits, *, complete: bool, finished: bool = True,
+                stuck: str | None = None) -> str | None:
     """Why the child ended abnormally, in a student's words; None for a normal end.
 
     ``complete`` says every catalog test reported to its teardown, and
     ``finished`` that pytest reported its own end: a process that exits with
     pytest's own status without both was ended by the code.
     """
+    if stuck is not None:
+        return (f"{stuck.rpartition('::')[2]} ran past {2 * limits.test_timeout + 1:g} s of real time and would "
+                "not stop, so its process was ended: does your code swallow CancelledError, ignore signals or "
+                f"keep the loop busy? {hints.SWALLOWED_CANCEL}")
     if run.killed:
         return (f"the tests were stopped after {limits.assignment_timeout:g} s of real time: "
                 f"is something blocking the loop or spinning? {hints.TIMED_OUT}")
@@ -76,16 +81,30 @@ def process_end(run: RunOutput, limits: Limits, *, complete: bool, finished: boo
     return f"the test process exited early with status {code}: does your code call sys.exit or os._exit?"
 
 
-def grade_run(assignment: Assignment, entries: list[Entry], run: RunOutput, limits: Limits,
-              hidden: HiddenText | None = None) -> AssignmentResult:
-    """Score one assignment from its catalog entries and the child's records.
+def needs_resume(run: RunOutput, entries: list[Entry], reported: set[str]) -> bool:
+    """Whether to run the tests that never started in a new process: this one ended early, by the code's doing."""
+    kinds = {r.get("kind") for r in run.records}
+    if kinds & {"module_error", "tampered"} or "finished" in kinds:
+        return False
+    return any(e.nodeid not in reported for e in entries)
 
+
+def started_in(run: RunOutput) -> set[str]:
+    """The tests a run started."""
+    return {str(r.get("nodeid")) for r in run.records if r.get("kind") == "start"}
+
+
+def grade_run(assignment: Assignment, entries: list[Entry], runs: list[RunOutput], limits: Limits,
+              hidden: HiddenText | None = None) -> AssignmentResult:
+    """Score one assignment from its catalog entries and the records of its runs.
+
+    Usually one run; when a process ended early (a crash, an exit, a test
+    that would not stop), the tests it never started ran in the next one.
     Every message in the records came from a process running student code:
     with ``hidden``, one quoting a hidden test is withheld.
     """
-    records = run.records
-    if hidden is not None:
-        records = [{**r, "message": hidden.redact(str(r["message"]))} if "message" in r else r for r in records]
+    per_run = [_redacted(run.records, hidden) for run in runs]
+    records = [record for run_records in per_run for record in run_records]
     phases: dict[str, list[dict[str, Any]]] = defaultdict(list)
     started: set[str] = set()
     module_error: dict[str, Any] | None = None
@@ -107,14 +126,12 @@ def grade_run(assignment: Assignment, entries: list[Entry], run: RunOutput, limi
     if tampering:
         return _void(assignment, entries, f"{tampering}: the tests need the real ones, so none of their results "
                                           "count")
-    complete = all(any(r.get("when") == "teardown" for r in phases.get(e.nodeid, [])) for e in entries)
-    finished = any(r.get("kind") == "finished" for r in records)
-    ended = process_end(run, limits, complete=complete, finished=finished)
+    ended_for, ends = _ends(entries, runs, per_run, limits)
     broken_module = _module_problem(module_error)
     tests = []
     for entry in entries:
-        outcome, detail, hint = _outcome(phases.get(entry.nodeid, []), entry.nodeid in started, ended,
-                                         broken_module, limits)
+        outcome, detail, hint = _outcome(phases.get(entry.nodeid, []), entry.nodeid in started,
+                                         ended_for.get(entry.nodeid), broken_module, limits)
         score = float(entry.points) if outcome == "passed" else 0.0
         tests.append(TestResult(entry.name, entry.visibility, outcome, _round(score),
                                 float(entry.points), _feedback(entry, outcome, detail, hint)))
@@ -125,11 +142,39 @@ def grade_run(assignment: Assignment, entries: list[Entry], run: RunOutput, limi
     if broken_module:
         return AssignmentResult(assignment.id, assignment.title, score, max_score, "error", broken_module, tuple(tests))
     message = f"{passed}/{len(tests)} tests passed"
-    if ended:
-        message += f"; {ended}"
+    if ends:
+        message += f"; {ends[0]}"
+    if len(runs) > 1:
+        message += f" (the tests after it ran in {len(runs) - 1} new process{'es' if len(runs) > 2 else ''})"
     if refusals:
         message += f"; {'; '.join(dict.fromkeys(refusals))}"
     return AssignmentResult(assignment.id, assignment.title, score, max_score, "graded", message, tuple(tests))
+
+
+def _redacted(records: list[dict[str, Any]], hidden: HiddenText | None) -> list[dict[str, Any]]:
+    if hidden is None:
+        return records
+    return [{**r, "message": hidden.redact(str(r["message"]))} if "message" in r else r for r in records]
+
+
+def _ends(entries: list[Entry], runs: list[RunOutput], per_run: list[list[dict[str, Any]]],
+          limits: Limits) -> tuple[dict[str, str | None], list[str]]:
+    """How each run ended, for each test the run it started in (or the last), and every abnormal end."""
+    ended_for: dict[str, str | None] = {}
+    ends: list[str] = []
+    pending = [e.nodeid for e in entries]
+    for run, run_records in zip(runs, per_run):
+        torn_down = {str(r.get("nodeid")) for r in run_records if r.get("kind") == "phase" and r.get("when") == "teardown"}
+        run_started = [str(r.get("nodeid")) for r in run_records if r.get("kind") == "start"]
+        stuck = next((n for n in reversed(run_started) if n not in torn_down), None) if run.watchdog_fired else None
+        end = process_end(run, limits, complete=all(n in torn_down for n in pending),
+                          finished=any(r.get("kind") == "finished" for r in run_records), stuck=stuck)
+        if end:
+            ends.append(end)
+        for nodeid in pending:
+            ended_for[nodeid] = end
+        pending = [n for n in pending if n not in run_started]
+    return ended_for, ends
 
 
 def _module_problem(record: dict[str, Any] | None) -> str | None:
@@ -159,7 +204,7 @@ def _outcome(records: list[dict[str, Any]], started: bool, ended: str | None,
         return "passed", "", None
     if broken_module:
         return "error", broken_module, None
-    if started and ended and "stopped after" in ended:
+    if started and ended and ("stopped after" in ended or "would not stop" in ended):
         return "timeout", ended, None
     if ended:
         return "error", ("this test did not finish: " if started else "this test never ran: ") + ended, None

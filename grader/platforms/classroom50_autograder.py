@@ -29,6 +29,7 @@ import json  # after sys.path is safe
 import traceback
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 # result.json field -> Classroom 50's variable (as grader/report/classroom50.py, which may not import here).
 ENV_FIELDS = {
@@ -51,13 +52,13 @@ def _points() -> dict:
 
 def write_failure(reason: str) -> None:
     """A valid result.json (score 0) and release-body.md that say grading failed, and why."""
-    document = {"schema": "classroom50/result/v1"}
+    document: dict[str, Any] = {"schema": "classroom50/result/v1"}
     for field, var in ENV_FIELDS.items():
         document[field] = os.environ.get(var) or "unknown"
     if not document["submission"].startswith("submit/"):
         document["submission"] = "submit/" + document["submission"]
     points = _points()
-    tests = [{"test-name": f"{key}/grading", "passed": False, "score": 0, "max-score": value,
+    tests: list[dict[str, Any]] = [{"test-name": f"{key}/grading", "passed": False, "score": 0, "max-score": value,
               "feedback": f"grading failed: {reason}"} for key, value in sorted(points.items())]
     document.update({
         "datetime": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -27,7 +27,7 @@ def payload(result: GradeResult, env: Mapping[str, str]) -> dict[str, Any]:
         raise UsageError(f"Classroom 50 variables not set: {', '.join(missing)}")
     if not env["SUBMISSION_TAG"].startswith("submit/"):
         raise UsageError(f"SUBMISSION_TAG must start with 'submit/', got {env['SUBMISSION_TAG']!r}")
-    tests = []
+    tests: list[dict[str, Any]] = []
     for a in result.assignments:
         for t in a.tests:
             tests.append({
@@ -39,7 +39,7 @@ def payload(result: GradeResult, env: Mapping[str, str]) -> dict[str, Any]:
                 "visibility": t.visibility,
                 "feedback": t.feedback,
             })
-    score = sum(t["score"] for t in tests)
+    score = sum(round(t.score) for a in result.assignments for t in a.tests)
     max_score = round(result.max_score)  # every test's points are whole, so this is exact
     document: dict[str, Any] = {"schema": SCHEMA}
     document.update({field: env[var] for field, var in ENV_FIELDS.items()})

@@ -13,16 +13,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from repo_support import (
+    CLASSROOM50_ENV,
+    ROOT,
+    assert_no_hidden_test_text,
+    solution_source,
+)
 
 from grader.manifest import load_manifest
 from grader.pipeline import Session, course_tests
 from grader.redact import WITHHELD, secret_lines
 from grader.report import FORMATS, render
-from repo_support import CLASSROOM50_ENV, ROOT, assert_no_hidden_test_text, solution_source
 
 SOLUTION = solution_source("01")
+SOLUTION_FILE = ROOT / "solutions" / "01" / "why_async.py"
+STUB = (ROOT / "assignments" / "01" / "why_async.py").read_text()
 SLEEP_BODY = "    await asyncio.sleep(delay)\n    return label\n"
-FORGED = Path("/tmp/forged-grade-result.json")  # noqa: S108 - the point is that nobody may write it
+FORGED = Path("/tmp/forged-grade-result.json")
 
 
 def _body(code: str) -> str:
@@ -118,7 +125,14 @@ CORPUS: dict[str, tuple[str | bytes, Check]] = {
                                 "        open(name, 'w').write('')\n    except OSError:\n        pass"),
                         _full_with_note("does not allow writing a test file")),
     "read_hidden_tests": (_body("import glob\nraise RuntimeError(open(glob.glob('test_hidden*.py')[0]).read())"),
-                          _partial("does not allow reading the course's test files")),
+                          _partial("does not allow reading the course's own files")),
+    # The stub, made to take the reference solution's code from the course (that would score 100).
+    "copy_the_solution": (f"{STUB}\ntry:\n    exec(open({str(SOLUTION_FILE)!r}).read())\nexcept OSError:\n    pass\n",
+                          _nothing("does not allow reading the course's own files")),
+    "copy_the_solution_through_pytest": (
+        f"{STUB}\nimport _pytest.pathlib, pathlib\ntry:\n    globals().update(vars(_pytest.pathlib.import_path("
+        f"pathlib.Path({str(SOLUTION_FILE)!r}), mode='importlib', root=pathlib.Path('/'), "
+        "consider_namespace_packages=False)))\nexcept OSError:\n    pass\n", _nothing("does not allow reading")),
     "inspect_hidden_tests": (_body("import inspect, sys\n"
                                    "raise RuntimeError(inspect.getsource(sys.modules['test_hidden_why_async']))"),
                              _partial("OSError")),

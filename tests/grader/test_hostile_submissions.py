@@ -9,8 +9,14 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from repo_support import ROOT, by_id, grade_json, make_submission, run_grader, solution_source
+from repo_support import (
+    ROOT,
+    by_id,
+    grade_json,
+    make_submission,
+    run_grader,
+    solution_source,
+)
 
 STUB_01 = (ROOT / "assignments" / "01" / "why_async.py").read_text()
 SLEEP_BODY = "    await asyncio.sleep(delay)\n    return label\n"
@@ -152,13 +158,28 @@ def test_cpu_spin_hits_the_per_test_timeout(strict_course, tmp_path):
     assert "ran past 1 s" in feedback and "blocking" in feedback
 
 
-def test_ignored_alarm_hits_the_outer_kill(strict_course, tmp_path):
-    """Code that ignores SIGALRM and spins is killed at the assignment's wall-time limit; earlier passes count."""
+def test_ignored_alarm_hits_the_watchdog_and_the_rest_still_run(strict_course, tmp_path):
+    """Code that ignores SIGALRM and spins is ended by the watchdog (2 x 1 s + 1 s); the tests after it still run."""
+    manifest = strict_course / "course.toml"  # room for the three stuck tests' 3 s each
+    manifest.write_text(manifest.read_text().replace("assignment_timeout = 8", "assignment_timeout = 30"))
     spinning = _with("01", "    _, sequential = await timed(run_sequential(jobs))\n",
                      "    import signal\n    signal.signal(signal.SIGALRM, signal.SIG_IGN)\n    while True:\n        pass\n")
     a01 = _grade_in(strict_course, make_submission(tmp_path, {"01": spinning}))
     outcomes = _outcomes(a01)
-    assert "timeout" in outcomes.values()
+    stuck = [name for name, outcome in outcomes.items() if outcome == "timeout"]
+    assert stuck and all(name.startswith("test_speedup") for name in stuck), outcomes
+    assert "ran past 3 s of real time and would not stop" in a01["message"]
+    # Every test that does not call speedup passes, whichever order they ran in.
+    assert all(outcome == "passed" for name, outcome in outcomes.items() if "speedup" not in name), outcomes
+
+
+def test_a_stuck_process_is_killed_at_the_assignment_time_limit(strict_course, tmp_path):
+    """Code that stops the watchdog too is killed at the manifest's wall-time limit; earlier passes count."""
+    spinning = _with("01", "    _, sequential = await timed(run_sequential(jobs))\n",
+                     "    import faulthandler, signal\n    signal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
+                     "    faulthandler.cancel_dump_traceback_later()\n    while True:\n        pass\n")
+    a01 = _grade_in(strict_course, make_submission(tmp_path, {"01": spinning}))
+    assert "timeout" in _outcomes(a01).values()
     assert "stopped after 8 s" in a01["message"]
     assert 0 < a01["score"] < 100
 

@@ -1,0 +1,57 @@
+"""The two ways a graded run starts (forked from the fork server, or spawned) give the same results."""
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+from repo_support import ROOT
+
+from grader.manifest import load_manifest
+from grader.pipeline import Session, course_tests
+from grader.stage import CourseTests, Placed, Runtime, Stage, new_runtime, place
+
+# 03 starts fresh interpreters from its tests; 08 runs a real server on loopback.
+MANIFEST = load_manifest(ROOT).only(["03", "08"])
+
+
+def _scores(session: Session, submission: Path) -> dict[str, tuple[float, str]]:
+    return {a.id: (a.score, a.status) for a in session.grade(submission).assignments}
+
+
+@pytest.mark.parametrize("fork", [True, False], ids=["forked", "spawned"])
+def test_both_ways_grade_alike(fork: bool) -> None:
+    """Forked and spawned runs score the reference solutions 100 and the stubs 0."""
+    with Session(MANIFEST, course_tests(MANIFEST, None), fork=fork) as session:
+        assert session.runner.mode == ("fork" if fork else "spawn")  # type: ignore[attr-defined]
+        assert _scores(session, ROOT / "solutions") == {"03": (100, "graded"), "08": (100, "graded")}
+        assert _scores(session, ROOT / "assignments") == {"03": (0, "graded"), "08": (0, "graded")}
+
+
+def test_a_dead_fork_server_falls_back_to_spawning() -> None:
+    """If the fork server dies, the session goes on by spawning, and no result is lost."""
+    with Session(MANIFEST, course_tests(MANIFEST, None)) as session:
+        server = session.runner._server  # type: ignore[attr-defined]
+        assert server is not None
+        os.kill(server._process.pid, signal.SIGKILL)
+        server._process.wait()
+        assert _scores(session, ROOT / "solutions") == {"03": (100, "graded"), "08": (100, "graded")}
+        assert session.runner.mode == "spawn"  # type: ignore[attr-defined]
+
+
+def test_changed_removed_or_added_test_files_are_noticed(tmp_path: Path) -> None:
+    """The parent's own check of the staged tests: any change to them after staging is reported."""
+    manifest = load_manifest(ROOT).only(["01"])
+    [assignment] = manifest.assignments
+    stage = Stage(tmp_path / "stage", new_runtime(tmp_path / "runtime", manifest))
+    stage.root.mkdir()
+    placed: Placed = place(stage, assignment, b"", CourseTests(ROOT, ROOT / "tests"))
+    assert placed.altered_tests() == []
+    hidden = placed.folder / "test_hidden_why_async.py"
+    hidden.chmod(0o644)
+    hidden.write_text("def test_nothing(): pass\n")
+    (placed.folder / "test_why_async.py").unlink()
+    (placed.folder / "test_extra.py").write_text("")
+    assert placed.altered_tests() == ["test_extra.py", "test_hidden_why_async.py", "test_why_async.py"]
+    assert isinstance(stage.runtime, Runtime)
