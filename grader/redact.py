@@ -8,7 +8,8 @@ it is scored, and a message quoting one is withheld.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from functools import cached_property
 from pathlib import Path
 
 from grader.manifest import Manifest
@@ -43,11 +44,18 @@ def secret_lines(sources: list[str], public: str) -> frozenset[str]:
     return frozenset(lines)
 
 
-@dataclass(frozen=True)
 class HiddenText:
-    """The secret lines of a course's hidden tests."""
+    """The secret lines of a course's hidden tests, worked out the first time a message needs checking."""
 
-    lines: frozenset[str]
+    def __init__(self, sources: Callable[[], list[str]], public: Callable[[], str]) -> None:
+        self._sources = sources
+        self._public = public
+
+    @cached_property
+    def lines(self) -> frozenset[str]:
+        """The secret lines (most runs never need them: passing tests carry no messages)."""
+        sources = self._sources()
+        return secret_lines(sources, self._public()) if sources else frozenset()
 
     def redact(self, text: str) -> str:
         """``text``, or a notice in its place when it quotes a secret line."""
@@ -58,6 +66,8 @@ class HiddenText:
 
 def hidden_text(manifest: Manifest, tests: CourseTests) -> HiddenText:
     """The secret lines of every hidden test file of the course."""
-    sources = [path.read_text(encoding="utf-8", errors="replace")
-               for a in manifest.assignments for path in tests.hidden(a)]
-    return HiddenText(secret_lines(sources, public_text(tests.course_root)) if sources else frozenset())
+    def sources() -> list[str]:
+        return [path.read_text(encoding="utf-8", errors="replace")
+                for a in manifest.assignments for path in tests.hidden(a)]
+
+    return HiddenText(sources, lambda: public_text(tests.course_root))

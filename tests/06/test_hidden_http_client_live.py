@@ -123,13 +123,17 @@ class PipeSink:
                 self.received += len(chunk)
 
     def close(self) -> None:
-        """Wake the draining thread if nobody ever opened the pipe, and wait for it."""
-        if self.thread.is_alive():
+        """Wake the draining thread if nobody ever opened the pipe, and wait for it (2 s at most)."""
+        for _ in range(200):
+            if not self.thread.is_alive():
+                return
             try:
+                # Opening the write end gives the reader its end of file. It fails (ENXIO) until the
+                # thread has opened the read end, which it may not have done yet: so, again.
                 os.close(os.open(self.path, os.O_WRONLY | os.O_NONBLOCK))
             except OSError:
-                pass  # the writer is still there, or the pipe is gone
-        self.thread.join(timeout=2)
+                pass
+            self.thread.join(timeout=0.01)
 
 
 async def failure_name(session: aiohttp.ClientSession, url: str) -> str:
