@@ -97,7 +97,7 @@ def _maxrss_mb(who: int) -> float:
     return value / (1024 * 1024) if sys.platform == "darwin" else value / 1024
 
 
-def measure(students: int, seed: int) -> dict[str, object]:
+def measure(students: int, seed: int, workers: int | None = None, reuse: bool = True) -> dict[str, object]:
     from grader.batch import default_workers, read_sources, run_batch
     from grader.manifest import load_manifest
     from grader.pipeline import course_tests
@@ -111,7 +111,8 @@ def measure(students: int, seed: int) -> dict[str, object]:
         generation = time.perf_counter() - started
         sources = read_sources(submissions, out)
         started = time.perf_counter()
-        summary = run_batch(manifest, sources, out, tests=tests, stream=io.StringIO())
+        summary = run_batch(manifest, sources, out, tests=tests, stream=io.StringIO(), workers=workers,
+                            reuse_identical=reuse)
         wall = time.perf_counter() - started
     scores = [s.score for s in summary.students]
     return {
@@ -119,7 +120,8 @@ def measure(students: int, seed: int) -> dict[str, object]:
         "graded": summary.graded,
         "errors": summary.errors,
         "skipped": summary.skipped,
-        "workers": default_workers(),
+        "workers": workers or default_workers(),
+        "reuse_identical": reuse,
         "seed": seed,
         "mix_per_assignment": dict(counts),
         "generation_seconds": generation,
@@ -140,8 +142,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--students", type=int, default=200)
     parser.add_argument("--seed", type=int, default=20261125)
     parser.add_argument("--json", type=Path, required=True)
+    parser.add_argument("--workers", type=int, default=None, help="batch workers (default: batch's own default)")
+    parser.add_argument("--no-reuse", action="store_true", help="run every file (batch --no-reuse)")
     args = parser.parse_args(argv)
-    result = measure(args.students, args.seed)
+    result = measure(args.students, args.seed, args.workers, reuse=not args.no_reuse)
     args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     return 0
 

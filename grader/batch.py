@@ -515,13 +515,16 @@ def default_workers() -> int:
 
 
 def run_batch(manifest: Manifest, sources: list[Source], out: Path, *, workers: int | None = None,
-              force: bool = False, tests: CourseTests, stream: TextIO | None = None) -> BatchSummary:
+              force: bool = False, tests: CourseTests, stream: TextIO | None = None,
+              reuse_identical: bool = True) -> BatchSummary:
     """Grade every source into ``out``; progress on ``stream`` (standard error by default).
 
     ``workers`` submissions are graded at once, each with one assignment
     process at a time, so the machine runs at most ``workers`` pytest
     processes. A student who cannot be graded gets an error result; nothing
-    about one student stops the others.
+    about one student stops the others. With ``reuse_identical``, an
+    assignment file identical to one already graded in this batch gets that
+    result instead of a second run.
     """
     if not sources:
         raise UsageError("no submissions to grade")
@@ -530,7 +533,7 @@ def run_batch(manifest: Manifest, sources: list[Source], out: Path, *, workers: 
     stream = stream if stream is not None else sys.stderr
     outcomes: dict[str, tuple[StudentOutcome, dict[str, Any]]] = {}
     # One session for the class: the fork server starts and the catalog is read once.
-    with Session(manifest, tests) as session:
+    with Session(manifest, tests, reuse_identical=reuse_identical) as session:
         batch = _Batch(manifest, tests, session, course_fingerprint(manifest, tests)[:16], out, force)
         progress = Progress(stream, len(sources))
         for source in sources:
@@ -580,5 +583,5 @@ def command(args: argparse.Namespace) -> int:
         raise UsageError(f"results folder {args.out} is a file")
     sources = read_sources(args.submissions, args.out)
     run_batch(manifest, sources, args.out, workers=args.workers, force=args.force,
-              tests=course_tests(manifest, args.tests))
+              tests=course_tests(manifest, args.tests), reuse_identical=not args.no_reuse)
     return 0

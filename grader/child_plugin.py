@@ -33,7 +33,7 @@ _clock = time.monotonic  # taken before any test can monkeypatch time
 _report: IO[str] | None = None
 _student_file: str | None = None
 _guard: grader_guard.Guard | None = None
-_baseline: grader_guard.Snapshot | None = None
+_baseline: grader_guard.Baseline | None = None
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -105,7 +105,7 @@ def pytest_collection(session: pytest.Session) -> None:
         secret_dirs=session.config.getoption("grader_secret"),
         report=_emit,
     )
-    _baseline = grader_guard.snapshot()
+    _baseline = grader_guard.Baseline()
     _guard.arm()
     try:
         module = importlib.import_module(name)
@@ -125,9 +125,7 @@ def _check_untouched(when: str, *, full: bool) -> None:
     """Report what the student's code replaced in the libraries the tests rely on."""
     if _baseline is None:
         return
-    now = grader_guard.snapshot(full=full)
-    before = _baseline if full else {k: v for k, v in _baseline.items() if k in now}
-    changed = grader_guard.replaced(before, now)
+    changed = _baseline.replaced(full=full)
     if changed:
         _emit({"kind": "tampered", "message": _clip(f"{when}, your code replaced {', '.join(changed[:5])}")})
 

@@ -181,6 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--out", type=Path, required=True, help="the results folder (one JSON file per student)")
     batch.add_argument("--workers", type=_positive, help="submissions graded at once (default: one per core)")
     batch.add_argument("--force", action="store_true", help="regrade submissions that did not change")
+    batch.add_argument("--no-reuse", action="store_true",
+                       help="run every file, even one identical to a file already graded in this batch")
     batch.add_argument("--tests", type=Path, help="the hidden-test folder (default: this repository's tests/)")
     batch.add_argument("--assignment", action="append", metavar="NN", help="only this assignment (repeatable)")
     batch.set_defaults(run=_delegate("batch"))

@@ -56,9 +56,6 @@ _GONE = object()
 _active: Guard | None = None
 
 
-Snapshot = dict[str, dict[str, object]]  # references, not id()s: id() is an audited call
-
-
 def _watched(name: str) -> bool:
     return any(name == prefix or name.startswith(prefix + ".") for prefix in WATCHED_PREFIXES)
 
@@ -72,42 +69,43 @@ def _checked(module: str, attribute: str) -> bool:
     return module.startswith(OWN_MODULES) and attribute not in OWN_STATE
 
 
-def snapshot(*, full: bool = True) -> Snapshot:
-    """Every checked attribute of the watched modules and of the classes they define.
+class Baseline:
+    """What the watched modules (and the classes they define) hold before the student's code runs.
 
-    Not ``full``: only the namespaces tests call through (``asyncio.sleep``,
-    ``aiohttp.ClientSession``) and the course's and grader's own modules,
-    cheap enough to check after every test.
+    References, not ``id()``s (``id`` is an audited call), taken once; a check
+    then only compares each remembered attribute with what is there now.
     """
-    taken: Snapshot = {}
-    modules = sys.modules.copy()
-    if full:
-        names_to_take = [name for name in modules if _watched(name)]
-    else:
-        names_to_take = [name for name in modules if name in HOT_MODULES or name.startswith(OWN_MODULES)]
-    for name in names_to_take:
-        module = modules[name]
-        if not isinstance(module, ModuleType):
-            continue
-        names = dict(vars(module))
-        taken[name] = {key: value for key, value in names.items() if _checked(name, key)}
-        if not full:
-            continue
-        for key, value in names.items():
-            if isinstance(value, type) and value.__module__ == name and _checked(name, key):
-                taken[f"{name}.{key}"] = {k: v for k, v in vars(value).items() if _checked(name, k)}
-    return taken
 
+    def __init__(self) -> None:
+        self._owners: list[tuple[str, dict[str, Any], list[tuple[str, object]], bool]] = []
+        self._modules: list[tuple[str, ModuleType, bool]] = []
+        for name, module in list(sys.modules.items()):
+            if not isinstance(module, ModuleType) or not _watched(name):
+                continue
+            names = vars(module)
+            hot = name in HOT_MODULES or name.startswith(OWN_MODULES)
+            self._modules.append((name, module, hot))
+            self._owners.append((name, names, [(k, v) for k, v in names.items() if _checked(name, k)], hot))
+            for key, value in list(names.items()):
+                if isinstance(value, type) and value.__module__ == name and _checked(name, key):
+                    attributes = vars(value)  # a mappingproxy: live, like a module's __dict__
+                    remembered = [(k, v) for k, v in attributes.items() if _checked(name, k)]
+                    self._owners.append((f"{name}.{key}", attributes, remembered, False))  # type: ignore[arg-type]
 
-def replaced(before: Snapshot, after: Snapshot) -> list[str]:
-    """What ``after`` has replaced or removed of ``before`` (additions are fine: modules cache things)."""
-    changes = []
-    for owner, attributes in before.items():
-        now = after.get(owner)
-        if now is None:
-            continue  # a module unloaded, or a class rebound (reported at its module)
-        changes += [f"{owner}.{key}" for key, value in attributes.items() if now.get(key, _GONE) is not value]
-    return changes
+    def replaced(self, *, full: bool = True) -> list[str]:
+        """What has been replaced or removed since (additions are fine: modules cache things).
+
+        Not ``full``: only the namespaces tests call through (``asyncio.sleep``,
+        ``aiohttp.ClientSession``) and the course's and grader's own modules,
+        cheap enough to check after every test.
+        """
+        modules = sys.modules
+        changes = [f"{name} (the whole module)" for name, module, hot in self._modules
+                   if (full or hot) and modules.get(name, module) is not module]
+        for owner, now, remembered, hot in self._owners:
+            if full or hot:
+                changes += [f"{owner}.{key}" for key, value in remembered if now.get(key, _GONE) is not value]
+        return changes
 
 
 def fresh_process_prologue() -> str:

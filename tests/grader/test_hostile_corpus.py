@@ -117,6 +117,8 @@ CORPUS: dict[str, tuple[str | bytes, Check]] = {
                              _void("aioresponses")),
     "patched_pytest_internals": (_on_import("import _pytest.runner\n_pytest.runner.call_and_report = print"),
                                  _void("_pytest.runner.call_and_report")),
+    "replaced_module": (_on_import("import sys, types\nsys.modules['asyncio'] = types.ModuleType('asyncio')"),
+                        _void("asyncio (the whole module)")),
     "patched_while_tested": (_body("import asyncio\nasyncio.gather = asyncio.wait"), _void("asyncio.gather", "in test_")),
     # Forging results, reading or changing the tests.
     "forged_result_file": (_body(f"open({str(FORGED)!r}, 'w').write('{{\"score\": 100}}')"),

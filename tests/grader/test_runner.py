@@ -55,3 +55,20 @@ def test_changed_removed_or_added_test_files_are_noticed(tmp_path: Path) -> None
     (placed.folder / "test_extra.py").write_text("")
     assert placed.altered_tests() == ["test_extra.py", "test_hidden_why_async.py", "test_why_async.py"]
     assert isinstance(stage.runtime, Runtime)
+
+
+def test_identical_files_are_graded_once_when_asked(tmp_path: Path) -> None:
+    """With reuse_identical (batch's default), a byte-identical module gets the earlier result; without, it runs."""
+    manifest = load_manifest(ROOT).only(["01", "02"])
+    for student in ("ann", "bob"):
+        for a in manifest.assignments:
+            module = tmp_path / student / "assignments" / a.id / a.module
+            module.parent.mkdir(parents=True)
+            source = ROOT / ("solutions" if a.id == "01" else "assignments") / a.id / a.module
+            module.write_bytes(source.read_bytes())
+    for reuse, expected in ((True, 2), (False, 0)):
+        with Session(manifest, course_tests(manifest, None), reuse_identical=reuse) as session:
+            ann, bob = session.grade(tmp_path / "ann"), session.grade(tmp_path / "bob")
+            assert session.reused == expected
+        assert ann.to_dict() == bob.to_dict()
+        assert [a.score for a in bob.assignments] == [100, 0]

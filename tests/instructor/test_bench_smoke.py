@@ -49,4 +49,6 @@ def test_quick_bench_reports_every_section(tmp_path: Path) -> None:
     scale = results["class_scale"]
     assert scale["students"] == STUDENTS
     assert scale["graded"] == STUDENTS and scale["errors"] == 0
+    assert scale["reuse_identical"] is True and scale["every_file"]["reuse_identical"] is False
+    assert scale["every_file"]["graded"] == STUDENTS and scale["every_file"]["wall_seconds"] > 0
     assert sum(scale["mix_per_assignment"].values()) == STUDENTS * len(results["student_loop"]["per_assignment"])
