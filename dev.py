@@ -51,10 +51,11 @@ def _run(python: Path, *args: str) -> int:
 
 
 def check_all_pythons() -> int:
-    """Run the course check on every supported Python found on PATH or in pyenv."""
+    """Run the course check (and the grader's hostile corpus) on every supported Python found on PATH or in pyenv."""
     status = 0
+    running = f"python{sys.version_info.major}.{sys.version_info.minor}"
     for name in PYTHONS:
-        if name == f"python{sys.version_info.major}.{sys.version_info.minor}":
+        if name == running:
             python = setup()  # the interpreter running this script already has .venv
         else:
             found = _interpreter(name)
@@ -64,6 +65,11 @@ def check_all_pythons() -> int:
             python = setup(ROOT / ".venv-checks" / name, interpreter=found, extras="dev")
         print(f"{name}: python -m grader check --repeat {REPEAT}", flush=True)
         status |= _run(python, "-m", "grader", "check", "--repeat", str(REPEAT))
+        if name != running:  # `dev.py test` ran the whole suite on this one
+            # The guard rests on audit events and the fork server on os.fork: prove both on this Python too.
+            print(f"{name}: the hostile-submission corpus and the runner tests", flush=True)
+            status |= _run(python, "-m", "pytest", "-q", "-p", "no:randomly", "tests/grader/test_hostile_corpus.py",
+                           "tests/grader/test_hostile_submissions.py", "tests/grader/test_runner.py")
     return status
 
 
