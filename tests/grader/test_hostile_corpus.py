@@ -94,6 +94,7 @@ def _full_with_note(*words: str) -> Check:
 CORPUS: dict[str, tuple[str | bytes, Check]] = {
     # Broken code.
     "import_error": (_on_import("raise RuntimeError('broken at import')"), _void("RuntimeError", "broken at import", "why_async.py:")),
+    "sys_exit_in_a_coroutine": (_body("import sys\nsys.exit(0)"), _partial("SystemExit")),
     "os_exit_at_import": (_on_import("import os\nos._exit(3)"), _nothing("exited early with status 3", "os._exit")),
     "wrong_signature": (SOLUTION.replace("async def fetch_async(label: str, delay: float)",
                                          "async def fetch_async(delay: float, label: str)"), _partial("Expected")),
