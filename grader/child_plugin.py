@@ -32,7 +32,6 @@ REARM_EVERY = 1.0  # seconds
 _clock = time.monotonic  # taken before any test can monkeypatch time
 _report: IO[str] | None = None
 _student_file: str | None = None
-_guard: grader_guard.Guard | None = None
 _baseline: grader_guard.Baseline | None = None
 
 
@@ -43,6 +42,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--grader-module", default=None, help="the student's module, imported first")
     group.addoption("--grader-network", default="none", choices=("none", "loopback"),
                     help="whether graded code may connect to loopback")
+    group.addoption("--grader-watchdog", default=None,
+                    help="arm the watchdog; it writes the stack here when it ends the process")
     group.addoption("--grader-secret", action="append", default=[],
                     help="a folder graded code may not read (the course's hidden tests and solutions)")
 
@@ -81,9 +82,10 @@ def pytest_configure(config: pytest.Config) -> None:
     path = config.getoption("grader_report")
     if path:
         _report = open(path, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as the run
-    if config.getoption("grader_module"):
+    watchdog = config.getoption("grader_watchdog")
+    if watchdog:
         # Twice the per-test timeout and a second: pytest-timeout has had its chance by then.
-        _watchdog = Watchdog(2 * float(config.getini("timeout") or 5) + 1, f"{path}.watchdog")
+        _watchdog = Watchdog(2 * float(config.getini("timeout") or 5) + 1, watchdog)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -95,18 +97,17 @@ def pytest_collection(session: pytest.Session) -> None:
         return
     # The staged folder is the working directory; pytest would put it first on
     # sys.path when importing the tests anyway (rootdir-less "prepend" mode).
-    global _guard, _baseline
+    global _baseline
     sys.path.insert(0, os.getcwd())
-    _guard = grader_guard.Guard(
+    guard = grader_guard.Guard(
         scratch=os.environ.get("TMPDIR") or os.getcwd(),
         tests=[os.path.join(os.getcwd(), f) for f in os.listdir(".") if f.startswith("test_") and f.endswith(".py")],
-        student_file=os.path.join(os.getcwd(), f"{name}.py"),
         loopback=session.config.getoption("grader_network") == "loopback",
         secret_dirs=session.config.getoption("grader_secret"),
         report=_emit,
     )
     _baseline = grader_guard.Baseline()
-    _guard.arm()
+    guard.arm()
     try:
         module = importlib.import_module(name)
         _student_file = os.path.realpath(getattr(module, "__file__", "") or "")

@@ -25,7 +25,7 @@ import os
 import socket
 import sys
 import sysconfig
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from types import FrameType, ModuleType
 from typing import Any
 
@@ -35,7 +35,7 @@ WATCHED_PREFIXES = ("asyncio", "aiohttp", "aioresponses", "pytest", "_pytest", "
 OWN_MODULES = ("coursekit", "grader_child", "grader_guard")
 HOT_MODULES = {"asyncio", "aiohttp", "aioresponses", "pytest", "pytest_asyncio", "looptime", "time", "socket",
                "builtins"}
-OWN_STATE = {"_report", "_student_file", "_guard", "_baseline", "_active", "_watchdog"}  # the child plugin's own run state
+OWN_STATE = {"_report", "_student_file", "_baseline", "_active", "_watchdog"}  # the child plugin's own run state
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
 _PATH_EVENTS = {  # event -> positions of the path arguments a change to the file system names
     "os.remove": (0,), "os.rename": (0, 1), "os.rmdir": (0,), "os.mkdir": (0,), "os.chmod": (0,),
@@ -52,6 +52,7 @@ _SOCKET_EVENTS = {"socket.connect", "socket.bind", "socket.sendto", "socket.send
 _LOCAL_NAMES = {None, "", "localhost", "localhost.", "ip6-localhost"}
 
 
+_RUNTIME = os.path.dirname(os.path.realpath(__file__))
 _GONE = object()
 _active: Guard | None = None
 
@@ -116,31 +117,27 @@ def fresh_process_prologue() -> str:
     """
     if _active is None:
         return ""
-    runtime = os.path.dirname(os.path.realpath(__file__))
     # What the tests' own libraries import is imported before the guard is armed, as in the test process.
-    return (f"import asyncio, subprocess, sys; sys.path.insert(0, {runtime!r}); import grader_guard; "
+    return (f"import asyncio, subprocess, sys; sys.path.insert(0, {_RUNTIME!r}); import grader_guard; "
             f"grader_guard.Guard(**{_active.policy!r}).arm()\n")
 
 
 class Guard:
     """The policy of one graded run, enforced from an audit hook once armed."""
 
-    def __init__(self, *, scratch: str, tests: list[str], student_file: str, loopback: bool,
-                 secret_dirs: Sequence[str] = (), report: Callable[[dict[str, Any]], None] = lambda record: None) -> None:
-        self.policy = {"scratch": scratch, "tests": list(tests), "student_file": student_file, "loopback": loopback,
-                       "secret_dirs": list(secret_dirs)}
+    def __init__(self, *, scratch: str, tests: list[str], loopback: bool, secret_dirs: Sequence[str] = (),
+                 report: Callable[[dict[str, Any]], None] = lambda record: None) -> None:
+        self.policy = {"scratch": scratch, "tests": list(tests), "loopback": loopback, "secret_dirs": list(secret_dirs)}
         self.scratch = os.path.realpath(scratch) + os.sep
         self.tests = frozenset(os.path.realpath(t) for t in tests)
-        self.student_file = os.path.realpath(student_file)
         self.loopback = loopback
         self.report = report
         paths = sysconfig.get_paths()
-        runtime = os.path.dirname(os.path.realpath(__file__))
         self.trusted = tuple({os.path.realpath(paths[k]) + os.sep for k in ("stdlib", "platstdlib", "purelib",
-                                                                             "platlib")} | {runtime + os.sep})
+                                                                             "platlib")} | {_RUNTIME + os.sep})
         self.secret_dirs = tuple(os.path.realpath(d) + os.sep for d in secret_dirs)
         self.armed = False
-        self.refusals: list[str] = []
+        self._reported = 0
 
     def arm(self) -> None:
         """Start enforcing: from now on the hook refuses what the policy forbids."""
@@ -152,8 +149,6 @@ class Guard:
 
     # The hook runs on every audited event in the process: the first test is the cheap one.
     def _hook(self, event: str, args: tuple[Any, ...]) -> None:
-        if not self.armed:
-            return
         if event == "open":
             self._open(args[0], args[2])
         elif event in _PATH_EVENTS:
@@ -177,8 +172,8 @@ class Guard:
 
     def _refuse(self, what: str, *, quiet: bool = False) -> None:
         message = f"the grader does not allow {what}"
-        if len(self.refusals) < 20 and not quiet:
-            self.refusals.append(message)
+        if self._reported < 20 and not quiet:
+            self._reported += 1
             self.report({"kind": "refused", "message": message})
         raise PermissionError(message)  # graded code sees the error an OS would give, with the reason
 
@@ -213,13 +208,7 @@ class Guard:
         nothing called from the student's module may, not even through
         ``inspect``, ``linecache`` or pytest's own functions.
         """
-        frame: FrameType | None = sys._getframe(3)  # past _hook, its helper and this
-        while frame is not None:
-            filename = frame.f_code.co_filename
-            if not (filename.startswith(self.trusted) or filename.startswith("<frozen ") or filename in self.tests):
-                return False
-            frame = frame.f_back
-        return True
+        return all(f.startswith(self.trusted) or f.startswith("<frozen ") or f in self.tests for f in _callers())
 
     @staticmethod
     def _through_linecache() -> bool:
@@ -228,12 +217,7 @@ class Guard:
         Refused there, it shows a blank line where the test's source would be,
         which costs the student nothing: no need to report it.
         """
-        frame: FrameType | None = sys._getframe(3)
-        while frame is not None:
-            if frame.f_code.co_filename.endswith(f"{os.sep}linecache.py"):
-                return True
-            frame = frame.f_back
-        return False
+        return any(f.endswith(f"{os.sep}linecache.py") for f in _callers())
 
     def _signal(self, event: str, args: tuple[Any, ...]) -> None:
         target = args[0]
@@ -261,24 +245,26 @@ class Guard:
 
     def _lookup(self, host: Any) -> None:
         name = host.decode() if isinstance(host, bytes) else host
-        if self._is_address(name):
-            return  # nothing to look up; connecting to it is checked
-        if name not in _LOCAL_NAMES:
+        if name not in _LOCAL_NAMES and _address(name) is None:  # an address: connecting to it is checked
             self._refuse(f"looking up {name!s} (only localhost is reachable)")
 
     @staticmethod
-    def _is_address(host: Any) -> bool:
-        try:
-            ipaddress.ip_address(str(host).split("%")[0])
-        except ValueError:
-            return False
-        return True
-
-    @staticmethod
     def _is_loopback(host: Any) -> bool:
-        if host in _LOCAL_NAMES:
-            return True
-        try:
-            return ipaddress.ip_address(str(host).split("%")[0]).is_loopback
-        except ValueError:
-            return False
+        address = _address(host)
+        return host in _LOCAL_NAMES or (address is not None and address.is_loopback)
+
+
+def _address(host: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """``host`` as an IP address (an IPv6 zone dropped), or None when it is a name."""
+    try:
+        return ipaddress.ip_address(str(host).split("%")[0])
+    except ValueError:
+        return None
+
+
+def _callers() -> Iterator[str]:
+    """The file of every frame on the stack, innermost first (the guard's own frames are the runtime's: trusted)."""
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None:
+        yield frame.f_code.co_filename
+        frame = frame.f_back

@@ -12,7 +12,7 @@ from pathlib import Path
 from types import TracebackType
 
 from grader import score
-from grader.catalog import Catalog, load_catalog
+from grader.catalog import Catalog, Entry, load_catalog
 from grader.find import Found, find_submission
 from grader.manifest import Manifest
 from grader.model import AssignmentResult, GradeResult
@@ -111,29 +111,38 @@ class Session:
         placed = place(stage, assignment, found.source, self.tests)
         entries = self.catalog[assignment.id]
         args = [*command_args(shuffle_seed=shuffle_seed), "--grader-module", assignment.module_name,
-                "--grader-network", assignment.network, *self._secret_args, str(placed.folder)]
+                "--grader-network", assignment.network, *self._secret_args]
+        runs = self._run_resuming(stage, assignment.id, placed.folder, args, entries)
+        altered = placed.altered_tests()
+        if altered:
+            return score.tampered(assignment, entries, altered)
+        return score.grade_run(assignment, entries, runs, self.manifest.limits, self.hidden)
+
+    def _run_resuming(self, stage: Stage, name: str, folder: Path, args: list[str],
+                      entries: list[Entry]) -> list[RunOutput]:
+        """Run an assignment's tests; when the code ends a process early, the tests it never started again.
+
+        An exit, a crash or a test that would not stop costs only the tests
+        that process started: the rest run in a new one, within the same
+        wall-time budget, at most MAX_RESUMES more times.
+        """
         runs: list[RunOutput] = []
         reported: set[str] = set()
         limits = self.manifest.limits
-        # A process the code ended early (an exit, a crash, a test that would not stop) costs only the
-        # tests it started: the rest run in a new one, within the same wall-time budget.
         for attempt in range(MAX_RESUMES + 1):
             budget = limits.assignment_timeout - sum(run.duration for run in runs)
             if budget < 1:
                 break
             skip = [arg for nodeid in sorted(reported) for arg in ("--deselect", nodeid)]
-            name = f"{assignment.id}-{attempt}"
-            runs.append(self.runner.run(Job(stage, [*args[:-1], *skip, args[-1]], cwd=placed.folder,
-                                            scratch=stage.scratch(name), report=stage.root / f"{name}.jsonl",
+            run_name = f"{name}-{attempt}"
+            runs.append(self.runner.run(Job(stage, [*args, *skip, str(folder)], cwd=folder,
+                                            scratch=stage.scratch(run_name), report=stage.root / f"{run_name}.jsonl",
                                             limits=replace(limits, assignment_timeout=budget))))
             newly_started = score.started_in(runs[-1]) - reported
             reported |= newly_started
             if not newly_started or not score.needs_resume(runs[-1], entries, reported):
                 break  # done, or no progress: running it again would end the same way
-        altered = placed.altered_tests()
-        if altered:
-            return score.tampered(assignment, entries, altered)
-        return score.grade_run(assignment, entries, runs, self.manifest.limits, self.hidden)
+        return runs
 
 
 def grade(manifest: Manifest, submission: Path, tests: CourseTests, *, shuffle_seed: int | None = None,

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from typing import IO, Any, Protocol
 from grader.manifest import Limits
 from grader.pytest_options import PLUGINS
 from grader.stage import Runtime, Stage
+from grader.zygote import limit_resources
 
 MAX_RECORDS = 20_000
 START_TIMEOUT = 60.0  # seconds the fork server may take to import everything
@@ -62,12 +62,17 @@ class Job:
     def argv(self) -> list[str]:
         """pytest's whole command line: the grader's configuration, then the run's own arguments."""
         return ["-c", str(self.stage.runtime.ini), "--rootdir", str(self.stage.root),
-                "--grader-report", str(self.report), *self.args]
+                "--grader-report", str(self.report), "--grader-watchdog", str(self.watchdog), *self.args]
 
     @property
     def stderr(self) -> Path:
         """Where the child's standard error goes (for maintainers only)."""
         return self.report.with_suffix(".stderr")
+
+    @property
+    def watchdog(self) -> Path:
+        """Where the child's watchdog writes when it ends the process (empty while it has not)."""
+        return self.report.with_suffix(".watchdog")
 
     def env(self) -> dict[str, str]:
         """The whole environment of the child: nothing inherited but PATH."""
@@ -104,12 +109,6 @@ def _output_bytes(limits: Limits) -> int:
     return max(limits.output_kb * 1024, 64 * 1024)
 
 
-def _limit_resources(limits: Limits) -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (_memory_bytes(limits),) * 2)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (_output_bytes(limits),) * 2)
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-
-
 def read_records(path: Path) -> list[dict[str, Any]]:
     """The child's JSON lines; malformed lines (a crash mid-write, forgery) are dropped."""
     records: list[dict[str, Any]] = []
@@ -132,8 +131,7 @@ def read_records(path: Path) -> list[dict[str, Any]]:
 def _output(job: Job, returncode: int | None, killed: bool, started: float) -> RunOutput:
     duration = time.monotonic() - started
     tail = job.stderr.read_bytes()[-4000:].decode("utf-8", "replace") if job.stderr.exists() else ""
-    watchdog = job.report.with_name(job.report.name + ".watchdog")
-    fired = watchdog.is_file() and watchdog.stat().st_size > 0
+    fired = job.watchdog.is_file() and job.watchdog.stat().st_size > 0
     return RunOutput(read_records(job.report), returncode, killed, duration, tail, fired)
 
 
@@ -155,7 +153,8 @@ class SpawnRunner:
         with open(os.devnull, "wb") as devnull, job.stderr.open("wb") as stderr:
             child = subprocess.Popen(
                 command, cwd=job.cwd, env=job.env(), stdin=subprocess.DEVNULL, stdout=devnull, stderr=stderr,
-                start_new_session=True, preexec_fn=lambda: _limit_resources(job.limits),
+                start_new_session=True,
+                preexec_fn=lambda: limit_resources(_memory_bytes(job.limits), _output_bytes(job.limits)),
             )
             try:
                 child.wait(timeout=job.limits.assignment_timeout)
@@ -294,7 +293,7 @@ class PreferForks:
                 return server.run(job)
             except ForkServerGone:
                 self._server = None
-                for leftover in (job.report, job.stderr, job.report.with_name(job.report.name + ".watchdog")):
+                for leftover in (job.report, job.stderr, job.watchdog):
                     leftover.unlink(missing_ok=True)
         return self._spawn.run(job)
 

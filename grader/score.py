@@ -8,6 +8,7 @@ why. Reports about tests the catalog does not list are ignored.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from coursekit import hints
@@ -48,37 +49,44 @@ def _void(assignment: Assignment, entries: list[Entry], message: str) -> Assignm
     return AssignmentResult(assignment.id, assignment.title, 0.0, max_score, "error", message, tests)
 
 
+@dataclass(frozen=True)
+class End:
+    """How a child process ended abnormally: what the student reads, and whether time ran out."""
+
+    message: str
+    timed_out: bool = False
+
+
 def process_end(run: RunOutput, limits: Limits, *, complete: bool, finished: bool = True,
-                stuck: str | None = None) -> str | None:
-    """Why the child ended abnormally, in a student's words; None for a normal end.
+                stuck: str | None = None) -> End | None:
+    """Why the child ended abnormally; None for a normal end.
 
     ``complete`` says every catalog test reported to its teardown, and
     ``finished`` that pytest reported its own end: a process that exits with
-    pytest's own status without both was ended by the code.
+    pytest's own status without both was ended by the code. ``stuck`` is the
+    test the watchdog ended the process in, if it did.
     """
     if stuck is not None:
-        return (f"{stuck.rpartition('::')[2]} ran past {2 * limits.test_timeout + 1:g} s of real time and would "
-                "not stop, so its process was ended: does your code swallow CancelledError, ignore signals or "
-                f"keep the loop busy? {hints.SWALLOWED_CANCEL}")
+        return End(f"{stuck.rpartition('::')[2]} ran past {2 * limits.test_timeout + 1:g} s of real time and would "
+                   "not stop, so its process was ended: does your code swallow CancelledError, ignore signals or "
+                   f"keep the loop busy? {hints.SWALLOWED_CANCEL}", timed_out=True)
     if run.killed:
-        return (f"the tests were stopped after {limits.assignment_timeout:g} s of real time: "
-                f"is something blocking the loop or spinning? {hints.TIMED_OUT}")
+        return End(f"the tests were stopped after {limits.assignment_timeout:g} s of real time: "
+                   f"is something blocking the loop or spinning? {hints.TIMED_OUT}", timed_out=True)
     code = run.returncode
     if code == -25:
-        return f"your code wrote more than {limits.output_kb} KB of output: is something printing in a loop?"
+        return End(f"your code wrote more than {limits.output_kb} KB of output: is something printing in a loop?")
     if code is not None and code < 0:
         name = SIGNAL_NAMES.get(code, f"signal {-code}")
-        return f"the test process was killed by {name} (memory limit {limits.memory_mb} MB, or a crash)"
+        return End(f"the test process was killed by {name} (memory limit {limits.memory_mb} MB, or a crash)")
     if code in (0, 1) and complete:
         return None  # pytest's own codes: all passed / some failed
-    if not finished:
-        return f"the test process exited early with status {code}: does your code call sys.exit or os._exit?"
-    if code == 3:
-        return ("pytest stopped with an internal error while running your code (a task or coroutine "
-                f"left behind can cause it: {hints.LEFT_RUNNING})")
-    if code == 2:
-        return "the test run was interrupted: does your code raise KeyboardInterrupt or send signals?"
-    return f"the test process exited early with status {code}: does your code call sys.exit or os._exit?"
+    if finished and code == 3:
+        return End("pytest stopped with an internal error while running your code (a task or coroutine "
+                   f"left behind can cause it: {hints.LEFT_RUNNING})")
+    if finished and code == 2:
+        return End("the test run was interrupted: does your code raise KeyboardInterrupt or send signals?")
+    return End(f"the test process exited early with status {code}: does your code call sys.exit or os._exit?")
 
 
 def needs_resume(run: RunOutput, entries: list[Entry], reported: set[str]) -> bool:
@@ -158,9 +166,9 @@ def _redacted(records: list[dict[str, Any]], hidden: HiddenText | None) -> list[
 
 
 def _ends(entries: list[Entry], runs: list[RunOutput], per_run: list[list[dict[str, Any]]],
-          limits: Limits) -> tuple[dict[str, str | None], list[str]]:
+          limits: Limits) -> tuple[dict[str, End | None], list[str]]:
     """How each run ended, for each test the run it started in (or the last), and every abnormal end."""
-    ended_for: dict[str, str | None] = {}
+    ended_for: dict[str, End | None] = {}
     ends: list[str] = []
     pending = [e.nodeid for e in entries]
     for run, run_records in zip(runs, per_run):
@@ -170,7 +178,7 @@ def _ends(entries: list[Entry], runs: list[RunOutput], per_run: list[list[dict[s
         end = process_end(run, limits, complete=all(n in torn_down for n in pending),
                           finished=any(r.get("kind") == "finished" for r in run_records), stuck=stuck)
         if end:
-            ends.append(end)
+            ends.append(end.message)
         for nodeid in pending:
             ended_for[nodeid] = end
         pending = [n for n in pending if n not in run_started]
@@ -184,7 +192,7 @@ def _module_problem(record: dict[str, Any] | None) -> str | None:
     return f"your module could not be imported: {record.get('type')}{where}: {record.get('message')}"
 
 
-def _outcome(records: list[dict[str, Any]], started: bool, ended: str | None,
+def _outcome(records: list[dict[str, Any]], started: bool, ended: End | None,
              broken_module: str | None, limits: Limits) -> tuple[Outcome, str, str | None]:
     """The outcome of one test, what happened in words, and a hint for a usual mistake."""
     failure = next((r for r in records if r.get("outcome") == "failed"), None)
@@ -204,10 +212,10 @@ def _outcome(records: list[dict[str, Any]], started: bool, ended: str | None,
         return "passed", "", None
     if broken_module:
         return "error", broken_module, None
-    if started and ended and ("stopped after" in ended or "would not stop" in ended):
-        return "timeout", ended, None
+    if started and ended and ended.timed_out:
+        return "timeout", ended.message, None
     if ended:
-        return "error", ("this test did not finish: " if started else "this test never ran: ") + ended, None
+        return "error", ("this test did not finish: " if started else "this test never ran: ") + ended.message, None
     return "error", "this test never reported a result", None
 
 

@@ -70,6 +70,16 @@ class Preregistered:
                 pluginmanager.register(module, name)
 
 
+def limit_resources(memory: int, fsize: int) -> None:
+    """A graded run's limits: address space, file size (which bounds output), no core dumps.
+
+    Also what the grader gives a spawned child, so both ways start alike.
+    """
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
 def become_child(request: dict[str, Any], plugins: dict[str, Any]) -> None:
     """In the forked child: take on the run's session, limits, files and environment, then run pytest."""
     code = 70
@@ -77,9 +87,7 @@ def become_child(request: dict[str, Any], plugins: dict[str, Any]) -> None:
         os.setsid()
         for number in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD):
             signal.signal(number, signal.SIG_DFL)
-        resource.setrlimit(resource.RLIMIT_AS, (request["memory"], request["memory"]))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (request["fsize"], request["fsize"]))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        limit_resources(request["memory"], request["fsize"])
         devnull = os.open(os.devnull, os.O_RDWR)
         errors = os.open(request["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.dup2(devnull, 0)
