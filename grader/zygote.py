@@ -59,10 +59,16 @@ def preload(plugin_names: list[str]) -> dict[str, Any]:
 
 
 class Preregistered:
-    """Registers the preloaded plugins under the names ``-p`` uses, so pytest never scans entry points."""
+    """Registers the preloaded plugins that ``argv`` names with ``-p``, under those names.
 
-    def __init__(self, plugins: dict[str, Any]) -> None:
-        self.plugins = plugins
+    pytest then finds each already registered and never scans entry points.
+    Only the named ones: a plugin registered unasked would act unasked
+    (pytest-randomly would shuffle every run).
+    """
+
+    def __init__(self, plugins: dict[str, Any], argv: list[str]) -> None:
+        named = {value for option, value in zip(argv, argv[1:]) if option == "-p"}
+        self.plugins = {name: module for name, module in plugins.items() if name in named}
 
     def pytest_addhooks(self, pluginmanager: Any) -> None:
         for name, module in self.plugins.items():
@@ -102,7 +108,7 @@ def become_child(request: dict[str, Any], plugins: dict[str, Any]) -> None:
         sys.argv = ["pytest", *request["argv"]]
         import pytest
 
-        code = int(pytest.main(request["argv"], plugins=[Preregistered(plugins)]))
+        code = int(pytest.main(request["argv"], plugins=[Preregistered(plugins, request["argv"])]))
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
     except BaseException:  # noqa: BLE001 - whatever happens, the child must never return into the server

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from repo_support import ROOT
 
 from grader.manifest import load_manifest
 from grader.pipeline import Session, course_tests
+from grader.run import Job, RunOutput
 from grader.stage import CourseTests, Placed, Runtime, Stage, new_runtime, place
 
 # 03 starts fresh interpreters from its tests; 08 runs a real server on loopback.
@@ -27,6 +29,32 @@ def test_both_ways_grade_alike(fork: bool) -> None:
         assert session.runner.mode == ("fork" if fork else "spawn")  # type: ignore[attr-defined]
         assert _scores(session, ROOT / "solutions") == {"03": (100, "graded"), "08": (100, "graded")}
         assert _scores(session, ROOT / "assignments") == {"03": (0, "graded"), "08": (0, "graded")}
+
+
+def test_without_a_seed_both_ways_run_the_tests_in_one_order() -> None:
+    """No plugin acts unasked: without a shuffle seed, every run, forked or spawned, starts the tests in one order.
+
+    With a seed, both shuffle.
+    """
+    manifest = load_manifest(ROOT).only(["01"])
+    orders = []
+    for fork in (True, False):
+        with Session(manifest, course_tests(manifest, None), fork=fork) as session:
+            run = session.runner.run
+
+            def recording(job: Job, run: Callable[[Job], RunOutput] = run) -> RunOutput:
+                output = run(job)
+                orders.append([r["nodeid"] for r in output.records if r.get("kind") == "start"])
+                return output
+
+            session.runner.run = recording  # type: ignore[method-assign]
+            for _ in range(3):
+                session.grade(ROOT / "solutions")
+            session.grade(ROOT / "solutions", shuffle_seed=7)  # asked for: pytest-randomly shuffles
+    unseeded = [order for index, order in enumerate(orders) if index % 4 != 3]
+    assert len(unseeded) == 6 and len(unseeded[0]) == 19
+    assert all(order == unseeded[0] for order in unseeded)
+    assert orders[3] != unseeded[0] and orders[7] != unseeded[0] and sorted(orders[3]) == sorted(unseeded[0])
 
 
 def test_a_dead_fork_server_falls_back_to_spawning() -> None:
