@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Set up and run the course from a fresh clone, with nothing but Python 3.11+.
 
-    python3 dev.py demo    # set up, then grade the reference solutions (the score table)
-    python3 dev.py test    # set up, then run the course's own test suite
-    python3 dev.py check   # set up, then `python -m grader check --repeat 20` on every Python found
+    python3 dev.py demo    # set up (runtime dependencies only), then grade the reference solutions
+    python3 dev.py test    # set up (with the dev and nbgrader extras), then run the course's own tests
+    python3 dev.py check   # the slow tests, then `python -m grader check --repeat 20` on every Python found
 
 Setup makes ./.venv and installs the course with its pinned dependencies;
-it is skipped when pyproject.toml has not changed since the last setup.
+it is skipped when pyproject.toml has not changed since the last setup and
+the extras a command needs are installed. Extras are added to an existing
+environment, never by rebuilding it.
 """
 from __future__ import annotations
 
@@ -25,24 +27,59 @@ PYTHONS = ("python3.11", "python3.12", "python3.13")
 REPEAT = 20  # runs of the hidden suites on the solutions, each in a new random order
 
 
+NEXT_STEPS = """
+That was the grader scoring the reference solutions. Every grader command runs with this
+course's environment: `.venv/bin/python -m grader ...` (or `source .venv/bin/activate` first).
+Next steps (the README's instructor guide says more):
+  .venv/bin/python -m grader grade --submission PATH    grade one student's repository
+  .venv/bin/python -m grader publish --out DIR          the student template and the hidden-test bundle
+  .venv/bin/python -m grader batch SUBMISSIONS --out results     grade a class
+  .venv/bin/python -m grader dashboard results --out site        the instructor's dashboard
+  python3 dev.py test                                   the course's own tests (installs the dev tools)"""
+
+
 def _python(env: Path) -> Path:
     return env / "bin" / "python"
 
 
-def setup(env: Path = VENV, interpreter: str | None = None, extras: str = "dev,nbgrader") -> Path:
-    """Create the virtual environment and install the course into it, once per pyproject change."""
-    stamp_value = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extras.encode()).hexdigest()
+ALL_EXTRAS = "dev,nbgrader"
+
+
+def _installed(stamp: Path, project: str) -> set[str] | None:
+    """The extras a stamp says are installed for this pyproject.toml, or None when it is stale or missing."""
+    try:
+        recorded, _, extras = stamp.read_text().partition("\n")
+    except OSError:
+        return None
+    return set(filter(None, extras.split(","))) if recorded == project else None
+
+
+def setup(env: Path = VENV, interpreter: str | None = None, extras: str = ALL_EXTRAS) -> Path:
+    """Create the virtual environment and install the course with ``extras`` into it, once per pyproject change.
+
+    ``extras=""`` installs what grading needs and nothing else (the demo);
+    asking later for more extras installs them into the same environment.
+    """
+    project = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
     stamp = env / ".installed"
-    if stamp.is_file() and stamp.read_text() == stamp_value and _python(env).exists():
+    wanted = set(filter(None, extras.split(",")))
+    have = _installed(stamp, project) if _python(env).exists() else None
+    if have is not None and wanted <= have:
         return _python(env)
-    print(f"setting up {env.relative_to(ROOT)} ...", flush=True)
-    if interpreter is None:
-        venv.EnvBuilder(with_pip=True, clear=True).create(env)
+    if have is None:
+        print(f"setting up {env.relative_to(ROOT)} (about a minute) ...", flush=True)
+        if interpreter is None:
+            venv.EnvBuilder(with_pip=True, clear=True).create(env)
+        else:
+            subprocess.run([interpreter, "-m", "venv", "--clear", str(env)], check=True)
+        have = set()
     else:
-        subprocess.run([interpreter, "-m", "venv", "--clear", str(env)], check=True)
+        print(f"adding the {','.join(sorted(wanted - have))} extras to {env.relative_to(ROOT)} ...", flush=True)
+    everything = sorted(wanted | have)
+    target = f"{ROOT}[{','.join(everything)}]" if everything else str(ROOT)
     quiet = ["-q", "--disable-pip-version-check"]
-    subprocess.run([str(_python(env)), "-m", "pip", "install", *quiet, "-e", f"{ROOT}[{extras}]"], check=True)
-    stamp.write_text(stamp_value)
+    subprocess.run([str(_python(env)), "-m", "pip", "install", *quiet, "-e", target], check=True)
+    stamp.write_text(f"{project}\n{','.join(everything)}")
     return _python(env)
 
 
@@ -67,9 +104,11 @@ def check_all_pythons() -> int:
         status |= _run(python, "-m", "grader", "check", "--repeat", str(REPEAT))
         if name != running:  # `dev.py test` ran the whole suite on this one
             # The guard rests on audit events and the fork server on os.fork: prove both on this Python too.
-            print(f"{name}: the hostile-submission corpus and the runner tests", flush=True)
+            # The innocent corpus too: what the standard library does lazily differs from one Python to the next.
+            print(f"{name}: the hostile- and innocent-submission corpora and the runner tests", flush=True)
             status |= _run(python, "-m", "pytest", "-q", "-p", "no:randomly", "tests/grader/test_hostile_corpus.py",
-                           "tests/grader/test_hostile_submissions.py", "tests/grader/test_runner.py")
+                           "tests/grader/test_hostile_submissions.py", "tests/grader/test_innocent_corpus.py",
+                           "tests/grader/test_runner.py")
     return status
 
 
@@ -102,11 +141,15 @@ def main(argv: list[str]) -> int:
         return 2
     command = argv[0]
     if command == "check":
-        return check_all_pythons()
-    python = setup()
+        print("the slow tests (measurements, whole-class runs)", flush=True)
+        status = _run(setup(), "-m", "pytest", "-p", "randomly", "-m", "slow")
+        return status | check_all_pythons()
     if command == "demo":
-        return _run(python, "-m", "grader", "grade", "--submission", "solutions")
-    return _run(python, "-m", "pytest", "-p", "randomly")
+        status = _run(setup(extras=""), "-m", "grader", "grade", "--submission", "solutions")
+        if status == 0:
+            print(NEXT_STEPS)
+        return status
+    return _run(setup(), "-m", "pytest", "-p", "randomly", "-m", "not slow")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Hints for the usual asyncio mistakes, keyed on what a failing test saw.
 
 Both the local pytest run (through the plugin) and the grader's feedback use
-these, so a student reads the same advice wherever a test fails.
+these, so a student reads the same advice wherever a test fails. Every hint
+must be true on each Python the course supports (3.11 to 3.13).
 """
 from __future__ import annotations
 
@@ -23,7 +24,19 @@ NOT_AWAITED = (
 )
 AWAITED_NON_AWAITABLE = (
     "`await` works only on awaitables (coroutines, tasks, futures). Did you "
-    "await the result of a plain function, or call a coroutine function twice?"
+    "await the result of a plain `def` function, or a value that an earlier "
+    "`await` already returned?"
+)
+AWAITED_TWICE = (
+    "A coroutine object runs once: awaiting it (or wrapping it in a task) a "
+    "second time fails. Keep its result, or call the `async def` function "
+    "again for a new coroutine."
+)
+NOT_AN_ASYNC_GENERATOR = (
+    "`async for` needs an async iterator, and it got a coroutine: the function "
+    "is an `async def` without `yield`, so calling it returns a coroutine "
+    "instead of an async generator. An untouched stub is one (its body only "
+    "raises NotImplementedError): write the body, with `yield` for each item."
 )
 SEQUENTIAL = (
     "Awaiting coroutines one after another runs them sequentially. To run them "
@@ -31,8 +44,9 @@ SEQUENTIAL = (
     "`asyncio.TaskGroup` or `asyncio.create_task`."
 )
 HANGS = (
-    "The call never finished. Something awaits forever: a future nobody "
-    "completes, a queue nobody fills, or a task waiting for itself."
+    "Something awaits far longer than asked, usually forever: a future nobody "
+    "completes, a queue nobody fills, an event nobody sets, or a task that is "
+    "never cancelled."
 )
 TIMED_OUT = (
     "Your code ran past the time limit. Is a blocking call (time.sleep, a busy "
@@ -40,8 +54,11 @@ TIMED_OUT = (
 )
 LEFT_RUNNING = (
     "Something your code started was still running after it returned. Cancel "
-    "and await the tasks you start (a TaskGroup does it for you) and close "
-    "every aiohttp.ClientSession (`async with` does it for you)."
+    "and await the tasks you start (a TaskGroup does both for you)."
+)
+SESSION_LEFT_OPEN = (
+    "Close every aiohttp.ClientSession you open, also when a request fails "
+    "(`async with aiohttp.ClientSession() as session:` does it for you)."
 )
 SWALLOWED_CANCEL = (
     "`asyncio.CancelledError` must propagate: if you catch it to clean up, "
@@ -53,20 +70,34 @@ RUN_IN_LOOP = (
     "be called while a loop is already running in this thread. Inside a "
     "coroutine, `await` the work instead."
 )
+NO_RUNNING_LOOP = (
+    "No event loop is running here. `asyncio.get_running_loop()`, "
+    "`asyncio.create_task()` and the like work only in code the loop runs (a "
+    "coroutine or a callback): start the loop with `asyncio.run()` or "
+    "`asyncio.Runner` and call them from there."
+)
 NO_CURRENT_LOOP = (
-    "There is no current event loop here. Since Python 3.10 "
-    "`asyncio.get_event_loop()` no longer creates one: use `asyncio.run()`, "
-    "`asyncio.Runner`, or `asyncio.new_event_loop()` with "
-    "`asyncio.set_event_loop()`; inside a coroutine use "
-    "`asyncio.get_running_loop()`."
+    "`asyncio.get_event_loop()` found no current event loop for this thread. "
+    "It creates one only in the main thread, and only while no loop was ever "
+    "set there (`asyncio.run()` sets and clears one): on Python 3.12 and 3.13 "
+    "with a DeprecationWarning (\"There is no current event loop\"), which the "
+    "course's tests treat as an error. Otherwise it raises RuntimeError, and "
+    "Python 3.14 no longer creates one at all. Inside a coroutine use "
+    "`asyncio.get_running_loop()`; elsewhere use `asyncio.run()` or "
+    "`asyncio.Runner`, or create a loop with `asyncio.new_event_loop()` and "
+    "make it current with `asyncio.set_event_loop()`."
 )
 
 # Order matters: the first pattern that matches the exception text wins.
 _PATTERNS: list[tuple[str, re.Pattern[str], str]] = [
     ("NotImplementedError", re.compile(""), NOT_IMPLEMENTED),
+    ("TypeError", re.compile(r"'async for' requires an object with __aiter__ method, got coroutine"),
+     NOT_AN_ASYNC_GENERATOR),
     ("TypeError", re.compile(r"can't be used in 'await' expression|object is not awaitable"), AWAITED_NON_AWAITABLE),
+    ("RuntimeError", re.compile(r"cannot reuse already awaited coroutine"), AWAITED_TWICE),
     ("RuntimeError", re.compile(r"cannot be called from a running event loop|This event loop is already running"), RUN_IN_LOOP),
-    ("RuntimeError", re.compile(r"no (current|running) event loop"), NO_CURRENT_LOOP),
+    ("RuntimeError", re.compile(r"no running event loop"), NO_RUNNING_LOOP),
+    ("RuntimeError", re.compile(r"no current event loop"), NO_CURRENT_LOOP),
     ("DeprecationWarning", re.compile(r"no current event loop"), NO_CURRENT_LOOP),
     ("RuntimeWarning", re.compile(r"was never awaited"), NOT_AWAITED),
     ("BlockingCallError", re.compile(""), BLOCKING),
@@ -81,3 +112,26 @@ def hint_for(exc_type: str, message: str) -> str | None:
     if "never awaited" in message:
         return NOT_AWAITED
     return None
+
+
+def describe_parts(type_name: str, message: str) -> str:
+    """``"ValueError: bad port"``, or only ``"NotImplementedError"`` when the message is empty.
+
+    An empty message never leaves a dangling colon ("NotImplementedError: ."),
+    and a message's own final period is dropped, so the text can end a
+    sentence of its own: ``f"it failed with {describe(exc)}. {hint}"``.
+    """
+    message = message.strip()
+    if message.endswith(".") and not message.endswith(".."):
+        message = message[:-1]
+    return f"{type_name}: {message}" if message else type_name
+
+
+def describe(exc: BaseException) -> str:
+    """An exception as a student should read it: its class name, then its message if it has one.
+
+    Use it after "raised" or "failed with": ``f"fetch raised {describe(exc)}"``
+    reads "fetch raised NotImplementedError" for a stub and "fetch raised
+    ValueError: bad port" otherwise.
+    """
+    return describe_parts(type(exc).__name__, str(exc))

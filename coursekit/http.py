@@ -142,7 +142,7 @@ class SessionSpy:
         """Fail if a session created by the code under test is still open."""
         still_open = [s for s in self.sessions if not s.closed]
         assert not still_open, (
-            f"{what} left {len(still_open)} aiohttp.ClientSession(s) open. {hints.LEFT_RUNNING}"
+            f"{what} left {len(still_open)} aiohttp.ClientSession(s) open. {hints.SESSION_LEFT_OPEN}"
         )
 
     def close_leftovers(self) -> None:
@@ -241,4 +241,4 @@ async def must_not_raise(aw: Awaitable[T], seconds: float, *, what: str) -> T:
     except NotImplementedError:
         raise
     except Exception as exc:  # noqa: BLE001 - report whatever came instead
-        pytest.fail(f"{what} must never raise for one URL, it raised {type(exc).__name__}: {exc}")
+        pytest.fail(f"{what} must never raise for one URL, it raised {hints.describe(exc)}")

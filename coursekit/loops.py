@@ -72,18 +72,22 @@ def run_fresh(script: str, module: ModuleType, *, timeout: float = 8) -> subproc
     program = textwrap.dedent(
         f"""
         import asyncio, importlib.util, sys
+        def _describe(exc):  # coursekit.hints.describe, which this isolated process cannot import
+            text = str(exc).strip()
+            text = text[:-1] if text.endswith(".") and not text.endswith("..") else text
+            return f"{{type(exc).__name__}}: {{text}}" if text else type(exc).__name__
         try:
             spec = importlib.util.spec_from_file_location({name!r}, {module.__file__!r})
             {name} = importlib.util.module_from_spec(spec)
             sys.modules[{name!r}] = {name}
             spec.loader.exec_module({name})
         except BaseException as exc:
-            print(f"FAILED importing {Path(module.__file__).name}: {{type(exc).__name__}}: {{exc}}", flush=True)
+            print(f"FAILED importing {Path(module.__file__).name}: {{_describe(exc)}}", flush=True)
             sys.exit(1)
         try:
             pass  # BODY
         except BaseException as exc:
-            print(f"FAILED {{type(exc).__name__}}: {{exc}}", flush=True)
+            print(f"FAILED {{_describe(exc)}}", flush=True)
             sys.exit(1)
         """
     ).replace("    pass  # BODY", textwrap.indent(textwrap.dedent(script).strip(), "    "))
@@ -111,10 +115,13 @@ def fresh_error(proc: subprocess.CompletedProcess[str]) -> str:
 def fresh_hint(error: str, otherwise: str) -> str:
     """The hint for a failed :func:`run_fresh` run, given what :func:`fresh_error` found.
 
-    A ``DeprecationWarning`` (an error in the fresh process) or a missing
+    A stub's ``NotImplementedError`` gets ``hints.NOT_IMPLEMENTED``; a
+    ``DeprecationWarning`` (an error in the fresh process) or a missing
     current loop gets ``hints.NO_CURRENT_LOOP``; anything else gets
     ``otherwise``, the test's own hint.
     """
+    if error.startswith("NotImplementedError"):
+        return hints.NOT_IMPLEMENTED
     if "DeprecationWarning" in error or "no current event loop" in error:
         return hints.NO_CURRENT_LOOP
     return otherwise

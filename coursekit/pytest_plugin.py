@@ -7,18 +7,22 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
+import sys
 import time
 from collections.abc import Generator, Iterator
 from typing import Any
 
 import pytest
+from looptime import LoopTimeProxy
 
-from coursekit import hints
+from coursekit import hints, testing
 from coursekit.http import mock_http, session_spy, traffic  # noqa: F401  (fixtures for every test)
-from coursekit.testing import BlockingCallError
-
+from coursekit.testing import BlockingCallError, leaves
 
 _FAILED = pytest.StashKey[bool]()
+# Set when the test's call itself ended with a BlockingCallError: the student already sees it there.
+_REPORTED_BLOCKING = pytest.StashKey[bool]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -39,9 +43,11 @@ def _forbid_blocking_sleep(request: pytest.FixtureRequest, monkeypatch: pytest.M
     """
     if request.node.get_closest_marker("allow_blocking") is None:
         real_sleep = time.sleep
+        seen: list[str] = []
 
         def guarded_sleep(seconds: float) -> None:
             if asyncio._get_running_loop() is not None:
+                seen.append(f"time.sleep({seconds!r})")
                 raise BlockingCallError(
                     f"time.sleep({seconds!r}) was called inside a coroutine, "
                     "while the event loop was running."
@@ -49,7 +55,53 @@ def _forbid_blocking_sleep(request: pytest.FixtureRequest, monkeypatch: pytest.M
             real_sleep(seconds)
 
         monkeypatch.setattr(time, "sleep", guarded_sleep)
+        # A module that did `from time import sleep` holds the real function under its own name:
+        # guard those names too in the modules beside the test (the student's module).
+        folder = str(request.node.path.parent)
+        for module in list(sys.modules.values()):
+            if os.path.dirname(getattr(module, "__file__", None) or "") == folder:
+                for name, value in list(vars(module).items()):
+                    if value is real_sleep:
+                        monkeypatch.setattr(module, name, guarded_sleep)
+        yield
+        # The error is not an Exception, yet `except BaseException`, gather(return_exceptions=True),
+        # a callback or a task nobody awaits can still hide it: the test must not pass (or fail
+        # for another reason) without saying so.
+        if seen and not request.node.stash.get(_REPORTED_BLOCKING, False):
+            raise BlockingCallError(
+                f"{seen[0]} was called inside a coroutine, while the event loop was running "
+                f"({len(seen)} blocking call(s) in this test). Each raised a BlockingCallError that "
+                "did not reach the test: something caught it (`except BaseException`, a bare `except:`, "
+                "`gather(..., return_exceptions=True)`) or it ended in a task or callback nobody awaited."
+            )
+        return
     yield
+
+
+class _LoopClock(LoopTimeProxy):
+    """looptime's ``looptime`` value, with a ``repr`` that works after the loop stopped.
+
+    pytest prints a failing test's arguments under its traceback, after the
+    test's loop has stopped; looptime's own ``repr`` reads the running loop
+    and shows "RuntimeError('no running event loop') raised in repr()",
+    which reads like the student's error.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        if asyncio._get_running_loop() is None:
+            return "<looptime: the loop's virtual clock>"
+        return super().__repr__()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> Generator[None, Any, Any]:
+    """Give the ``looptime`` value a repr that is safe in tracebacks (the same object, only its class changes)."""
+    value = yield
+    if fixturedef.argname == "looptime" and type(value) is LoopTimeProxy:
+        value.__class__ = _LoopClock
+    return value
 
 
 @pytest.hookimpl(wrapper=True)
@@ -66,6 +118,7 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
     try:
         return (yield)
     finally:
+        testing.close_owned()
         if item.stash.get(_FAILED, False):
             gc.collect()
 
@@ -78,10 +131,21 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
         item.stash[_FAILED] = True
     if report.failed and call.excinfo is not None:
         exc = call.excinfo.value
-        text = str(exc)
-        hint = hints.hint_for(type(exc).__name__, text)
-        if hint is None and "Timeout" in text and "pytest-timeout" in text:
-            hint = hints.TIMED_OUT
+        if call.when == "call" and isinstance(exc, BlockingCallError):
+            item.stash[_REPORTED_BLOCKING] = True
+        hint = _hint(exc)
         if hint:
             report.sections.append(("Hint", hint))
     return report
+
+
+def _hint(exc: BaseException) -> str | None:
+    """The hint for ``exc`` or, for an exception group (a TaskGroup's), for the first exception in it that has one."""
+    text = str(exc)
+    if "Timeout" in text and "pytest-timeout" in text:
+        return hints.TIMED_OUT
+    for leaf in [exc, *leaves(exc)] if isinstance(exc, BaseExceptionGroup) else [exc]:
+        hint = hints.hint_for(type(leaf).__name__, str(leaf))
+        if hint:
+            return hint
+    return None

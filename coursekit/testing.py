@@ -13,13 +13,92 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import pytest
+
 from coursekit import hints
+from coursekit.hints import describe
+
+__all__ = ["describe"]  # re-exported: tests format a student's exception with testing.describe
 
 T = TypeVar("T")
 
 
-class BlockingCallError(AssertionError):
+class CourseSignal(pytest.fail.Exception):
+    """Base of the course's own signals to the student: raised by the tests' probes, never by their code.
+
+    A ``BaseException`` that is not an ``Exception``, like ``CancelledError``:
+    an ordinary ``except Exception`` in the code under test (per URL, per job)
+    does not catch it, so the signal reaches the test's report with its hint
+    instead of turning into a wrong result further on. It is pytest's own
+    failure outcome (``pytest.fail.Exception``), because pytest stops tearing
+    a test down at any other non-``Exception``: raised from a fixture's
+    clean-up (student code run there), it would leave the test's patches in
+    place for every later test.
+    """
+
+
+class BlockingCallError(CourseSignal):
     """Raised when a test sees a blocking call made while the event loop runs."""
+
+
+_owned: list[Any] = []
+
+
+def owned(coro: Any) -> Any:
+    """``coro`` itself, closed at the end of the test if nothing ever started it.
+
+    For a coroutine a test hands to the code under test (``timed(asyncio.sleep(5))``):
+    a stub that raises before awaiting it would otherwise leave a "coroutine
+    ... was never awaited" warning in the output, which reads like the
+    student's own mistake. Closing a coroutine that never ran warns nothing.
+    """
+    _owned.append(coro)
+    return coro
+
+
+def close_owned() -> None:
+    """Close the coroutines registered with :func:`owned` that never started (the plugin calls it after each test)."""
+    while _owned:
+        coro = _owned.pop()
+        if inspect.iscoroutine(coro) and inspect.getcoroutinestate(coro) == inspect.CORO_CREATED:
+            coro.close()
+
+
+_NUMBERS = (int, float)
+
+
+def same(actual: Any, expected: Any) -> bool:
+    """Whether ``actual`` equals ``expected`` with exactly the same types, all the way down.
+
+    ``==`` alone trusts ``actual``: an object whose ``__eq__`` always returns
+    True equals anything. Here every value must have the very type of the
+    expected one (a ``list`` for a list, a ``str`` for a str), so the
+    comparison that decides is always a built-in type's own. The one
+    latitude: where a ``float`` is expected, an ``int`` of the same value is
+    accepted (``2`` for ``2.0``); ``bool`` never stands in for a number.
+    """
+    if isinstance(expected, float) and type(expected) is float:
+        return type(actual) in _NUMBERS and actual == expected
+    if type(actual) is not type(expected):
+        return False
+    if isinstance(expected, (list, tuple)):
+        return len(actual) == len(expected) and all(same(a, e) for a, e in zip(actual, expected))
+    if isinstance(expected, dict):
+        return (len(actual) == len(expected) and all(type(k) is type(k2) for k, k2 in zip(actual, expected))
+                and set(actual) == set(expected) and all(same(actual[k], expected[k]) for k in expected))
+    if isinstance(expected, (set, frozenset)):
+        return {(type(x), x) for x in actual} == {(type(x), x) for x in expected}
+    return bool(actual == expected)
+
+
+def assert_same(actual: Any, expected: Any, *, what: str) -> None:
+    """Fail unless :func:`same`; the message shows both values, and both types when they differ."""
+    if same(actual, expected):
+        return
+    message = f"{what} should be {expected!r}, got {actual!r}"
+    if type(actual) is not type(expected):
+        message += f" (type {type(actual).__name__}, where {type(expected).__name__} was expected)"
+    raise AssertionError(message)
 
 
 def loop_time() -> float:
@@ -112,7 +191,7 @@ class Work:
         def coro_fn() -> Awaitable[Any]:
             coro = run()
             self.coroutines.append(coro)
-            return coro
+            return owned(coro)
 
         return coro_fn
 
@@ -142,7 +221,8 @@ async def raised_by(
 
     - ``NotImplementedError`` and ``AssertionError`` propagate unchanged, so a
       stub still gets the "not implemented" hint and a failure of ``within``
-      (or of a probe) stays that failure.
+      (or of a probe) stays that failure. So does a :class:`CourseSignal`
+      (a blocking call seen), which is not an ``Exception``.
     - An exception matching ``expected`` (a class or a tuple of classes; by
       default any ``Exception``) is returned.
     - Any other ``Exception``, or a return, fails the test with a message
@@ -152,12 +232,12 @@ async def raised_by(
     """
     try:
         value = await within(aw, seconds, what=what)
-    except (NotImplementedError, AssertionError):
+    except (NotImplementedError, AssertionError, CourseSignal):
         raise
     except expected as exc:
         return exc
     except Exception as exc:
-        raise AssertionError(f"{what} should raise {_class_names(expected)}; it raised {exc!r}") from exc
+        raise AssertionError(f"{what} should raise {_class_names(expected)}; it raised {describe(exc)}") from exc
     if expected is Exception:
         raise AssertionError(f"expected {what} to raise, but it returned {value!r}")
     raise AssertionError(f"{what} should raise {_class_names(expected)}; it returned {value!r}")
@@ -235,9 +315,9 @@ async def assert_ends_cancelled(task: asyncio.Task[Any], *, what: str, seconds: 
     if task.cancelled():
         return
     exc = task.exception()
-    if isinstance(exc, NotImplementedError):
-        raise exc
-    ended = f"raised {exc!r}" if exc is not None else f"returned {task.result()!r}"
+    if isinstance(exc, (NotImplementedError, CourseSignal)):
+        raise exc  # the stub's or the probe's own message says more than "should end cancelled"
+    ended = f"raised {describe(exc)}" if exc is not None else f"returned {task.result()!r}"
     raise AssertionError(f"{what} should end cancelled when it is cancelled; it {ended}. {hints.SWALLOWED_CANCEL}")
 
 

@@ -16,8 +16,19 @@ done, ``students/<student>.json``, and at the end ``summary.json`` and
 interrupted batch never leaves half a result.
 
 A submission whose key (commit sha or contract-file hash, plus the course's
-identity) matches its earlier graded result is skipped, so a nightly run
-grades only what changed; ``--force`` regrades everyone.
+identity, the grader's own code and the environment graded runs use) matches
+its earlier complete result is skipped, so a nightly run grades only what
+changed; ``--force`` regrades everyone. An earlier result is trusted only
+when its seal (an HMAC, grader/records.py) proves this grader wrote it.
+
+Each student has a time budget (``--student-budget``, else ``[batch]
+student_budget`` in course.toml, else DEFAULT_STUDENT_BUDGET): an assignment
+the budget leaves no time for is recorded as not graded, never as 0 points.
+
+Interrupted (SIGINT, SIGTERM), the batch starts nothing more, records no
+student whose grading was under way, names the students it did not grade,
+and leaves summary.json and grades.csv as they were; the next run grades
+those students.
 """
 from __future__ import annotations
 
@@ -30,10 +41,12 @@ import os
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import threading
 import time
+import tomllib
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -42,22 +55,31 @@ from pathlib import Path
 from typing import Any, Literal, TextIO
 from urllib.parse import urlsplit, urlunsplit
 
-from grader import score
+from grader import environment, score
 from grader.catalog import Catalog, course_fingerprint, update_digest
-from grader.errors import UsageError
+from grader.errors import Interrupted, UsageError
 from grader.find import find_submission
-from grader.manifest import Manifest, find_course_root, load_manifest
+from grader.manifest import MANIFEST_NAME, Manifest, find_course_root, load_manifest
 from grader.model import GradeResult
-from grader.pipeline import Session, course_tests, grade
+from grader.pipeline import Session, Stopped, course_tests, grade_within
+from grader.records import Key, default_key_path, load_key
 from grader.stage import CourseTests
 
 NAME_RULE = "[A-Za-z0-9_.-]+"
 _BAD_NAME_CHAR = re.compile(r"[^A-Za-z0-9_.-]")
 _CREDENTIALS = re.compile(r"(://)[^/@\s]+@")  # the user:token@ of a URL, never to be shown
 GIT_TIMEOUT = 600.0  # seconds one clone or update may take before it is killed
+GIT_POLL = 0.5  # seconds between looks at whether an interrupted batch wants git stopped
 MESSAGE_LIMIT = 300  # characters of a per-student message (they are one line)
+DEFAULT_STUDENT_BUDGET = 300.0  # real seconds one student's submission may take in all
+RECORD_PURPOSE = "batch-student-record"
 
-Action = Literal["graded", "skipped", "error"]
+# graded now, skipped as unchanged, could not be graded (an error record), or not graded by this run at all
+# (interrupted, or a fault of the grader's own: any earlier result is kept).
+Action = Literal["graded", "skipped", "error", "not graded"]
+# A student file's status: "graded" (every assignment graded), "partial" (the time budget left some
+# assignments ungraded, listed in "not_graded"), "error" (the submission could not be graded at all).
+RecordStatus = Literal["graded", "partial", "error"]
 
 
 # --- what to grade ---------------------------------------------------------------------------------
@@ -216,18 +238,29 @@ def _one_line(text: str) -> str:
     return line if len(line) <= MESSAGE_LIMIT else line[: MESSAGE_LIMIT - 1] + "…"
 
 
-def _git(*args: str, cwd: Path | None = None) -> str:
-    """Run git without a terminal to prompt on; its stdout, or SubmissionError with its last error line."""
+def _git(*args: str, cwd: Path | None = None, stop: threading.Event | None = None) -> str:
+    """Run git without a terminal to prompt on; its stdout, or SubmissionError with its last error line.
+
+    When ``stop`` is set meanwhile (an interrupted batch), git is killed and Stopped raised.
+    """
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GCM_INTERACTIVE": "never", "LC_ALL": "C"}
     child = subprocess.Popen(["git", *args], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              start_new_session=True)  # so a timeout kills its helpers too
-    try:
-        stdout, stderr = child.communicate(timeout=GIT_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.killpg(child.pid, signal.SIGKILL)
-        child.communicate()
-        raise SubmissionError(f"git {args[0]} took longer than {GIT_TIMEOUT:g} s") from None
+    deadline = time.monotonic() + GIT_TIMEOUT
+    while True:
+        try:
+            stdout, stderr = child.communicate(timeout=GIT_POLL if stop is not None else GIT_TIMEOUT)
+            break
+        except subprocess.TimeoutExpired:
+            stopped = stop is not None and stop.is_set()
+            if not stopped and time.monotonic() < deadline:
+                continue
+            os.killpg(child.pid, signal.SIGKILL)
+            child.communicate()
+            if stopped:
+                raise Stopped("the batch was interrupted") from None
+            raise SubmissionError(f"git {args[0]} took longer than {GIT_TIMEOUT:g} s") from None
     if child.returncode != 0:
         raise SubmissionError(_git_reason(stderr) or f"git {args[0]} exited with status {child.returncode}")
     return stdout.strip()
@@ -241,16 +274,20 @@ def _git_reason(stderr: str) -> str:
     return _CREDENTIALS.sub(r"\1", reason)
 
 
-def checkout(source: Source, dest: Path) -> str:
-    """Clone or update the student's repository at ``dest``; the commit sha it now holds."""
+def checkout(source: Source, dest: Path, stop: threading.Event | None = None) -> str:
+    """Clone or update the student's repository at ``dest``; the commit sha it now holds.
+
+    An update always resets and cleans the working tree, so a clone an
+    interrupted batch left half-done is made whole (or cloned again) here.
+    """
     assert source.git_url is not None
     url = source.git_url
     if (dest / ".git").is_dir():
         try:
-            _git("remote", "set-url", "origin", url, cwd=dest)
-            _git("fetch", "--quiet", "--depth", "1", "origin", "HEAD", cwd=dest)
-            _git("reset", "--quiet", "--hard", "FETCH_HEAD", cwd=dest)
-            _git("clean", "-ffdxq", cwd=dest)
+            _git("remote", "set-url", "origin", url, cwd=dest, stop=stop)
+            _git("fetch", "--quiet", "--depth", "1", "origin", "HEAD", cwd=dest, stop=stop)
+            _git("reset", "--quiet", "--hard", "FETCH_HEAD", cwd=dest, stop=stop)
+            _git("clean", "-ffdxq", cwd=dest, stop=stop)
             return _head(dest)
         except SubmissionError:
             pass  # a broken or interrupted checkout: clone it afresh below
@@ -260,7 +297,7 @@ def checkout(source: Source, dest: Path) -> str:
     try:
         # core.symlinks=false: a link in the repository becomes a plain file, so a
         # submission can never point the grader at another student's checkout.
-        _git("clone", "--quiet", "--depth", "1", "--config", "core.symlinks=false", "--", url, str(dest))
+        _git("clone", "--quiet", "--depth", "1", "--config", "core.symlinks=false", "--", url, str(dest), stop=stop)
     except SubmissionError as exc:
         raise SubmissionError(f"clone failed: {str(exc).replace(url, source.location)}") from None
     return _head(dest)
@@ -311,42 +348,99 @@ def _num(value: float) -> str:
     return f"{round(value, 2):g}"
 
 
+def counted(record: dict[str, Any]) -> dict[str, float]:
+    """The assignment scores of a record that are real grades, by id: none for an error or a damaged record.
+
+    An assignment the time budget left ungraded is not a grade (nor a 0).
+    """
+    if record.get("status") not in ("graded", "partial"):
+        return {}
+    skipped = record.get("not_graded") or {}
+    try:
+        return {str(a["id"]): float(a["score"]) for a in record["result"]["assignments"] if a["id"] not in skipped}
+    except (KeyError, TypeError, ValueError):
+        return {}
+
+
+def total(record: dict[str, Any]) -> float | None:
+    """A record's total when every assignment was graded; None otherwise (it is no grade)."""
+    if record.get("status") != "graded":
+        return None
+    return float(record["result"]["score"])
+
+
+def class_statistics(ids: list[str], records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean and median of what was graded: totals of complete records, each assignment where it was graded."""
+    def stats(values: list[float]) -> dict[str, Any]:
+        if not values:
+            return {"students": 0, "mean": None, "median": None}
+        return {"students": len(values), "mean": round(statistics.fmean(values), 2),
+                "median": round(float(statistics.median(values)), 2)}
+
+    totals = [t for r in records if (t := total(r)) is not None]
+    per = {i: [c[i] for r in records if i in (c := counted(r))] for i in ids}
+    return {"total": stats(totals), "assignments": {i: stats(v) for i, v in per.items()},
+            "not_graded": sum(1 for r in records if r.get("status") != "graded")}
+
+
 def summary_json(manifest: Manifest, records: list[dict[str, Any]]) -> str:
-    """``summary.json``: the course and one line per student of this batch."""
+    """``summary.json``: the course, one line per student of this batch, and statistics of what was graded.
+
+    A student not graded in full has a null ``score`` and lists only the
+    assignments that were graded; statistics leave them out.
+    """
     students = [{
         "student": r["student"],
-        "score": float(r["result"]["score"]),
+        "score": total(r),
         "max_score": float(r["result"]["max_score"]),
         "status": r["status"],
-        "assignments": {a["id"]: float(a["score"]) for a in r["result"]["assignments"]},
+        "assignments": counted(r),
     } for r in records]
-    data = {"course": manifest.title, "generated_at": _now(), "students": students}
+    data = {"course": manifest.title, "generated_at": _now(), "students": students,
+            "statistics": class_statistics([a.id for a in manifest.assignments], records)}
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
 def grades_csv(manifest: Manifest, records: list[dict[str, Any]]) -> str:
-    """``grades.csv``: ``student,<assignment ids>,total``, one row per student of this batch."""
+    """``grades.csv``: ``student,<assignment ids>,total,status``, one row per student of this batch.
+
+    What was not graded (a failed clone, an assignment past the time budget)
+    is an empty cell, never a 0; ``status`` says why: graded, partial, error.
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     ids = [a.id for a in manifest.assignments]
-    writer.writerow(["student", *ids, "total"])
+    writer.writerow(["student", *ids, "total", "status"])
     for record in records:
-        scores = {a["id"]: a["score"] for a in record["result"]["assignments"]}
+        scores = counted(record)
+        whole = total(record)
         writer.writerow([record["student"], *(_num(scores[i]) if i in scores else "" for i in ids),
-                         _num(record["result"]["score"])])
+                         "" if whole is None else _num(whole), record["status"]])
     return buffer.getvalue()
 
 
-def _earlier(path: Path, key: str) -> tuple[dict[str, Any], GradeResult] | None:
-    """The student's earlier record and result if it graded exactly this key; errors are always retried."""
+def _earlier(path: Path, key: str, seal: Key) -> tuple[dict[str, Any], GradeResult] | None:
+    """The student's earlier record and result if this grader sealed it for exactly this key, complete.
+
+    Errors and partial results are always retried; a record whose seal does
+    not verify (edited, forged, from another key) is regraded, not trusted.
+    """
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-        if record.get("key") != key or record.get("status") != "graded":
+        record = seal.opened(RECORD_PURPOSE, json.loads(path.read_text(encoding="utf-8")))
+        if record is None or record.get("key") != key or record.get("status") != "graded":
             return None
         result = GradeResult.from_dict(record["result"])  # a damaged file is regraded, not trusted
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
     return {**record, "result": result.to_dict()}, result
+
+
+def _kept(path: Path, seal: Key) -> dict[str, Any] | None:
+    """The student's earlier record, whatever it graded, when its seal is good (kept when this run fails)."""
+    try:
+        return seal.opened(RECORD_PURPOSE, json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return None
 
 
 # --- progress --------------------------------------------------------------------------------------
@@ -375,7 +469,7 @@ class Progress:
         """Show one student's outcome."""
         self.done += 1
         line = f"[{self.done}/{self.total}] {outcome.describe()}"
-        if self.tty and outcome.action != "error":
+        if self.tty and outcome.action not in ("error", "not graded"):
             self.stream.write(f"\r\x1b[K{line}")
             self._open_line = True
             self.stream.flush()
@@ -384,7 +478,8 @@ class Progress:
 
     def summary(self, summary: BatchSummary, out: Path) -> None:
         """The final line."""
-        self.note(f"graded {summary.graded}, skipped {summary.skipped}, errors {summary.errors} "
+        not_graded = f", not graded {summary.not_graded}" if summary.not_graded else ""
+        self.note(f"graded {summary.graded}, skipped {summary.skipped}, errors {summary.errors}{not_graded} "
                   f"of {len(summary.students)} student(s) in {summary.duration:.1f} s; results in {out}")
 
     def _end_line(self) -> None:
@@ -411,8 +506,12 @@ class StudentOutcome:
         """The progress line's text."""
         if self.action == "error":
             return f"{self.student} error: {self.message} ({self.seconds:.1f} s)"
+        if self.action == "not graded":
+            return f"{self.student} not graded: {self.message}"
         if self.action == "skipped":
             return f"{self.student} {_num(self.score)}/{_num(self.max_score)} (unchanged, skipped)"
+        if self.message:  # graded in part: the message says what was not
+            return f"{self.student} partial: {self.message} ({self.seconds:.1f} s)"
         return f"{self.student} {_num(self.score)}/{_num(self.max_score)} ({self.seconds:.1f} s)"
 
 
@@ -441,6 +540,11 @@ class BatchSummary:
         """Students who could not be graded."""
         return self._count("error")
 
+    @property
+    def not_graded(self) -> int:
+        """Students this run recorded nothing for (interrupted, or a fault of the grader's)."""
+        return self._count("not graded")
+
 
 @dataclass(frozen=True)
 class _Batch:
@@ -452,6 +556,9 @@ class _Batch:
     course: str
     out: Path
     force: bool
+    seal: Key
+    budget: float | None  # real seconds per student; None: no limit
+    stop: threading.Event  # set when the batch is interrupted: nothing under way is recorded
 
     @property
     def catalog(self) -> Catalog:
@@ -469,7 +576,7 @@ def _submission(batch: _Batch, source: Source) -> tuple[Path, str]:
     """The folder to grade and the key of what it holds."""
     if source.is_git:
         folder = batch.out / "checkouts" / source.student
-        return folder, f"{checkout(source, folder)}+{batch.course}"
+        return folder, f"{checkout(source, folder, batch.stop)}+{batch.course}"
     folder = Path(source.location)
     try:
         return folder, f"{contract_hash(folder, batch.manifest)}+{batch.course}"
@@ -477,33 +584,59 @@ def _submission(batch: _Batch, source: Source) -> tuple[Path, str]:
         raise SubmissionError(str(exc)) from None
 
 
-def _grade_student(batch: _Batch, source: Source) -> tuple[StudentOutcome, dict[str, Any]]:
-    """Fetch, key, skip or grade one student, and write the student's file. Never raises for the student's sake."""
+def _grade_student(batch: _Batch, source: Source) -> tuple[StudentOutcome, dict[str, Any] | None]:
+    """Fetch, key, skip or grade one student, and write the student's file. Never raises for the student's sake.
+
+    The record is None when nothing was written: the batch was interrupted
+    while this student was under way, or the grader itself failed and an
+    earlier result is kept.
+    """
     started = time.monotonic()
     path = batch.out / "students" / f"{source.student}.json"
-    key, status = "", "graded"
+    key, status, not_graded = "", "graded", {}
     try:
+        if batch.stop.is_set():
+            raise Stopped("the batch was interrupted")
         folder, key = _submission(batch, source)
-        earlier = None if batch.force else _earlier(path, key)
+        earlier = None if batch.force else _earlier(path, key, batch.seal)
         if earlier is not None:
             record, result = earlier
             return StudentOutcome(source.student, "skipped", result.score, result.max_score,
                                   time.monotonic() - started), record
-        graded = grade(batch.manifest, folder, batch.tests, workers=1, session=batch.session)
+        deadline = None if batch.budget is None else time.monotonic() + batch.budget
+        graded, not_graded = grade_within(batch.manifest, folder, batch.tests, deadline=deadline, workers=1,
+                                          session=batch.session)
         message = source.note
+        if not_graded:
+            status = "partial"
+            message = _one_line("; ".join(filter(None, [
+                f"not graded for time: {', '.join(sorted(not_graded))} (the time budget of "
+                f"{batch.budget:g} s per student ran out)", message])))
+    except Stopped:
+        return _not_graded(source, started, "the batch was interrupted"), None
     except SubmissionError as exc:
         status, message = "error", _one_line(str(exc))
     except Exception as exc:  # noqa: BLE001 - a fault grading one student must not stop the class
         status, message = "error", _one_line(f"internal error while grading: {type(exc).__name__}: {exc}")
+        kept = _kept(path, batch.seal)
+        if kept is not None:  # the grader's failure, not the student's: the earlier result stands
+            return _not_graded(source, started, f"{message}; the earlier result is kept"), kept
+    if batch.stop.is_set():  # the run may have been cut short by the interruption: record nothing of it
+        return _not_graded(source, started, "the batch was interrupted"), None
     if status == "error":
         graded = _error_result(batch, message)
     record = {"student": source.student, "source": source.location, "key": key, "graded_at": _now(),
-              "status": status, "message": message, "result": graded.to_dict()}
-    write_atomic(path, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
-    action: Action = "graded" if status == "graded" else "error"
+              "status": status, "message": message, "not_graded": dict(sorted(not_graded.items())),
+              "result": graded.to_dict()}
+    write_atomic(path, json.dumps(batch.seal.sealed(RECORD_PURPOSE, record), indent=2, ensure_ascii=False) + "\n")
+    action: Action = "error" if status == "error" else "graded"
     outcome = StudentOutcome(source.student, action, graded.score, graded.max_score,
-                             time.monotonic() - started, message if action == "error" else "")
+                             time.monotonic() - started, message if status != "graded" else "")
     return outcome, record
+
+
+def _not_graded(source: Source, started: float, why: str) -> StudentOutcome:
+    return StudentOutcome(source.student, "not graded", 0.0, 0.0, time.monotonic() - started, _one_line(why))
 
 
 def default_workers() -> int:
@@ -514,9 +647,63 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
+def identity(manifest: Manifest, tests: CourseTests) -> str:
+    """What every key of this batch ends with: the course, the grader's own code and the graded runs' environment."""
+    digest = hashlib.sha256(b"batch-identity/1\0")
+    update_digest(digest, "course", course_fingerprint(manifest, tests).encode())
+    update_digest(digest, "grader", environment.fingerprint().encode())
+    return digest.hexdigest()[:16]
+
+
+def student_budget(manifest: Manifest, given: float | None) -> float:
+    """Seconds per student: ``given``, else course.toml's ``[batch] student_budget``, else the default."""
+    if given is not None:
+        return given
+    path = manifest.root / MANIFEST_NAME
+    try:
+        value = tomllib.loads(path.read_text(encoding="utf-8")).get("batch", {}).get("student_budget")
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise UsageError(f"cannot read {path}: {exc}") from None
+    if value is None:
+        return DEFAULT_STUDENT_BUDGET
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise UsageError(f"{path}: [batch] student_budget must be a number of seconds > 0, got {value!r}")
+    return float(value)
+
+
+class _Signals:
+    """SIGINT and SIGTERM, while a batch runs: the first sets ``stop`` and raises Interrupted in the main thread.
+
+    Setting ``stop`` comes first, so a worker that finishes after the signal
+    sees it and records nothing; a second signal only sets it again, so the
+    clean-up that follows is never cut short.
+    """
+
+    def __init__(self, stop: threading.Event) -> None:
+        self.stop = stop
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _Signals:
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: object) -> None:
+        first = not self.stop.is_set()
+        self.stop.set()
+        if first:
+            raise Interrupted(signum)
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+
 def run_batch(manifest: Manifest, sources: list[Source], out: Path, *, workers: int | None = None,
               force: bool = False, tests: CourseTests, stream: TextIO | None = None,
-              reuse_identical: bool = True) -> BatchSummary:
+              reuse_identical: bool = True, key: Key | None = None,
+              budget: float | None = None) -> BatchSummary:
     """Grade every source into ``out``; progress on ``stream`` (standard error by default).
 
     ``workers`` submissions are graded at once, each with one assignment
@@ -524,26 +711,59 @@ def run_batch(manifest: Manifest, sources: list[Source], out: Path, *, workers: 
     processes. A student who cannot be graded gets an error result; nothing
     about one student stops the others. With ``reuse_identical``, an
     assignment file identical to one already graded in this batch gets that
-    result instead of a second run.
+    result instead of a second run. ``key`` seals the records (default: the
+    key of grader/records.py); ``budget`` bounds each student's real time.
+
+    On SIGINT or SIGTERM: raises Interrupted once every worker has stopped,
+    after naming the students not graded; nothing under way is recorded.
     """
     if not sources:
         raise UsageError("no submissions to grade")
     started = time.monotonic()
+    seal = key if key is not None else load_key()
     prepare_results(out)
     stream = stream if stream is not None else sys.stderr
-    outcomes: dict[str, tuple[StudentOutcome, dict[str, Any]]] = {}
-    # One session for the class: the fork server starts and the catalog is read once.
-    with Session(manifest, tests, reuse_identical=reuse_identical) as session:
-        batch = _Batch(manifest, tests, session, course_fingerprint(manifest, tests)[:16], out, force)
-        progress = Progress(stream, len(sources))
-        for source in sources:
-            if source.note:
-                progress.note(f"note: {source.note}")
-        for source, finished in _in_parallel(batch, sources, workers or default_workers()):
-            outcomes[source.student] = finished
-            progress.finished(finished[0])
+    outcomes: dict[str, tuple[StudentOutcome, dict[str, Any] | None]] = {}
+    stop = threading.Event()
+    progress = Progress(stream, len(sources))
+    futures: dict[Future[tuple[StudentOutcome, dict[str, Any] | None]], Source] = {}
+    try:
+        with _Signals(stop):
+            # One session for the class: the fork server starts and the catalog is read once.
+            with Session(manifest, tests, reuse_identical=reuse_identical) as session:
+                batch = _Batch(manifest, tests, session, identity(manifest, tests), out, force, seal, budget, stop)
+                for source in sources:
+                    if source.note:
+                        progress.note(f"note: {source.note}")
+                pool = ThreadPoolExecutor(max_workers=max(1, min(workers or default_workers(), len(sources))),
+                                          thread_name_prefix="batch")
+                futures = {pool.submit(_grade_student, batch, source): source for source in sources}
+                try:
+                    for source, finished in _as_finished(batch, futures):
+                        outcomes[source.student] = finished
+                        progress.finished(finished[0])
+                except Interrupted:
+                    session.stop()
+                    progress.note("interrupted: starting no more students; waiting for the runs under way to end")
+                    raise
+                finally:
+                    # No new student starts; those under way end at their next run (the session is stopped)
+                    # and record nothing; the session closes only once they have.
+                    pool.shutdown(wait=True, cancel_futures=True)
+    except Interrupted as interrupted:
+        # A student whose file was written just before the signal counts as graded, though not yet shown.
+        if futures:
+            for source, finished in _as_finished(batch, {f: s for f, s in futures.items() if f.done()}):
+                outcomes.setdefault(source.student, finished)
+        missing = [s.student for s in sources
+                   if s.student not in outcomes or outcomes[s.student][1] is None
+                   or outcomes[s.student][0].action == "not graded"]
+        progress.note(f"interrupted ({signal.Signals(interrupted.signum).name}): not graded: "
+                      f"{', '.join(missing) or 'nobody'}; their earlier results, if any, are kept, and "
+                      "summary.json and grades.csv were not updated: run the batch again to finish")
+        raise
     ordered = [outcomes[s.student] for s in sources]
-    records = [record for _, record in ordered]
+    records = [record for _, record in ordered if record is not None]
     write_atomic(out / "summary.json", summary_json(manifest, records))
     write_atomic(out / "grades.csv", grades_csv(manifest, records))
     summary = BatchSummary(tuple(outcome for outcome, _ in ordered), time.monotonic() - started)
@@ -551,37 +771,43 @@ def run_batch(manifest: Manifest, sources: list[Source], out: Path, *, workers: 
     return summary
 
 
-def _in_parallel(batch: _Batch, sources: list[Source],
-                 workers: int) -> Iterator[tuple[Source, tuple[StudentOutcome, dict[str, Any]]]]:
-    """Each source with its outcome, in the order they finish."""
-    # Threads are enough: the work happens in git and pytest child processes.
-    pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(sources))), thread_name_prefix="batch")
-    try:
-        futures: dict[Future[tuple[StudentOutcome, dict[str, Any]]], Source] = {
-            pool.submit(_grade_student, batch, source): source for source in sources}
-        for future in as_completed(futures):
-            source = futures[future]
-            try:
-                yield source, future.result()
-            except OSError as exc:  # the student's file could not be written
-                message = _one_line(f"cannot write the result: {exc}")
-                result = _error_result(batch, message)
-                record = {"student": source.student, "source": source.location, "key": "", "graded_at": _now(),
-                          "status": "error", "message": message, "result": result.to_dict()}
-                yield source, (StudentOutcome(source.student, "error", 0.0, result.max_score, 0.0, message), record)
-    finally:
-        # On Ctrl-C no new student starts; those under way finish and are written.
-        pool.shutdown(wait=False, cancel_futures=True)
+def _as_finished(batch: _Batch, futures: dict[Future[tuple[StudentOutcome, dict[str, Any] | None]], Source],
+                 ) -> Iterator[tuple[Source, tuple[StudentOutcome, dict[str, Any] | None]]]:
+    """Each source with its outcome, in the order they finish (cancelled ones left out)."""
+    for future in as_completed(futures):
+        source = futures[future]
+        if future.cancelled():
+            continue
+        try:
+            yield source, future.result()
+        except OSError as exc:  # the student's file could not be written
+            message = _one_line(f"cannot write the result: {exc}")
+            result = _error_result(batch, message)
+            record = {"student": source.student, "source": source.location, "key": "", "graded_at": _now(),
+                      "status": "error", "message": message, "not_graded": {}, "result": result.to_dict()}
+            yield source, (StudentOutcome(source.student, "error", 0.0, result.max_score, 0.0, message), record)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path.resolve().is_relative_to(folder.resolve())
 
 
 def command(args: argparse.Namespace) -> int:
-    """``batch SUBMISSIONS --out RESULTS [--workers N] [--force] [--tests DIR] [--assignment NN]...``."""
+    """``batch SUBMISSIONS --out RESULTS [--workers N] [--force] [--tests DIR] [--assignment NN]... [--key FILE]
+    [--student-budget SECONDS]``."""
     manifest = load_manifest(find_course_root(Path.cwd())).only(getattr(args, "assignment", None))
     if args.tests is not None and not args.tests.is_dir():
         raise UsageError(f"hidden-test folder {args.tests} does not exist")
     if args.out.exists() and not args.out.is_dir():
         raise UsageError(f"results folder {args.out} is a file")
     sources = read_sources(args.submissions, args.out)
+    key_path = getattr(args, "key", None) or default_key_path()
+    for folder, what in ((args.out, "results folder"), (args.submissions, "submissions")):
+        if (folder == args.out or folder.is_dir()) and _inside(key_path, folder):
+            raise UsageError(f"the results key {key_path} is inside the {what}: keep it where no graded "
+                             "code or student can write (the default, or --key outside both)")
+    key = load_key(key_path)
+    budget = student_budget(manifest, getattr(args, "student_budget", None))
     run_batch(manifest, sources, args.out, workers=args.workers, force=args.force,
-              tests=course_tests(manifest, args.tests), reuse_identical=not args.no_reuse)
+              tests=course_tests(manifest, args.tests), reuse_identical=not args.no_reuse, key=key, budget=budget)
     return 0

@@ -3,23 +3,28 @@
 Built by collecting the course's tests against the course's own stubs, with
 no student code anywhere near, so a submission can neither add tests, drop
 them, nor change what they are worth. Cached by the content of everything
-it depends on.
+it depends on, and sealed (grader/records.py): a cache the grader cannot
+prove it wrote is collected again.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import tempfile
+import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from grader.manifest import MANIFEST_NAME, Assignment, Manifest
 from grader.model import Visibility
 from grader.pytest_options import command_args, ini_text
+from grader.records import Key, try_key
 from grader.run import Job, Runner, SpawnRunner
 from grader.stage import CourseTests, Runtime, Stage, new_runtime, place
 
-CACHE_VERSION = "2"
+CACHE_VERSION = "3"
+CACHE_PURPOSE = "catalog-cache"
 
 
 class CourseError(Exception):
@@ -80,20 +85,48 @@ def load_catalog(manifest: Manifest, tests: CourseTests, runtime: Runtime | None
     Collecting runs in ``runtime`` with ``runner`` when given (a grading
     session's), else in a runtime of its own.
     """
-    cache = manifest.root / ".grader-cache" / f"catalog-{_cache_key(manifest, tests)}.json"
-    if cache.is_file():
-        raw = json.loads(cache.read_text(encoding="utf-8"))
-        return {key: [Entry(**e) for e in entries] for key, entries in raw.items()}
+    cache_key = _cache_key(manifest, tests)
+    cache = _cache_path(manifest, tests, cache_key)
+    seal = try_key()  # without a key nothing on disk is trusted: the catalog is collected afresh
+    cached = _read_cache(cache, cache_key, seal)
+    if cached is not None:
+        return cached
     with tempfile.TemporaryDirectory(prefix="grader-catalog-") as tmp:
         if runtime is None:
             runtime = new_runtime(Path(tmp) / "runtime", manifest)
         catalog = _collect(manifest, tests, Stage(Path(tmp), runtime), runner or SpawnRunner())
-    try:
-        cache.parent.mkdir(exist_ok=True)
-        cache.write_text(json.dumps({k: [asdict(e) for e in v] for k, v in catalog.items()}), encoding="utf-8")
-    except OSError:
-        pass  # a read-only checkout grades just as well, only slower
+    if seal is not None:
+        body = {"key": cache_key, "catalog": {k: [asdict(e) for e in v] for k, v in catalog.items()}}
+        try:
+            cache.parent.mkdir(exist_ok=True)
+            partial = cache.with_name(f".{cache.name}.{os.getpid()}-{threading.get_ident()}.partial")
+            partial.write_text(json.dumps(seal.sealed(CACHE_PURPOSE, body)), encoding="utf-8")
+            partial.replace(cache)
+        except OSError:
+            pass  # a read-only checkout grades just as well, only slower
     return catalog
+
+
+def _cache_path(manifest: Manifest, tests: CourseTests, cache_key: str) -> Path:
+    return manifest.root / ".grader-cache" / f"catalog-{cache_key}.json"
+
+
+def _read_cache(cache: Path, cache_key: str, seal: Key | None) -> Catalog | None:
+    """The cached catalog when this grader's key sealed it for exactly this course; None otherwise.
+
+    The cache sits in the course folder, where anything may have rewritten it
+    (a changed point value would change every score): unsealed, badly sealed
+    or malformed, it is collected again.
+    """
+    if seal is None or not cache.is_file():
+        return None
+    try:
+        body = seal.opened(CACHE_PURPOSE, json.loads(cache.read_text(encoding="utf-8")))
+        if body is None or body.get("key") != cache_key:
+            return None
+        return {str(k): [Entry(**e) for e in entries] for k, entries in body["catalog"].items()}
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None
 
 
 def _collect(manifest: Manifest, tests: CourseTests, stage: Stage, runner: Runner) -> Catalog:

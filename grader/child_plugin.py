@@ -6,8 +6,9 @@ the parent trusts nothing else: which tests exist, their points and their
 feedback come from the catalog the parent built without student code.
 
 Before the student's module is imported it arms the guard (``grader_guard``,
-beside it in the runtime), and after the import and after every test it
-checks that the libraries the tests rely on are still what they were.
+beside it in the runtime) and the watchdog, and after the import and after
+every test it checks that the libraries the tests rely on are still what
+they were.
 
 It depends on the standard library, pytest and the guard only, so the
 runtime needs no other part of the grader.
@@ -107,6 +108,10 @@ def pytest_collection(session: pytest.Session) -> None:
         report=_emit,
     )
     _baseline = grader_guard.Baseline()
+    if _watchdog is not None:
+        # Armed before the import: a module that sleeps or spins at import costs one test's limit, not the
+        # whole assignment's time budget.
+        _watchdog.arm()
     guard.arm()
     try:
         module = importlib.import_module(name)
@@ -119,6 +124,8 @@ def pytest_collection(session: pytest.Session) -> None:
         else:
             record["where"] = record["where"] or _import_location(exc, name)
         _emit({"kind": "module_error", **record})
+    # Without this record, a watchdog that fired before any test started ended the import.
+    _emit({"kind": "imported"})
     _check_untouched("while it was imported", full=True)
 
 
@@ -158,7 +165,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 
 class Watchdog:
-    """Ends the process when one test (setup, call and teardown) runs far past its timeout.
+    """Ends the process when one test (setup, call and teardown), or the import, runs far past the test timeout.
 
     pytest-timeout's alarm raises inside the test, and code that swallows
     exceptions or ignores the signal outlives it (a task that catches

@@ -1,7 +1,10 @@
 """The command line: ``python -m grader <command>``.
 
 Exit status: 0 when the command did its job (whatever the score), 2 for bad
-usage or unusable input (one line on stderr), 1 for an internal fault.
+usage or unusable input (one line on stderr), 1 for an internal fault,
+including an environment the grader cannot grade in (one line on stderr:
+nothing is graded, so nothing is recorded), 128 + N when signal N (SIGINT,
+SIGTERM) interrupted a batch.
 """
 from __future__ import annotations
 
@@ -13,7 +16,8 @@ from pathlib import Path
 from typing import NoReturn
 
 from grader.catalog import CourseError
-from grader.errors import UsageError
+from grader.environment import EnvironmentFault, require_usable
+from grader.errors import Interrupted, UsageError
 from grader.manifest import find_course_root, load_manifest
 from grader.pytest_options import require_shuffle_support
 
@@ -66,7 +70,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     _write(args.output, text)
     if args.format == "classroom50":
         _write(args.output.with_name("release-body.md"), markdown.render(result, os.environ))
-    print(f"score {result.score:g}/{result.max_score:g}; wrote {args.output}", file=sys.stderr)
+    print(f"score {result.score_text()}; wrote {args.output}", file=sys.stderr)
     return 0
 
 
@@ -141,6 +145,19 @@ def _positive(text: str) -> int:
     return value
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text}")
+    return value
+
+
+GRADING_COMMANDS = ("grade", "check", "batch")  # the commands that run graded code: they need the environment
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command."""
     parser = _Parser(prog="python -m grader", description="Grade the asyncio course.")
@@ -185,6 +202,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="run every file, even one identical to a file already graded in this batch")
     batch.add_argument("--tests", type=Path, help="the hidden-test folder (default: this repository's tests/)")
     batch.add_argument("--assignment", action="append", metavar="NN", help="only this assignment (repeatable)")
+    batch.add_argument("--key", type=Path, metavar="FILE",
+                       help="the key that seals results (default: $GRADER_KEY_FILE, else "
+                            "$XDG_STATE_HOME/asyncio-course-grader/results.key); created on first use")
+    batch.add_argument("--student-budget", type=_seconds, metavar="SECONDS",
+                       help="real time one student's submission may take in all (default: course.toml's "
+                            "[batch] student_budget, else 300); assignments past it are recorded as not graded")
     batch.set_defaults(run=_delegate("batch"))
 
     dashboard = commands.add_parser("dashboard", help="build the instructor's static dashboard from batch results")
@@ -200,10 +223,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         run: Callable[[argparse.Namespace], int] = args.run
+        if args.command in GRADING_COMMANDS:
+            # Before anything is graded: a grader that cannot run the tests would score everyone 0.
+            require_usable(find_course_root(Path.cwd()))
         return run(args)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except EnvironmentFault as exc:
+        print(f"environment error: {exc}", file=sys.stderr)
+        return 1
+    except Interrupted as exc:
+        return 128 + exc.signum  # batch has said what it left ungraded
     except CourseError as exc:
         print(f"course error: {exc}", file=sys.stderr)
         return 1

@@ -54,10 +54,23 @@ class Student:
     status: str
     message: str
     result: GradeResult
+    not_graded: frozenset[str] = frozenset()  # assignments the time budget left ungraded (batch's "partial")
 
     def assignment(self, assignment_id: str) -> AssignmentResult | None:
         """This student's result for one assignment, None when the result does not list it."""
         return next((a for a in self.result.assignments if a.id == assignment_id), None)
+
+    def graded(self, assignment_id: str) -> AssignmentResult | None:
+        """The assignment's result when it is a grade: not for a submission that could not be graded at all,
+        nor for an assignment the time budget left ungraded (their 0 is no score)."""
+        if self.status not in ("graded", "partial") or assignment_id in self.not_graded:
+            return None
+        return self.assignment(assignment_id)
+
+    @property
+    def total(self) -> float | None:
+        """The total when every assignment was graded; None otherwise."""
+        return self.result.score if self.status == "graded" else None
 
 
 @dataclass(frozen=True)
@@ -150,7 +163,9 @@ def _student(record: dict[str, Any], page: str) -> Student:
 
     return Student(name=text("student"), page=page, source=without_credentials(text("source")),
                    key=text("key"), graded_at=text("graded_at"), status=text("status") or "graded",
-                   message=text("message"), result=record["result"])
+                   message=text("message"), result=record["result"],
+                   not_graded=frozenset(str(k) for k in not_graded) if isinstance(
+                       not_graded := record.get("not_graded"), dict) else frozenset())
 
 
 def _page_names(names: list[str]) -> list[str]:
@@ -339,13 +354,15 @@ def _matrix_cell(student: Student, column: Column, href: str) -> str:
 
 
 def _matrix_footer(students: list[Student], columns: list[Column]) -> str:
+    # Only grades count: a submission that could not be graded (or an assignment past the time budget) is no 0.
     rows = []
+    totals = [t for s in students if (t := s.total) is not None]
     for label, stat in (("Class mean", statistics.fmean), ("Class median", statistics.median)):
         cells = [f'<th scope="row">{label}</th>']
         for c in columns:
-            scores = [a.score for s in students if (a := s.assignment(c.id)) is not None]
+            scores = [a.score for s in students if (a := s.graded(c.id)) is not None]
             cells.append(f"<td>{_num(stat(scores)) if scores else '–'}</td>")
-        cells.append(f"<td>{_num(stat([s.result.score for s in students]))}</td>")
+        cells.append(f"<td>{_num(stat(totals)) if totals else '–'}</td>")
         rows.append(f"<tr>{''.join(cells)}</tr>")
     return f"<tfoot>{''.join(rows)}</tfoot>"
 
@@ -363,21 +380,28 @@ def _problems(students: list[Student]) -> str:
 def _distributions(students: list[Student], columns: list[Column]) -> str:
     figures = []
     for c in columns:
-        graded = [a for s in students if (a := s.assignment(c.id)) is not None]
+        graded = [a for s in students if (a := s.graded(c.id)) is not None]
         percents = [_percent(a.score, a.max_score) or 0.0 for a in graded]
         missing = sum(1 for a in graded if a.status == "missing")
-        note = f", {missing} not submitted" if missing else ""
+        ungraded = sum(1 for s in students if s.assignment(c.id) is not None and s.graded(c.id) is None)
+        note = (f", {missing} not submitted" if missing else "") + (f", {ungraded} not graded" if ungraded else "")
         caption = (f"<b>{escape(c.id)}</b> {escape(c.title)}<br>{len(graded)} students{note}; "
-                   f"mean {_num(statistics.fmean(a.score for a in graded))}, "
-                   f"median {_num(statistics.median(a.score for a in graded))}")
+                   f"{_mean_median([a.score for a in graded])}")
         figures.append(_figure(f"{c.id} {c.title}", percents, caption))
-    totals = [s.result for s in students]
-    caption = (f"<b>Total</b><br>{len(totals)} students; mean {_num(statistics.fmean(r.score for r in totals))}, "
-               f"median {_num(statistics.median(r.score for r in totals))}")
+    totals = [s.result for s in students if s.total is not None]
+    left_out = len(students) - len(totals)
+    note = f", {left_out} not graded in full" if left_out else ""
+    caption = f"<b>Total</b><br>{len(totals)} students{note}; {_mean_median([r.score for r in totals])}"
     figures.append(_figure("Total", [_percent(r.score, r.max_score) or 0.0 for r in totals], caption))
     return "\n".join(['<section id="distributions">', "<h2>Score distributions</h2>",
                       '<p class="hint">Students per band of 10 % of the points.</p>',
                       '<div class="histograms">', *figures, "</div>", "</section>"])
+
+
+def _mean_median(scores: list[float]) -> str:
+    if not scores:
+        return "no grades"
+    return f"mean {_num(statistics.fmean(scores))}, median {_num(statistics.median(scores))}"
 
 
 def histogram_counts(percents: Iterable[float]) -> list[int]:
@@ -493,13 +517,19 @@ def _student_section(a: AssignmentResult) -> str:
 
 
 def grades_csv(students: list[Student], columns: list[Column]) -> str:
-    """``student,<each assignment id>,total``; an assignment a result does not list is left empty."""
+    """``student,<each assignment id>,total,status``; what is no grade is left empty, never 0.
+
+    Empty: an assignment a result does not list, every cell of a submission
+    that could not be graded (status "error"), an assignment the time budget
+    left ungraded and then the total (status "partial").
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["student", *(_cell(c.id) for c in columns), "total"])
+    writer.writerow(["student", *(_cell(c.id) for c in columns), "total", "status"])
     for s in students:
-        scores = [_num(a.score) if (a := s.assignment(c.id)) is not None else "" for c in columns]
-        writer.writerow([_cell(s.name), *scores, _num(s.result.score)])
+        scores = [_num(a.score) if (a := s.graded(c.id)) is not None else "" for c in columns]
+        total = "" if s.total is None else _num(s.total)
+        writer.writerow([_cell(s.name), *scores, total, _cell(s.status)])
     return buffer.getvalue()
 
 

@@ -36,19 +36,30 @@ OWN_MODULES = ("coursekit", "grader_child", "grader_guard")
 HOT_MODULES = {"asyncio", "aiohttp", "aioresponses", "pytest", "pytest_asyncio", "looptime", "time", "socket",
                "builtins"}
 OWN_STATE = {"_report", "_student_file", "_baseline", "_active", "_watchdog"}  # the child plugin's own run state
+# State the standard library itself rebinds to new values: time.tzset() recomputes the time zone from TZ (and
+# _strptime calls it on its first use). No test reads it: the tests' clocks are the loop's and time.monotonic.
+RECOMPUTED = {("time", "tzname"), ("time", "timezone"), ("time", "altzone"), ("time", "daylight")}
+# Values that are data and nothing else: equal ones are interchangeable (a rebinding to an equal tuple is none).
+_SCALARS = (type(None), bool, int, float, complex, str, bytes)
+_PLAIN_DATA = (*_SCALARS, tuple, frozenset)
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
-_PATH_EVENTS = {  # event -> positions of the path arguments a change to the file system names
-    "os.remove": (0,), "os.rename": (0, 1), "os.rmdir": (0,), "os.mkdir": (0,), "os.chmod": (0,),
-    "os.chown": (0,), "os.link": (0, 1), "os.symlink": (0, 1), "os.truncate": (0,), "os.utime": (0,),
-    "os.chflags": (0,), "os.lchflags": (0,), "os.setxattr": (0,), "os.removexattr": (0,),
-    "shutil.rmtree": (0,), "shutil.copyfile": (1,), "shutil.copymode": (1,), "shutil.copystat": (1,),
-    "shutil.move": (1,),
+_PATH_EVENTS = {  # event -> (position of a path the event changes, position of the folder it is relative to)
+    "os.remove": ((0, 1),), "os.rename": ((0, 2), (1, 3)), "os.rmdir": ((0, 1),), "os.mkdir": ((0, 2),),
+    "os.chmod": ((0, 2),), "os.chown": ((0, 3),), "os.link": ((0, 2), (1, 3)), "os.symlink": ((0, None), (1, 2)),
+    "os.truncate": ((0, None),), "os.utime": ((0, 3),), "os.chflags": ((0, None),), "os.lchflags": ((0, None),),
+    "os.setxattr": ((0, None),), "os.removexattr": ((0, None),), "shutil.rmtree": ((0, None),),
+    "shutil.copyfile": ((1, None),), "shutil.copymode": ((1, None),), "shutil.copystat": ((1, None),),
+    "shutil.move": ((1, None),),
 }
 _PROGRAM_EVENTS = {"os.system", "os.exec", "os.posix_spawn", "os.spawn", "subprocess.Popen", "os.fork",
                    "os.forkpty", "pty.spawn", "os.startfile"}
 _DENIED_IMPORTS = {"ctypes", "_ctypes", "cffi", "_testcapi", "_testinternalcapi", "_posixsubprocess",
                    "_xxsubinterpreters", "_interpreters"}
 _SOCKET_EVENTS = {"socket.connect", "socket.bind", "socket.sendto", "socket.sendmsg"}
+# Every resolver function raises one of these (gethostbyname_ex raises socket.gethostbyname): a name looked up is
+# a message to a DNS server.
+_NAME_LOOKUPS = {"socket.getaddrinfo", "socket.gethostbyname"}
+_ADDRESS_LOOKUPS = {"socket.gethostbyaddr", "socket.getnameinfo"}
 _LOCAL_NAMES = {None, "", "localhost", "localhost.", "ip6-localhost"}
 
 
@@ -70,11 +81,36 @@ def _checked(module: str, attribute: str) -> bool:
     return module.startswith(OWN_MODULES) and attribute not in OWN_STATE
 
 
+def _same(before: object, now: object) -> bool:
+    """Whether ``now`` may stand where ``before`` was: the same object, or equal plain data of the same type.
+
+    Code, classes, modules and every other object must be the very same
+    object (a replacement behaves differently whatever it compares equal
+    to); immutable plain data (numbers, strings, tuples of them) only needs
+    the same type and value, compared element by element with the built-in
+    types' own equality, which a student's ``__eq__`` cannot reach.
+    """
+    if now is before:
+        return True
+    kind = type(before)
+    if kind not in _PLAIN_DATA or type(now) is not kind:
+        return False
+    if isinstance(before, tuple) and isinstance(now, tuple):
+        return len(now) == len(before) and all(_same(b, n) for b, n in zip(before, now))
+    if isinstance(now, frozenset):
+        # Built-in elements only: a student's element would answer the comparison itself.
+        return all(type(item) in _SCALARS for item in now) and now == before
+    return now == before or (now != now and before != before)  # NaN stays NaN
+
+
 class Baseline:
     """What the watched modules (and the classes they define) hold before the student's code runs.
 
     References, not ``id()``s (``id`` is an audited call), taken once; a check
-    then only compares each remembered attribute with what is there now.
+    then compares each remembered attribute with what is there now (see
+    ``_same``). Additions are never checked: modules cache things and the
+    import system sets a submodule imported later as an attribute of its
+    package. Modules themselves are compared with ``sys.modules``.
     """
 
     def __init__(self) -> None:
@@ -86,7 +122,8 @@ class Baseline:
             names = vars(module)
             hot = name in HOT_MODULES or name.startswith(OWN_MODULES)
             self._modules.append((name, module, hot))
-            self._owners.append((name, names, [(k, v) for k, v in names.items() if _checked(name, k)], hot))
+            self._owners.append((name, names, [(k, v) for k, v in names.items()
+                                               if _checked(name, k) and (name, k) not in RECOMPUTED], hot))
             for key, value in list(names.items()):
                 if isinstance(value, type) and value.__module__ == name and _checked(name, key):
                     attributes = vars(value)  # a mappingproxy: live, like a module's __dict__
@@ -105,7 +142,8 @@ class Baseline:
                    if (full or hot) and modules.get(name, module) is not module]
         for owner, now, remembered, hot in self._owners:
             if full or hot:
-                changes += [f"{owner}.{key}" for key, value in remembered if now.get(key, _GONE) is not value]
+                changes += [f"{owner}.{key}" for key, value in remembered
+                            if (current := now.get(key, _GONE)) is not value and not _same(value, current)]
         return changes
 
 
@@ -152,9 +190,10 @@ class Guard:
         if event == "open":
             self._open(args[0], args[2])
         elif event in _PATH_EVENTS:
-            for position in _PATH_EVENTS[event]:
+            for position, folder in _PATH_EVENTS[event]:
                 if position < len(args):
-                    self._must_be_scratch(args[position], "changing")
+                    relative_to = args[folder] if folder is not None and folder < len(args) else None
+                    self._must_be_scratch(args[position], "changing", relative_to)
         elif event in _PROGRAM_EVENTS and not self._trusted_stack():
             self._refuse(f"starting a program ({event})")
         elif event.startswith("ctypes."):
@@ -165,8 +204,10 @@ class Guard:
             self._signal(event, args)
         elif event in _SOCKET_EVENTS:
             self._socket(event, args)
-        elif event == "socket.getaddrinfo":
+        elif event in _NAME_LOOKUPS:
             self._lookup(args[0])
+        elif event in _ADDRESS_LOOKUPS:
+            self._reverse_lookup(args[0])
         elif event == "code.__new__" or (event == "object.__setattr__" and args[1] == "__code__"):
             self._refuse("making or replacing code objects")
 
@@ -188,13 +229,23 @@ class Guard:
             self._refuse("reading the course's own files (tests, solutions)", quiet=self._through_linecache())
 
     def _is_secret(self, real: str) -> bool:
-        """The staged tests, and the course itself (its hidden tests, its reference solutions)."""
-        return real in self.tests or real.startswith(self.secret_dirs)
+        """The staged tests, and the course itself (its hidden tests, its reference solutions).
 
-    def _must_be_scratch(self, path: Any, verb: str) -> None:
+        The interpreter's own files never are, even when its virtual environment
+        lives inside the course's folder (a development checkout): the standard
+        library reads installed packages' metadata for anyone who asks.
+        """
+        return real in self.tests or (real.startswith(self.secret_dirs) and not real.startswith(self.trusted))
+
+    def _must_be_scratch(self, path: Any, verb: str, relative_to: Any = None) -> None:
         if isinstance(path, int):
             return
-        real = os.path.realpath(os.fsdecode(path))
+        name = os.fsdecode(path)
+        if isinstance(relative_to, int) and relative_to >= 0 and not os.path.isabs(name):
+            # A path relative to an open folder (shutil.rmtree removes a tree's files so, as does
+            # TemporaryDirectory's clean-up): judged where that folder is, not in the working directory.
+            name = os.path.join(_folder_of(relative_to), name)
+        real = os.path.realpath(name)
         if (real + os.sep).startswith(self.scratch):
             return
         # Named by what it is, never by its path: a test file's name is not for the feedback.
@@ -248,6 +299,17 @@ class Guard:
         if name not in _LOCAL_NAMES and _address(name) is None:  # an address: connecting to it is checked
             self._refuse(f"looking up {name!s} (only localhost is reachable)")
 
+    def _reverse_lookup(self, address: Any) -> None:
+        """``gethostbyaddr`` (an address or a name) and ``getnameinfo`` (a socket address): loopback only.
+
+        Asking for the name of any other address is a query to the DNS
+        server in charge of that address, which can carry data out.
+        """
+        host = address[0] if isinstance(address, tuple) and address else address
+        host = host.decode() if isinstance(host, bytes) else host
+        if not self._is_loopback(host):
+            self._refuse(f"looking up {host!s} (only localhost is reachable)")
+
     @staticmethod
     def _is_loopback(host: Any) -> bool:
         address = _address(host)
@@ -260,6 +322,14 @@ def _address(host: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         return ipaddress.ip_address(str(host).split("%")[0])
     except ValueError:
         return None
+
+
+def _folder_of(descriptor: int) -> str:
+    """The path of an open folder, or a name that is never the scratch folder when it cannot be found."""
+    try:
+        return os.readlink(f"/proc/self/fd/{descriptor}")
+    except OSError:
+        return f"/proc/self/fd/{descriptor}"
 
 
 def _callers() -> Iterator[str]:

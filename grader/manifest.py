@@ -18,7 +18,8 @@ class Limits:
     test_timeout: float = 5.0
     assignment_timeout: float = 60.0
     memory_mb: int = 2048
-    output_kb: int = 1024
+    output_kb: int = 1024  # what one test process may print (stdout and stderr together)
+    disk_mb: int = 64  # the largest file it may write (06 downloads 8 MiB, maybe to a ".part" file first)
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,8 @@ class AssignmentResult:
     status: Status
     message: str
     tests: tuple[TestResult, ...] = ()
+    # Points of the assignment this run could not grade: its hidden tests, when they were not available.
+    ungraded_points: float = 0.0
 
     @property
     def passed(self) -> int:
@@ -57,6 +59,20 @@ class GradeResult:
         """Points available over all assignments."""
         return round(sum(a.max_score for a in self.assignments), 2)
 
+    @property
+    def ungraded_points(self) -> float:
+        """Points no test of this run could earn: hidden tests that were not available (0 when they were)."""
+        return round(sum(a.ungraded_points for a in self.assignments), 2)
+
+    def score_text(self) -> str:
+        """The score in one line: ``"250/300"``, or from public tests alone ``"33/33 on the public tests; hidden
+        tests worth 67 more points were not run (the full score is out of 100)"``, so it never reads as full marks."""
+        text = f"{self.score:g}/{self.max_score:g}"
+        if self.ungraded_points:
+            text += (f" on the public tests; hidden tests worth {self.ungraded_points:g} more points were not run "
+                     f"(the full score is out of {self.max_score + self.ungraded_points:g})")
+        return text
+
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, hidden_tests_included: bool | None = None) -> GradeResult:
         """Rebuild a result from its JSON shape; KeyError/TypeError/ValueError when it is not one."""
@@ -65,6 +81,7 @@ class GradeResult:
                 id=str(a["id"]), title=str(a["title"]), score=float(a["score"]),
                 max_score=float(a["max_score"]), status=a["status"], message=str(a["message"]),
                 tests=tuple(TestResult(**t) for t in a["tests"]),
+                ungraded_points=float(a.get("ungraded_points", 0.0)),
             )
             for a in data["assignments"]
         )
@@ -77,6 +94,7 @@ class GradeResult:
         return {
             "score": self.score,
             "max_score": self.max_score,
+            "ungraded_points": self.ungraded_points,
             "assignments": [
                 {
                     "id": a.id,
@@ -86,6 +104,7 @@ class GradeResult:
                     "status": a.status,
                     "message": a.message,
                     "tests": [asdict(t) for t in a.tests],
+                    "ungraded_points": a.ungraded_points,
                 }
                 for a in self.assignments
             ],

@@ -5,6 +5,7 @@ import contextlib
 import hashlib
 import os
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -22,6 +23,15 @@ from grader.run import Job, Runner, RunOutput, open_runner
 from grader.stage import CourseTests, Runtime, Stage, new_runtime, place
 
 MAX_RESUMES = 3  # new processes for the tests after one that ended its process
+MIN_RUN_SECONDS = 1.0  # a run given less time than this is not started
+
+
+class Stopped(Exception):
+    """The session was stopped (an interrupted batch): what was under way has no trustworthy result."""
+
+
+class OutOfTime(Exception):
+    """The submission's time budget ran out before this assignment could be graded in full."""
 
 
 def course_tests(manifest: Manifest, hidden_root: Path | None) -> CourseTests:
@@ -52,6 +62,7 @@ class Session:
         # GRADER_FORK=0 spawns every run afresh: slower, for comparison or where fork() misbehaves.
         self._fork = fork if fork is not None else os.environ.get("GRADER_FORK", "1") != "0"
         self._exit = contextlib.ExitStack()
+        self._stopping = threading.Event()
         # Graded code may not read the course (reference solutions) nor the hidden tests, wherever they are.
         secrets = [tests.course_root, *([tests.hidden_root] if tests.hidden_root else [])]
         self._secret_args = [arg for folder in secrets for arg in ("--grader-secret", str(folder.resolve()))]
@@ -72,77 +83,133 @@ class Session:
                  trace: TracebackType | None) -> None:
         self._exit.close()
 
+    def stop(self) -> None:
+        """Start no run from now on: grading under way raises Stopped instead of returning a result."""
+        self._stopping.set()
+
+    @property
+    def stopping(self) -> bool:
+        """Whether stop() was called."""
+        return self._stopping.is_set()
+
     def grade(self, submission: Path, *, shuffle_seed: int | None = None, workers: int | None = None) -> GradeResult:
         """Grade every assignment of the manifest in the submission folder ``submission``."""
+        result, _ = self.grade_within(submission, None, shuffle_seed=shuffle_seed, workers=workers)
+        return result
+
+    def grade_within(self, submission: Path, deadline: float | None, *, shuffle_seed: int | None = None,
+                     workers: int | None = None) -> tuple[GradeResult, dict[str, str]]:
+        """Grade ``submission`` until ``deadline`` (``time.monotonic()``; None: no limit).
+
+        Returns the result and, by assignment id, why an assignment was not
+        graded: the time ran out before it started, or cut its run short.
+        Such an assignment is listed with its maximum, status "error", 0
+        points and that reason; the caller must not count it as a score.
+        Raises Stopped when the session is stopped meanwhile.
+        """
         started = time.monotonic()
         found = find_submission(submission, self.manifest)
         # Longest first (most tests first), so the last process to finish starts early.
         to_run = sorted((f for f in found if f.source is not None),
                         key=lambda f: -len(self.catalog[f.assignment.id]))
+        not_graded: dict[str, str] = {}
+
+        def one(f: Found) -> AssignmentResult:
+            try:
+                return self._grade_or_reuse(stage, f, shuffle_seed, deadline)
+            except OutOfTime as exc:
+                not_graded[f.assignment.id] = str(exc)
+                return score.missing(f.assignment, self.catalog[f.assignment.id], f"not graded: {exc}")
+
         with tempfile.TemporaryDirectory(prefix="grader-") as tmp:
             stage = Stage(Path(tmp), self.runtime)
             pool_size = workers or min(len(to_run), os.cpu_count() or 1) or 1
             with ThreadPoolExecutor(max_workers=pool_size) as pool:
-                graded = dict(zip((f.assignment.id for f in to_run),
-                                  pool.map(lambda f: self._grade_or_reuse(stage, f, shuffle_seed), to_run)))
+                graded = dict(zip((f.assignment.id for f in to_run), pool.map(one, to_run)))
+        if self.stopping:
+            raise Stopped("the grading session was stopped")
         results = []
         for f in found:
             entries = self.catalog[f.assignment.id]
             results.append(graded.get(f.assignment.id) or score.missing(f.assignment, entries, f.problem))
         hidden = self.tests.hidden_root is not None
-        return GradeResult(tuple(results), hidden_tests_included=hidden, duration=time.monotonic() - started)
+        result = GradeResult(tuple(results), hidden_tests_included=hidden, duration=time.monotonic() - started)
+        return result, not_graded
 
-    def _grade_or_reuse(self, stage: Stage, found: Found, shuffle_seed: int | None) -> AssignmentResult:
+    def _grade_or_reuse(self, stage: Stage, found: Found, shuffle_seed: int | None,
+                        deadline: float | None) -> AssignmentResult:
         assert found.source is not None
         if self._results is None:
-            return self._grade_one(stage, found, shuffle_seed)
+            return self._grade_one(stage, found, shuffle_seed, deadline)
         key = (found.assignment.id, hashlib.sha256(found.source).hexdigest(), shuffle_seed)
         earlier = self._results.get(key)
         if earlier is not None:
             self.reused += 1
             return earlier
-        result = self._grade_one(stage, found, shuffle_seed)
+        result = self._grade_one(stage, found, shuffle_seed, deadline)
         self._results[key] = result
         return result
 
-    def _grade_one(self, stage: Stage, found: Found, shuffle_seed: int | None) -> AssignmentResult:
+    def _grade_one(self, stage: Stage, found: Found, shuffle_seed: int | None,
+                   deadline: float | None) -> AssignmentResult:
         assignment = found.assignment
         assert found.source is not None
         placed = place(stage, assignment, found.source, self.tests)
         entries = self.catalog[assignment.id]
         args = [*command_args(shuffle_seed=shuffle_seed), "--grader-module", assignment.module_name,
                 "--grader-network", assignment.network, *self._secret_args]
-        runs = self._run_resuming(stage, assignment.id, placed.folder, args, entries)
+        runs = self._run_resuming(stage, assignment.id, placed.folder, args, entries, deadline)
         altered = placed.altered_tests()
         if altered:
             return score.tampered(assignment, entries, altered)
         return score.grade_run(assignment, entries, runs, self.manifest.limits, self.hidden)
 
     def _run_resuming(self, stage: Stage, name: str, folder: Path, args: list[str],
-                      entries: list[Entry]) -> list[RunOutput]:
+                      entries: list[Entry], deadline: float | None = None) -> list[RunOutput]:
         """Run an assignment's tests; when the code ends a process early, the tests it never started again.
 
         An exit, a crash or a test that would not stop costs only the tests
         that process started: the rest run in a new one, within the same
-        wall-time budget, at most MAX_RESUMES more times.
+        wall-time budget, at most MAX_RESUMES more times. Before ``deadline``
+        (the submission's budget) leaves the whole budget, OutOfTime: a run
+        cut short by the submission's budget, not the assignment's, says
+        nothing about the code, so it is not scored.
         """
         runs: list[RunOutput] = []
         reported: set[str] = set()
         limits = self.manifest.limits
         for attempt in range(MAX_RESUMES + 1):
+            if self.stopping:
+                raise Stopped("the grading session was stopped")
             budget = limits.assignment_timeout - sum(run.duration for run in runs)
-            if budget < 1:
+            if budget < MIN_RUN_SECONDS:
                 break
+            capped = False
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left < MIN_RUN_SECONDS:
+                    raise OutOfTime(_out_of_time(runs))
+                capped, budget = left < budget, min(budget, left)
             skip = [arg for nodeid in sorted(reported) for arg in ("--deselect", nodeid)]
             run_name = f"{name}-{attempt}"
             runs.append(self.runner.run(Job(stage, [*args, *skip, str(folder)], cwd=folder,
                                             scratch=stage.scratch(run_name), report=stage.root / f"{run_name}.jsonl",
                                             limits=replace(limits, assignment_timeout=budget))))
+            if self.stopping:
+                raise Stopped("the grading session was stopped")
+            if capped and runs[-1].killed:
+                raise OutOfTime(_out_of_time(runs))
             newly_started = score.started_in(runs[-1]) - reported
             reported |= newly_started
             if not newly_started or not score.needs_resume(runs[-1], entries, reported):
                 break  # done, or no progress: running it again would end the same way
         return runs
+
+
+def _out_of_time(runs: list[RunOutput]) -> str:
+    if runs:
+        return "the submission's time budget ran out while this assignment's tests were running"
+    return "the submission's time budget ran out before this assignment's turn"
 
 
 def grade(manifest: Manifest, submission: Path, tests: CourseTests, *, shuffle_seed: int | None = None,
@@ -152,3 +219,13 @@ def grade(manifest: Manifest, submission: Path, tests: CourseTests, *, shuffle_s
         return session.grade(submission, shuffle_seed=shuffle_seed, workers=workers)
     with Session(manifest, tests) as own:
         return own.grade(submission, shuffle_seed=shuffle_seed, workers=workers)
+
+
+def grade_within(manifest: Manifest, submission: Path, tests: CourseTests, *, deadline: float | None,
+                 workers: int | None = None,
+                 session: Session | None = None) -> tuple[GradeResult, dict[str, str]]:
+    """Like grade(), until ``deadline``; also, by assignment id, why an assignment was not graded in time."""
+    if session is not None:
+        return session.grade_within(submission, deadline, workers=workers)
+    with Session(manifest, tests) as own:
+        return own.grade_within(submission, deadline, workers=workers)

@@ -36,12 +36,33 @@ def secret_lines(sources: list[str], public: str) -> frozenset[str]:
     """
     lines = set()
     for source in sources:
-        for line in source.splitlines():
+        docstrings = _docstring_lines(source)
+        for number, line in enumerate(source.splitlines(), start=1):
             stripped = line.strip()
+            if number in docstrings:
+                continue
             if len(stripped) >= MIN_SECRET and not stripped.startswith(('"""', "#", "'", '"', 'f"', "f'")):
                 if stripped not in public:
                     lines.add(stripped)
     return frozenset(lines)
+
+
+def _docstring_lines(source: str) -> set[int]:
+    """The line numbers of every docstring in ``source``, all lines of a multi-line one included."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    numbers: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+                    and isinstance(first.value.value, str) and first.end_lineno is not None):
+                numbers.update(range(first.lineno, first.end_lineno + 1))
+    return numbers
 
 
 class HiddenText:

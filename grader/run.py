@@ -3,7 +3,10 @@
 Every graded run is a process of its own, in its own session (so the outer
 kill takes whatever it started too), with a minimal environment (no
 GITHUB_* files it could write forged results to), resource limits on memory,
-file size and core dumps, and a scratch folder as its HOME and TMPDIR.
+file size (``disk_mb``) and core dumps, and a scratch folder as its HOME and
+TMPDIR. Its standard output and error go into a pipe the grader reads (an
+``OutputTap``), never to disk: past ``output_kb`` the run is ended, so a flood
+of prints costs neither disk nor memory.
 
 Two ways to start that process, with the same result: forking it from the
 fork server (``grader/zygote.py``), which has pytest and aiohttp imported
@@ -15,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -23,14 +27,17 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any, Callable, Protocol
 
+from grader import sandbox
 from grader.manifest import Limits
 from grader.pytest_options import PLUGINS
 from grader.stage import Runtime, Stage
 from grader.zygote import limit_resources
 
 MAX_RECORDS = 20_000
+MAX_RECORD_BYTES = 64 * 1024  # one report line; the child clips its messages far below this
+TAIL_BYTES = 4000  # of the child's output, kept for maintainers
 START_TIMEOUT = 60.0  # seconds the fork server may take to import everything
 REAP_TIMEOUT = 30.0  # seconds to wait for a killed child to be reaped
 
@@ -45,6 +52,7 @@ class RunOutput:
     duration: float
     stderr_tail: str = field(default="", repr=False)  # for maintainers' diagnosis, never shown to students
     watchdog_fired: bool = False  # the child's watchdog ended it: a test ran far past its timeout
+    output_exceeded: bool = False  # it wrote more than output_kb to stdout and stderr, so it was ended
 
 
 @dataclass(frozen=True)
@@ -60,14 +68,19 @@ class Job:
 
     @property
     def argv(self) -> list[str]:
-        """pytest's whole command line: the grader's configuration, then the run's own arguments."""
-        return ["-c", str(self.stage.runtime.ini), "--rootdir", str(self.stage.root),
+        """pytest's whole command line: the grader's configuration, then the run's own arguments.
+
+        ``--capture=no``: what the code prints goes straight into the output
+        pipe, where output_kb is counted, not into pytest's capture files on
+        disk (the ``capsys`` and ``caplog`` fixtures capture as usual).
+        """
+        return ["-c", str(self.stage.runtime.ini), "--rootdir", str(self.stage.root), "--capture=no",
                 "--grader-report", str(self.report), "--grader-watchdog", str(self.watchdog), *self.args]
 
     @property
-    def stderr(self) -> Path:
-        """Where the child's standard error goes (for maintainers only)."""
-        return self.report.with_suffix(".stderr")
+    def output(self) -> Path:
+        """The named pipe the child's standard output and error go into (read by an ``OutputTap``)."""
+        return self.report.with_suffix(".output")
 
     @property
     def watchdog(self) -> Path:
@@ -106,19 +119,33 @@ def _memory_bytes(limits: Limits) -> int:
 
 
 def _output_bytes(limits: Limits) -> int:
+    # pytest's own lines (progress, the collected test ids) need a few KB of it.
     return max(limits.output_kb * 1024, 64 * 1024)
 
 
+def _disk_bytes(limits: Limits) -> int:
+    return limits.disk_mb * 1024 * 1024
+
+
 def read_records(path: Path) -> list[dict[str, Any]]:
-    """The child's JSON lines; malformed lines (a crash mid-write, forgery) are dropped."""
+    """The child's JSON lines; malformed or overlong lines (a crash mid-write, forgery) are dropped.
+
+    Read a line at a time with a bound, so a report the code padded costs
+    the grader no more memory than one legitimate line.
+    """
     records: list[dict[str, Any]] = []
     try:
-        with path.open(encoding="utf-8", errors="replace") as lines:
-            for line in lines:
-                if len(records) >= MAX_RECORDS:
+        with path.open("rb") as lines:
+            while len(records) < MAX_RECORDS:
+                line = lines.readline(MAX_RECORD_BYTES)
+                if not line:
                     break
+                if not line.endswith(b"\n") and len(line) == MAX_RECORD_BYTES:
+                    while line and not line.endswith(b"\n"):  # the rest of an overlong line
+                        line = lines.readline(MAX_RECORD_BYTES)
+                    continue
                 try:
-                    record = json.loads(line)
+                    record = json.loads(line.decode("utf-8", "replace"))
                 except ValueError:
                     continue
                 if isinstance(record, dict):
@@ -128,11 +155,89 @@ def read_records(path: Path) -> list[dict[str, Any]]:
     return records
 
 
-def _output(job: Job, returncode: int | None, killed: bool, started: float) -> RunOutput:
+class OutputTap:
+    """The read end of the named pipe a child writes its standard output and error into.
+
+    A thread reads it as the child writes, counts the bytes and keeps the
+    last TAIL_BYTES. Past ``limit`` it kills the child's session (once the
+    run has started): output never reaches the disk, and a flood ends
+    the run instead of filling anything.
+    """
+
+    def __init__(self, path: Path, limit: int) -> None:
+        self.path = path
+        self.limit = limit
+        self.total = 0
+        self.exceeded = False
+        self._tail = bytearray()
+        self._lock = threading.Lock()
+        self._kill: Callable[[], None] | None = None
+        self._tail_text: str | None = None
+        os.mkfifo(path, 0o600)
+        self._read_end = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        # Held until the run ended, so the reader sees no end of file before the child opened its end.
+        self._held = os.open(path, os.O_WRONLY)
+        self._wake_read, self._wake_write = os.pipe()
+        self._thread = threading.Thread(target=self._pump, daemon=True)
+        self._thread.start()
+
+    def writer(self) -> int:
+        """A new write end for a spawned child (the caller closes it once the child has it)."""
+        return os.open(self.path, os.O_WRONLY)
+
+    def started(self, kill: Callable[[], None]) -> None:
+        """How to end the run's session, now that it exists: called at once if the output already ran past the limit."""
+        with self._lock:
+            self._kill = kill
+            over = self.exceeded
+        if over:
+            kill()
+
+    def _take(self, chunk: bytes) -> None:
+        self.total += len(chunk)
+        self._tail += chunk
+        del self._tail[:-TAIL_BYTES]
+        if self.total > self.limit:
+            with self._lock:
+                first = not self.exceeded
+                self.exceeded = True
+                kill = self._kill
+            if first and kill is not None:
+                kill()
+
+    def _pump(self) -> None:
+        stopping = False
+        while True:
+            if not stopping:
+                ready, _, _ = select.select([self._read_end, self._wake_read], [], [])
+                stopping = self._wake_read in ready
+            try:
+                chunk = os.read(self._read_end, 1 << 16)
+            except BlockingIOError:
+                if stopping:
+                    return  # drained; a writer the kill missed keeps only its own pipe open
+                continue
+            if not chunk:
+                return
+            self._take(chunk)
+
+    def close(self) -> str:
+        """Stop reading (after the child ended) and return the tail of what it wrote; later calls return it again."""
+        if self._tail_text is None:
+            os.close(self._held)
+            os.write(self._wake_write, b"x")
+            self._thread.join()
+            for fd in (self._read_end, self._wake_read, self._wake_write):
+                os.close(fd)
+            self._tail_text = bytes(self._tail).decode("utf-8", "replace")
+        return self._tail_text
+
+
+def _output(job: Job, tap: OutputTap, returncode: int | None, killed: bool, started: float) -> RunOutput:
     duration = time.monotonic() - started
-    tail = job.stderr.read_bytes()[-4000:].decode("utf-8", "replace") if job.stderr.exists() else ""
+    tail = tap.close()
     fired = job.watchdog.is_file() and job.watchdog.stat().st_size > 0
-    return RunOutput(read_records(job.report), returncode, killed, duration, tail, fired)
+    return RunOutput(read_records(job.report), returncode, killed, duration, tail, fired, tap.exceeded)
 
 
 def kill_group(pid: int) -> None:
@@ -142,20 +247,32 @@ def kill_group(pid: int) -> None:
 
 
 class SpawnRunner:
-    """Starts every run as a fresh ``python -I -B`` process."""
+    """Starts every run as a fresh ``python -I -B`` process (inside bubblewrap when ``sandboxed``)."""
+
+    def __init__(self, *, sandboxed: bool = False) -> None:
+        self.sandboxed = sandboxed
 
     def run(self, job: Job) -> RunOutput:
         """Spawn the child, wait for it up to the assignment timeout, then kill its session."""
         runtime = job.stage.runtime
         command = [sys.executable, "-I", "-B", str(runtime.boot), str(runtime.root), *job.argv]
+        if self.sandboxed:
+            command = [*sandbox.command(runtime=runtime.root, stage=job.stage.root, tmp_bytes=_disk_bytes(job.limits),
+                                        env=job.env()), "--chdir", str(job.cwd), *command]
         started = time.monotonic()
         killed = False
-        with open(os.devnull, "wb") as devnull, job.stderr.open("wb") as stderr:
-            child = subprocess.Popen(
-                command, cwd=job.cwd, env=job.env(), stdin=subprocess.DEVNULL, stdout=devnull, stderr=stderr,
-                start_new_session=True,
-                preexec_fn=lambda: limit_resources(_memory_bytes(job.limits), _output_bytes(job.limits)),
-            )
+        tap = OutputTap(job.output, _output_bytes(job.limits))
+        try:
+            writer = tap.writer()
+            try:
+                child = subprocess.Popen(
+                    command, cwd=job.cwd, env=job.env(), stdin=subprocess.DEVNULL, stdout=writer, stderr=writer,
+                    start_new_session=True,
+                    preexec_fn=lambda: limit_resources(_memory_bytes(job.limits), _disk_bytes(job.limits)),
+                )
+            finally:
+                os.close(writer)
+            tap.started(lambda: kill_group(child.pid))
             try:
                 child.wait(timeout=job.limits.assignment_timeout)
             except subprocess.TimeoutExpired:
@@ -163,7 +280,12 @@ class SpawnRunner:
                 kill_group(child.pid)
             kill_group(child.pid)  # whatever it left behind in its session goes too
             child.wait()
-        return _output(job, child.returncode, killed, started)
+            code = child.returncode
+            if self.sandboxed and code is not None and code > 128:
+                code = 128 - code  # bwrap exits 128 + N for a child that signal N ended
+            return _output(job, tap, code, killed, started)
+        finally:
+            tap.close()
 
 
 class ForkServerGone(Exception):
@@ -181,16 +303,21 @@ class _Request:
 class ForkServer:
     """Forks every run from one process that has imported pytest, aiohttp and the test kit already."""
 
-    def __init__(self, runtime: Runtime, log: Path) -> None:
+    def __init__(self, runtime: Runtime, log: Path, *, stage: Path | None = None, tmp_bytes: int = 0) -> None:
+        """Start the server; with ``stage``, inside a sandbox of its own that sees that stage only."""
+        self._sandboxed = stage is not None
         self._requests: dict[int, _Request] = {}
         self._lock = threading.Lock()
         self._next_id = 0
         self._ready = threading.Event()
         self._gone = False
+        command = [sys.executable, "-I", "-B", str(runtime.zygote), *PLUGINS, "randomly"]
+        env = child_env(runtime.root)
+        if stage is not None:
+            command = [*sandbox.command(runtime=runtime.root, stage=stage, tmp_bytes=tmp_bytes, env=env), *command]
         with log.open("wb") as stderr:
             self._process = subprocess.Popen(
-                [sys.executable, "-I", "-B", str(runtime.zygote), *PLUGINS, "randomly"],
-                cwd=runtime.root, env=child_env(runtime.root), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                command, cwd=runtime.root, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                 stderr=stderr, start_new_session=True,
             )
         assert self._process.stdin is not None and self._process.stdout is not None
@@ -238,29 +365,44 @@ class ForkServer:
             request_id = self._next_id
             self._requests[request_id] = request
             message = {"id": request_id, "argv": job.argv, "cwd": str(job.cwd), "env": job.env(),
-                       "stderr": str(job.stderr), "memory": _memory_bytes(job.limits),
-                       "fsize": _output_bytes(job.limits)}
+                       "output": str(job.output), "memory": _memory_bytes(job.limits),
+                       "disk": _disk_bytes(job.limits)}
             started = time.monotonic()
+            tap = OutputTap(job.output, _output_bytes(job.limits))
             try:
                 self._control.write((json.dumps(message) + "\n").encode())
                 self._control.flush()
             except OSError as error:
+                tap.close()
                 raise ForkServerGone(f"the fork server has stopped: {error}") from error
         try:
             request.started.wait(START_TIMEOUT)
             if request.pid is None:
                 raise ForkServerGone("the fork server stopped before the run started")
+            pid = request.pid
+            tap.started(lambda: self._kill(pid))
             killed = not request.ended.wait(job.limits.assignment_timeout)
             if killed:
-                kill_group(request.pid)
+                self._kill(pid)
                 request.ended.wait(REAP_TIMEOUT)
-            kill_group(request.pid)  # whatever it left behind in its session goes too
+            # Whatever it left behind in its session goes too (the server kills it as well, before reaping).
+            self._kill(pid)
             if request.status is None and not killed:
                 raise ForkServerGone("the fork server stopped during a run")
-            return _output(job, request.status, killed, started)
+            return _output(job, tap, request.status, killed, started)
         finally:
+            tap.close()
             with self._lock:
                 self._requests.pop(request_id, None)
+
+    def _kill(self, pid: int) -> None:
+        """Kill the session of the child ``pid``: directly, or through the server when its pids are a sandbox's."""
+        if not self._sandboxed:
+            kill_group(pid)
+            return
+        with self._lock, contextlib.suppress(OSError, ValueError):
+            self._control.write((json.dumps({"kill": pid}) + "\n").encode())
+            self._control.flush()
 
     def close(self) -> None:
         """End the server: closing its stdin ends it, and every child it still runs."""
@@ -279,6 +421,7 @@ class PreferForks:
     def __init__(self, server: ForkServer | None) -> None:
         self._server = server
         self._spawn = SpawnRunner()
+        self.sandboxed = False
 
     @property
     def mode(self) -> str:
@@ -293,14 +436,97 @@ class PreferForks:
                 return server.run(job)
             except ForkServerGone:
                 self._server = None
-                for leftover in (job.report, job.stderr, job.watchdog):
+                for leftover in (job.report, job.output, job.watchdog):
                     leftover.unlink(missing_ok=True)
         return self._spawn.run(job)
 
 
+class SandboxedRunner:
+    """Runs every job inside bubblewrap: one sandboxed fork server per stage (one per submission).
+
+    A stage's runs share a server, and so a PID namespace and a ``/tmp``;
+    runs of different stages (different students) share nothing. A server
+    whose stage is gone is closed when the next one starts, and every
+    server at the end of the session. Where a server cannot start or dies,
+    that stage's runs are spawned, each in a sandbox of its own.
+    """
+
+    sandboxed = True
+
+    def __init__(self, runtime: Runtime, *, fork: bool = True) -> None:
+        self._runtime = runtime
+        self._fork = fork
+        self._servers: dict[Path, ForkServer | None] = {}
+        self._lock = threading.Lock()
+        self._spawn = SpawnRunner(sandboxed=True)
+        self._started = 0
+
+    @property
+    def mode(self) -> str:
+        """How runs start: "fork" (a sandboxed fork server per stage) or "spawn"."""
+        return "fork" if self._fork else "spawn"
+
+    def _server_for(self, job: Job) -> ForkServer | None:
+        if not self._fork:
+            return None
+        with self._lock:
+            if job.stage.root in self._servers:
+                return self._servers[job.stage.root]
+            gone = [root for root in self._servers if not root.exists()]
+            closing = [self._servers.pop(root) for root in gone]
+            self._started += 1
+            try:
+                server: ForkServer | None = ForkServer(
+                    self._runtime, self._runtime.root / f"zygote-{self._started}.log", stage=job.stage.root,
+                    tmp_bytes=_disk_bytes(job.limits))
+            except OSError:
+                server = None
+            self._servers[job.stage.root] = server
+        for old in closing:
+            if old is not None:
+                old.close()
+        return server
+
+    def run(self, job: Job) -> RunOutput:
+        """Run ``job`` on its stage's sandboxed fork server, or spawned in a sandbox when there is none."""
+        server = self._server_for(job)
+        if server is not None:
+            try:
+                return server.run(job)
+            except ForkServerGone:
+                with self._lock:
+                    self._servers[job.stage.root] = None
+                server.close()
+                for leftover in (job.report, job.output, job.watchdog):
+                    leftover.unlink(missing_ok=True)
+        return self._spawn.run(job)
+
+    def close(self) -> None:
+        """Close every server still running."""
+        with self._lock:
+            servers, self._servers = list(self._servers.values()), {}
+        for server in servers:
+            if server is not None:
+                server.close()
+
+
 @contextlib.contextmanager
-def open_runner(runtime: Runtime, *, fork: bool = True) -> Iterator[Runner]:
-    """A runner for the session of ``runtime``: the fork server if ``fork`` and it starts, else spawning."""
+def open_runner(runtime: Runtime, *, fork: bool = True, sandboxed: bool | None = None) -> Iterator[Runner]:
+    """A runner for the session of ``runtime``: the fork server if ``fork`` and it starts, else spawning.
+
+    ``sandboxed`` (default: ``sandbox.enabled()``) runs everything inside
+    bubblewrap; an OSError says why it cannot, before anything runs.
+    """
+    if sandboxed if sandboxed is not None else sandbox.enabled():
+        problem = sandbox.unavailable()
+        if problem is not None:
+            raise OSError(f"cannot sandbox the graded runs: {problem}")
+        runner = SandboxedRunner(runtime, fork=fork)
+        try:
+            yield runner
+        finally:
+            runner.close()
+        return
     server = None
     if fork:
         try:

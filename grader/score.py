@@ -25,13 +25,20 @@ def _round(value: float) -> float:
     return round(value, 2)
 
 
+def _ungraded(assignment: Assignment, max_score: float) -> float:
+    """The assignment's points that no test of this run could earn: its hidden tests, when they were not available."""
+    return _round(max(0.0, assignment.points - max_score))
+
+
 def missing(assignment: Assignment, entries: list[Entry], problem: str | None) -> AssignmentResult:
     """An assignment with no gradable file: nothing earned, everything still counted."""
     max_score = _round(sum(e.points for e in entries))
     if problem:
-        return AssignmentResult(assignment.id, assignment.title, 0.0, max_score, "error", problem)
+        return AssignmentResult(assignment.id, assignment.title, 0.0, max_score, "error", problem,
+                                ungraded_points=_ungraded(assignment, max_score))
     message = f"not submitted: expected assignments/{assignment.id}/{assignment.module}"
-    return AssignmentResult(assignment.id, assignment.title, 0.0, max_score, "missing", message)
+    return AssignmentResult(assignment.id, assignment.title, 0.0, max_score, "missing", message,
+                            ungraded_points=_ungraded(assignment, max_score))
 
 
 def tampered(assignment: Assignment, entries: list[Entry], altered: list[str]) -> AssignmentResult:
@@ -46,7 +53,21 @@ def _void(assignment: Assignment, entries: list[Entry], message: str) -> Assignm
     tests = tuple(TestResult(e.name, e.visibility, "error", 0.0, float(e.points),
                              _feedback(e, "error", "not graded: " + message, None)) for e in entries)
     max_score = _round(sum(e.points for e in entries))
-    return AssignmentResult(assignment.id, assignment.title, 0.0, max_score, "error", message, tests)
+    return AssignmentResult(assignment.id, assignment.title, 0.0, max_score, "error", message, tests,
+                            _ungraded(assignment, max_score))
+
+
+def output_exceeded(limits: Limits) -> str:
+    """What a student reads when the run printed past output_kb (the grader then ended it)."""
+    return (f"your code printed more than {limits.output_kb} KB (standard output and error together), past the "
+            f"course's limit (output_kb = {limits.output_kb} in course.toml), so its process was ended: is "
+            "something printing or logging in a loop?")
+
+
+def disk_exceeded(limits: Limits, what: str = 'the write failed with "File too large"') -> str:
+    """What a student reads when the run wrote a file past disk_mb, and ``what`` happened then."""
+    return (f"your code wrote a file larger than {limits.disk_mb} MB, past the course's limit "
+            f"(disk_mb = {limits.disk_mb} in course.toml), and {what}")
 
 
 @dataclass(frozen=True)
@@ -70,12 +91,18 @@ def process_end(run: RunOutput, limits: Limits, *, complete: bool, finished: boo
         return End(f"{stuck.rpartition('::')[2]} ran past {2 * limits.test_timeout + 1:g} s of real time and would "
                    "not stop, so its process was ended: does your code swallow CancelledError, ignore signals or "
                    f"keep the loop busy? {hints.SWALLOWED_CANCEL}", timed_out=True)
+    if run.watchdog_fired and not any(r.get("kind") == "imported" for r in run.records):
+        return End(f"importing your module ran past {2 * limits.test_timeout + 1:g} s of real time, so its process "
+                   "was ended before any test ran: does your module sleep, wait or loop when it is imported? Do "
+                   "that work in a function the tests call, or under if __name__ == \"__main__\":", timed_out=True)
     if run.killed:
         return End(f"the tests were stopped after {limits.assignment_timeout:g} s of real time: "
                    f"is something blocking the loop or spinning? {hints.TIMED_OUT}", timed_out=True)
+    if run.output_exceeded:
+        return End(output_exceeded(limits))
     code = run.returncode
     if code == -25:
-        return End(f"your code wrote more than {limits.output_kb} KB of output: is something printing in a loop?")
+        return End(disk_exceeded(limits, "its process was killed by SIGXFSZ"))
     if code is not None and code < 0:
         name = SIGNAL_NAMES.get(code, f"signal {-code}")
         return End(f"the test process was killed by {name} (memory limit {limits.memory_mb} MB, or a crash)")
@@ -148,7 +175,8 @@ def grade_run(assignment: Assignment, entries: list[Entry], runs: list[RunOutput
     max_score = _round(sum(t.max_score for t in tests))
     passed = sum(1 for t in tests if t.outcome == "passed")
     if broken_module:
-        return AssignmentResult(assignment.id, assignment.title, score, max_score, "error", broken_module, tuple(tests))
+        return AssignmentResult(assignment.id, assignment.title, score, max_score, "error", broken_module, tuple(tests),
+                                _ungraded(assignment, max_score))
     message = f"{passed}/{len(tests)} tests passed"
     if ends:
         message += f"; {ends[0]}"
@@ -156,7 +184,8 @@ def grade_run(assignment: Assignment, entries: list[Entry], runs: list[RunOutput
         message += f" (the tests after it ran in {len(runs) - 1} new process{'es' if len(runs) > 2 else ''})"
     if refusals:
         message += f"; {'; '.join(dict.fromkeys(refusals))}"
-    return AssignmentResult(assignment.id, assignment.title, score, max_score, "graded", message, tuple(tests))
+    return AssignmentResult(assignment.id, assignment.title, score, max_score, "graded", message, tuple(tests),
+                            _ungraded(assignment, max_score))
 
 
 def _redacted(records: list[dict[str, Any]], hidden: HiddenText | None) -> list[dict[str, Any]]:
@@ -201,9 +230,11 @@ def _outcome(records: list[dict[str, Any]], started: bool, ended: End | None,
             return "timeout", f"your code ran past {limits.test_timeout:g} s in this test.", hints.TIMED_OUT
         if "File too large" in str(failure.get("message", "")):
             return ("failed" if failure.get("when") == "call" else "error",
-                    f"your code wrote more than {limits.output_kb} KB of output or files in this test "
-                    f"({_describe(failure)})", "print less (or not in a loop); the limit is the course's output_kb")
-        hint = hints.hint_for(str(failure.get("type")), str(failure.get("message", "")))
+                    f"{disk_exceeded(limits)} ({_describe(failure)})", None)
+        # A later phase may know more: the plugin's teardown reports a blocking call the code swallowed.
+        failures = [failure, *(r for r in records if r.get("outcome") == "failed" and r is not failure)]
+        hint = next((h for r in failures if (h := hints.hint_for(str(r.get("type")), str(r.get("message", ""))))),
+                    None)
         return ("failed" if failure.get("when") == "call" else "error"), _describe(failure), hint
     if any(r.get("outcome") == "skipped" for r in records):
         return "skipped", "the test was skipped, so it earns nothing", None
@@ -230,7 +261,7 @@ def _describe(record: dict[str, Any]) -> str:
         return f"{text}: {message}" if message else text
     if kind == "AssertionError":
         return message or "a check failed"
-    return f"{kind}: {message}" if message else str(kind)
+    return hints.describe_parts(str(kind), str(message))
 
 
 def _feedback(entry: Entry, outcome: Outcome, detail: str, hint: str | None) -> str:

@@ -36,8 +36,14 @@ class CourseTests:
     hidden_root: Path | None
 
     def public(self, assignment: Assignment) -> list[Path]:
-        """The public test files of an assignment."""
-        return sorted((self.course_root / "assignments" / assignment.id).glob("test_*.py"))
+        """The public test file of an assignment: ``assignments/NN/test_<module>.py``.
+
+        Named exactly, not globbed: in a student's clone the folder also holds
+        the student's own tests (``test_mine_NN.py``), which are theirs to run
+        and never graded.
+        """
+        path = self.course_root / "assignments" / assignment.id / f"test_{assignment.module}"
+        return [path] if path.is_file() else []
 
     def hidden(self, assignment: Assignment) -> list[Path]:
         """The hidden test files of an assignment (none without a hidden-test folder)."""

@@ -9,11 +9,15 @@ the child ever runs student code. This process never runs a test itself, so
 every child starts from the same clean state.
 
 Protocol (JSON lines): the grader writes requests to stdin
-(``{"id", "argv", "cwd", "env", "stderr", "memory", "fsize"}``); this
+(``{"id", "argv", "cwd", "env", "output", "memory", "disk"}``: ``output`` is
+the named pipe the grader reads the child's standard output and error from,
+``memory`` and ``disk`` are limits in bytes); this
 process answers ``{"ready": true}`` once, then ``{"id", "pid"}`` after each
 fork and ``{"id", "status"}`` when that child ended (a negative status is the
-signal that ended it, as with ``subprocess``). End of stdin ends it, and
-every child still running with it.
+signal that ended it, as with ``subprocess``); its session is killed before
+it is reaped, so nothing it started outlives it. ``{"kill": pid}`` kills the
+session of a running child (in a sandbox the grader cannot: its pids are
+the sandbox's). End of stdin ends it, and every child still running with it.
 
 Standard library and pytest only, like the child plugin.
 """
@@ -76,13 +80,14 @@ class Preregistered:
                 pluginmanager.register(module, name)
 
 
-def limit_resources(memory: int, fsize: int) -> None:
-    """A graded run's limits: address space, file size (which bounds output), no core dumps.
+def limit_resources(memory: int, disk: int) -> None:
+    """A graded run's limits: address space, the size of any one file it writes (disk_mb), no core dumps.
 
     Also what the grader gives a spawned child, so both ways start alike.
+    Output is not a file: it goes into the grader's pipe, bounded there.
     """
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (disk, disk))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
@@ -93,12 +98,14 @@ def become_child(request: dict[str, Any], plugins: dict[str, Any]) -> None:
         os.setsid()
         for number in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD):
             signal.signal(number, signal.SIG_DFL)
-        limit_resources(request["memory"], request["fsize"])
-        devnull = os.open(os.devnull, os.O_RDWR)
-        errors = os.open(request["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        limit_resources(request["memory"], request["disk"])
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        # Non-blocking open: fails at once, rather than waiting for ever, if the grader's end is gone.
+        output = os.open(request["output"], os.O_WRONLY | os.O_NONBLOCK)
+        os.set_blocking(output, True)
         os.dup2(devnull, 0)
-        os.dup2(devnull, 1)
-        os.dup2(errors, 2)
+        os.dup2(output, 1)
+        os.dup2(output, 2)
         # The control pipe and every other child's handle stay with the server.
         os.closerange(3, 1 << 16)
         sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115 - lives as long as the child
@@ -147,6 +154,10 @@ def serve(plugins: dict[str, Any]) -> None:
                 *lines, pending = pending.split(b"\n")
                 for line in lines:
                     request = json.loads(line)
+                    if "kill" in request:
+                        if any(pid == request["kill"] for _, pid in running.values()):
+                            _kill_group(request["kill"])
+                        continue
                     pid = os.fork()
                     if pid == 0:
                         become_child(request, plugins)
@@ -158,6 +169,7 @@ def serve(plugins: dict[str, Any]) -> None:
                 request_id, pid = running.pop(key.fd)
                 selector.unregister(key.fd)
                 os.close(key.fd)
+                _kill_group(pid)  # not reaped yet, so its pid, and with it the group's, cannot be reused
                 _, status = os.waitpid(pid, 0)
                 reply({"id": request_id, "status": os.waitstatus_to_exitcode(status)})
 

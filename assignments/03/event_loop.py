@@ -6,7 +6,6 @@ Fill in every function marked "YOUR CODE HERE". Instructions: README.md in this 
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -47,9 +46,9 @@ def run_all_on_one_loop(coro_fns: list[Callable[[], Coroutine[Any, Any, Any]]]) 
 async def schedule(delays: dict[str, float]) -> list[str]:
     """Schedule one plain callback per name with ``loop.call_later``; return the firing order.
 
-    Returns once every callback has fired. Equal delays fire in the dict's
-    order (asyncio's timer heap does not promise that by itself). ``{}``
-    returns ``[]``.
+    Returns once every callback has fired. Callbacks due at the same moment
+    (equal delays) count in the dict's order: asyncio's timer heap does not
+    keep insertion order among them. ``{}`` returns ``[]``.
     """
     # YOUR CODE HERE
     raise NotImplementedError()

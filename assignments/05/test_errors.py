@@ -13,7 +13,7 @@ import pytest
 
 import errors
 from coursekit import hints
-from coursekit.testing import Work, drain, loop_time, stop, within
+from coursekit.testing import Work, assert_same, drain, loop_time, raised_by, stop, within
 
 
 @pytest.mark.points(3)
@@ -24,11 +24,11 @@ async def test_with_timeout_returns_result_in_time(looptime):
         result = await within(errors.with_timeout(aw, 5, default="late"), 60, what="with_timeout(sleep 1 s, 5)")
     finally:
         aw.close()  # no-op once awaited; keeps a "never awaited" warning out of other tests
-    assert result == "done", f"expected the work's result 'done', got {result!r}"
+    assert_same(result, "done", what="with_timeout's result (the work's own)")
     assert looptime == 1, f"expected to return after 1 s (when the work finished), took {float(looptime):g} s"
 
 
-@pytest.mark.points(5)
+@pytest.mark.points(4)
 async def test_with_timeout_returns_default_and_cancels_work(looptime):
     """When the deadline passes first, with_timeout returns the default at the deadline, and the work was cancelled."""
     seen = []
@@ -46,7 +46,7 @@ async def test_with_timeout_returns_default_and_cancels_work(looptime):
         result = await within(errors.with_timeout(aw, 2, default="fallback"), 60, what="with_timeout(slow, 2)")
     finally:
         aw.close()
-    assert result == "fallback", f"expected the default 'fallback' after the timeout, got {result!r}"
+    assert_same(result, "fallback", what="with_timeout's result after the timeout (the default)")
     assert looptime == 2, f"expected to give up at the 2 s deadline, took {float(looptime):g} s"
     assert seen == ["cancelled"], (
         f"the slow work should have been cancelled by the time with_timeout returned; it saw {seen!r}"
@@ -67,7 +67,7 @@ async def test_retry_backs_off_exponentially(looptime):
     result = await within(
         errors.retry(flaky, attempts=4, base_delay=1, factor=2), 60, what="retry(flaky, attempts=4)"
     )
-    assert result == "ok", f"expected the result of the successful 4th attempt, 'ok', got {result!r}"
+    assert_same(result, "ok", what="retry's result (the successful 4th attempt's)")
     assert len(starts) == 4, f"expected 4 calls (3 failures, then success), saw {len(starts)}"
     gaps = [b - a for a, b in zip(starts, starts[1:])]
     assert gaps == pytest.approx([1, 2, 4]), (
@@ -75,7 +75,29 @@ async def test_retry_backs_off_exponentially(looptime):
     )
 
 
-@pytest.mark.points(5)
+@pytest.mark.points(3)
+async def test_retry_gives_up_with_the_last_error(looptime):
+    """retry(attempts=3, base_delay=2, factor=3) on work that always fails: waits 2 s and 6 s, then raises the 3rd attempt's error."""
+    errors_raised = []
+
+    async def always_down():
+        errors_raised.append(ConnectionResetError(f"try {len(errors_raised) + 1}"))
+        raise errors_raised[-1]
+
+    raised = await raised_by(
+        errors.retry(always_down, attempts=3, base_delay=2, factor=3), ConnectionResetError,
+        what="retry(always failing, attempts=3)",
+    )
+    assert len(errors_raised) == 3, f"expected exactly 3 attempts, saw {len(errors_raised)}"
+    assert raised is errors_raised[-1], (
+        f"expected the exception of the last attempt ({errors_raised[-1]!r}), got {raised!r}"
+    )
+    assert looptime == 8, (
+        f"expected the error at 8 s (waits of 2 and 6 s, none after the last attempt), it came at {float(looptime):g} s"
+    )
+
+
+@pytest.mark.points(4)
 async def test_settle_splits_results_and_failures(looptime):
     """settle runs everything at once; successes come back in input order, failures as (index, exception) by index."""
     work = Work()
@@ -86,10 +108,16 @@ async def test_settle_splits_results_and_failures(looptime):
         work.job("c", delay=1),
         work.job(delay=0.5, error=second_error),
     ]
-    results, failures = await within(errors.settle(fns), 60, what="settle")
-    assert results == ["a", "c"], f"expected the successes in input order ['a', 'c'], got {results!r}"
-    indexes = [index for index, _ in failures]
-    assert indexes == [1, 3], f"expected failures at indexes [1, 3] (ascending), got {indexes!r}"
+    outcome = await within(errors.settle(fns), 60, what="settle")
+    assert type(outcome) is tuple and len(outcome) == 2, (
+        f"settle should return a tuple (results, failures), got {type(outcome).__name__}: {outcome!r}"
+    )
+    results, failures = outcome
+    assert_same(results, ["a", "c"], what="the successes (input order)")
+    assert type(failures) is list and [type(pair) for pair in failures] == [tuple, tuple], (
+        f"failures should be a list of (index, exception) tuples, got {failures!r}"
+    )
+    assert_same([index for index, _ in failures], [1, 3], what="the failures' indexes (ascending)")
     assert failures[0][1] is first_error and failures[1][1] is second_error, (
         f"each failure should carry the exception its job raised, got {failures!r}"
     )
@@ -109,10 +137,11 @@ def test_count_leaf_exceptions_in_nested_groups():
     )
     counts = errors.count_leaf_exceptions(group)
     expected = {"ValueError": 2, "KeyError": 1, "TypeError": 1}
-    assert dict(counts) == expected, f"expected {expected!r}, got {counts!r}. Nested groups are not leaves: count the exceptions inside them (recursively)."
+    assert isinstance(counts, dict), f"count_leaf_exceptions should return a dict, got {type(counts).__name__}: {counts!r}"
+    assert_same(dict(counts), expected, what="the counts (nested groups are not leaves: count what is inside them)")
 
 
-@pytest.mark.points(5)
+@pytest.mark.points(4)
 async def test_worker_logs_failures_and_keeps_going(looptime, caplog):
     """A failing item is logged on "course.worker" at ERROR level with its traceback; the worker goes on and task_done is called for every item."""
     queue = asyncio.Queue()

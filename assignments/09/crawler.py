@@ -1,6 +1,6 @@
 """Assignment 09: a concurrent web crawler, the capstone of the course.
 
-Breadth-first crawling of one site with a bounded number of requests in
+Crawling one site, shallow pages first, with a bounded number of requests in
 flight, URL normalization, link extraction with ``html.parser``, a sitemap
 and a small command line.
 
@@ -31,7 +31,7 @@ def normalize_url(url: str, base: str | None = None) -> str | None:
 
     Drops the fragment, lowercases scheme and host, drops the default port
     (80 for http, 443 for https), turns an empty path into ``/`` and keeps the
-    query. Returns ``None`` for anything that is not an http(s) URL with a
+    query and any ``user:password@`` as written. Returns ``None`` for anything that is not an http(s) URL with a
     host (``mailto:``, ``javascript:``, ``ftp:``, a relative URL without a
     base, a malformed URL).
     """
@@ -102,9 +102,10 @@ async def crawl(
     concurrency: int = 5,
     session: aiohttp.ClientSession | None = None,
 ) -> CrawlResult:
-    """Crawl the site of ``start_url`` breadth-first and return what was found.
+    """Crawl the site of ``start_url``, shallow pages first, and return what was found.
 
-    ``start_url`` is depth 0. Only links to the start URL's host are followed,
+    ``start_url`` is depth 0; a URL's depth is one more than that of the page
+    where it was first found. Only links to the start URL's host are followed,
     each normalized URL is fetched at most once, links are followed only from
     2xx ``text/html`` pages at a depth below ``max_depth``, at most
     ``concurrency`` requests are in flight and at most ``max_pages`` URLs are

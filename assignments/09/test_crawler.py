@@ -14,7 +14,7 @@ import pytest
 import crawler
 from coursekit import hints
 from coursekit.site import SITE, SITEMAP_NS, Site, json_summary, site  # noqa: F401  (site is a fixture)
-from coursekit.testing import assert_nothing_left_running, tasks_now, within
+from coursekit.testing import assert_nothing_left_running, assert_same, tasks_now, within
 
 
 
@@ -28,8 +28,7 @@ def test_normalize_url_resolves_drops_fragment_and_lowercases():
         (("http://site.test", None), "http://site.test/"),
     ]
     for (url, base), expected in cases:
-        got = crawler.normalize_url(url, base)
-        assert got == expected, f"normalize_url({url!r}, {base!r}): expected {expected!r}, got {got!r}"
+        assert_same(crawler.normalize_url(url, base), expected, what=f"normalize_url({url!r}, {base!r})")
 
 
 @pytest.mark.points(3)
@@ -50,9 +49,7 @@ def test_extract_links_in_document_order_without_duplicates():
     )
     got = crawler.extract_links(html, "http://site.test/dir/")
     expected = ["http://site.test/b", "http://site.test/dir/a.html", "http://other.test/"]
-    assert got == expected, (
-        f"expected {expected!r} (document order, duplicates and mailto: dropped, off-site links kept), got {got!r}"
-    )
+    assert_same(got, expected, what="extract_links (document order, duplicates and mailto: dropped, off-site links kept)")
 
 
 @pytest.mark.points(7)
@@ -69,12 +66,9 @@ async def test_crawl_small_site(site, looptime):
     assert "http://other.test/x" not in requested, "crawl fetched an off-site link (http://other.test/x): follow only the start URL's host"
     assert SITE + "/never" not in requested, "crawl fetched /never, linked only from a 404 page: follow links only from 2xx pages"
     expected = {SITE + "/": 200, SITE + "/a": 200, SITE + "/b": 200, SITE + "/c": 404}
-    assert result.pages == expected, f"expected pages {expected!r}, got {result.pages!r}"
-    assert result.errors == {}, f"expected no errors, got {result.errors!r}"
-    links = result.links.get(SITE + "/")
-    assert links == [SITE + "/a", SITE + "/b"], (
-        f"links of the start page: expected the in-scope links ['{SITE}/a', '{SITE}/b'], got {links!r}"
-    )
+    assert_same(result.pages, expected, what="result.pages")
+    assert_same(result.errors, {}, what="result.errors")
+    assert_same(result.links.get(SITE + "/"), [SITE + "/a", SITE + "/b"], what="the in-scope links of the start page")
     twice = {url: n for url, n in requested.items() if n > 1}
     assert not twice, f"each URL must be fetched at most once; fetched more than once: {twice!r}"
 
@@ -117,8 +111,26 @@ def test_main_prints_summary(mock_http, traffic, capsys):
     site.page("/a")
     code = crawler.main([SITE + "/"])
     out = capsys.readouterr().out
-    assert code == 0, f"main should return 0 after a crawl, returned {code!r}"
+    assert_same(code, 0, what="main's return value after a crawl")
     summary = json_summary(out)
     assert summary.get("pages") == 2 and summary.get("errors") == 1, (
         f'expected {{"pages": 2, "errors": 1}} (/ and /a fetched, /down failed), got {summary!r}'
     )
+
+
+@pytest.mark.points(2)
+def test_main_bad_option_returns_2(mock_http, traffic, capsys):
+    """main with an option that is not a number explains it on stderr, crawls nothing and returns 2 (no SystemExit)."""
+    site = Site(mock_http, traffic)
+    site.page("/")
+    try:
+        code = crawler.main([SITE + "/", "--max-depth", "deep"])
+    except SystemExit as exc:
+        raise AssertionError(
+            f"main raised SystemExit({exc.code!r}) for --max-depth deep; return 2 instead. "
+            "argparse calls sys.exit on bad usage: catch SystemExit around parse_args."
+        ) from None
+    captured = capsys.readouterr()
+    assert_same(code, 2, what="main's return value for --max-depth deep")
+    assert captured.err.strip(), "main should say on stderr what is wrong with --max-depth deep; stderr was empty"
+    assert not site.requested(), f"bad usage must not start a crawl, yet these were fetched: {dict(site.requested())!r}"

@@ -33,7 +33,9 @@ def payload(result: GradeResult) -> dict[str, Any]:
     return {
         "version": 1,
         "status": "error" if errored else ("pass" if all_passed else "fail"),
-        "max_score": round(result.max_score),
+        # The reporter prints "Points X/Y" from this: out of the full points, hidden tests not run included,
+        # so public tests alone never read as full marks.
+        "max_score": round(result.max_score + result.ungraded_points),
         "tests": tests,
     }
 

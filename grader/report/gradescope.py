@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from grader.model import GradeResult
+from grader.report.wording import public_only_note
 
 # Hidden tests stay hidden on Gradescope too; public ones are visible at once.
 VISIBILITY = {"public": "visible", "hidden": "hidden"}
@@ -25,6 +26,8 @@ def payload(result: GradeResult) -> dict[str, Any]:
                 "visibility": VISIBILITY[t.visibility],
             })
     summary = "; ".join(f"{a.id}: {a.score:g}/{a.max_score:g} ({a.message})" for a in result.assignments)
+    if result.ungraded_points:
+        summary = f"Public tests only: {public_only_note(result)}\n{summary}"
     return {
         "score": result.score,
         "execution_time": round(result.duration),

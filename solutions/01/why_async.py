@@ -46,7 +46,7 @@ async def run_sequential(jobs: list[tuple[str, float]]) -> list[str]:
 async def run_concurrent(jobs: list[tuple[str, float]]) -> list[str]:
     """Run every job at once (total time: the largest delay); results in input order."""
     ### BEGIN SOLUTION
-    return list(await asyncio.gather(*(fetch_async(label, delay) for label, delay in jobs)))
+    return await asyncio.gather(*(fetch_async(label, delay) for label, delay in jobs))
     ### END SOLUTION
 
 

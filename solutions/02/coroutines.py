@@ -97,13 +97,12 @@ class Stopwatch:
         """A stopwatch that has not measured anything yet."""
         ### BEGIN SOLUTION
         self.elapsed = None
-        self._started: float | None = None
         ### END SOLUTION
 
     async def __aenter__(self) -> Self:
         """Start timing on the loop clock; return the stopwatch itself."""
         ### BEGIN SOLUTION
-        self.elapsed = None
+        self.elapsed = None  # a stopwatch used again reads None until this block ends
         self._started = asyncio.get_running_loop().time()
         return self
         ### END SOLUTION
@@ -116,6 +115,5 @@ class Stopwatch:
     ) -> None:
         """Record the elapsed loop time; never suppress an exception."""
         ### BEGIN SOLUTION
-        assert self._started is not None
         self.elapsed = asyncio.get_running_loop().time() - self._started
         ### END SOLUTION

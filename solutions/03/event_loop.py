@@ -6,7 +6,6 @@ Fill in every function marked "YOUR CODE HERE". Instructions: README.md in this 
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -29,7 +28,6 @@ def run_legacy(coro_fn: Callable[..., Coroutine[Any, Any, T]], /, *args: Any) ->
     finally:
         try:
             loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.run_until_complete(loop.shutdown_default_executor())
         finally:
             asyncio.set_event_loop(None)
             loop.close()
@@ -61,9 +59,9 @@ def run_all_on_one_loop(coro_fns: list[Callable[[], Coroutine[Any, Any, Any]]]) 
 async def schedule(delays: dict[str, float]) -> list[str]:
     """Schedule one plain callback per name with ``loop.call_later``; return the firing order.
 
-    Returns once every callback has fired. Equal delays fire in the dict's
-    order (asyncio's timer heap does not promise that by itself). ``{}``
-    returns ``[]``.
+    Returns once every callback has fired. Callbacks due at the same moment
+    (equal delays) count in the dict's order: asyncio's timer heap does not
+    keep insertion order among them. ``{}`` returns ``[]``.
     """
     ### BEGIN SOLUTION
     loop = asyncio.get_running_loop()
@@ -74,25 +72,19 @@ async def schedule(delays: dict[str, float]) -> list[str]:
 
     def fire(name: str) -> None:
         fired.append(name)
-        if len(fired) == len(delays) and not all_fired.done():
+        if len(fired) == len(delays):
             all_fired.set_result(None)
 
-    def fire_in_order(names: list[str]) -> None:
-        for name in names:
-            fire(name)
-
-    # Timers due at the same moment may come out of the heap in any order, so
-    # names sharing a delay share one timer that fires them in dict order.
-    by_delay: dict[float, list[str]] = {}
-    for name, delay in delays.items():
-        by_delay.setdefault(delay, []).append(name)
-    handles = [loop.call_later(delay, fire_in_order, names) for delay, names in by_delay.items()]
+    handles = [loop.call_later(delay, fire, name) for name, delay in delays.items()]
     try:
         await all_fired
     finally:
         for handle in handles:
             handle.cancel()  # only matters if we were cancelled before the end
-    return fired
+    # The timers fire in the order of their delays, but the heap hands out
+    # timers due at the same moment in no set order: put those in dict order.
+    position = {name: index for index, name in enumerate(delays)}
+    return sorted(fired, key=lambda name: (delays[name], position[name]))
     ### END SOLUTION
 
 
@@ -116,19 +108,13 @@ async def from_callback(start: Callable[[Callable[[Any], None]], Any], timeout: 
     ### BEGIN SOLUTION
     loop = asyncio.get_running_loop()
     future: asyncio.Future[Any] = loop.create_future()
-    lock = threading.Lock()
-    called = False
 
     def deliver(value: Any) -> None:  # runs on the loop's thread
-        if not future.done():  # the wait may have timed out meanwhile
+        # A second call, or one after the timeout, finds the future done.
+        if not future.done():
             future.set_result(value)
 
     def callback(value: Any) -> None:  # may run on any thread
-        nonlocal called
-        with lock:
-            if called:
-                return
-            called = True
         try:
             loop.call_soon_threadsafe(deliver, value)
         except RuntimeError:

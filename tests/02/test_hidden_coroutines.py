@@ -8,7 +8,7 @@ import pytest
 import coroutines
 from coursekit import hints
 from coursekit.loops import current_loop
-from coursekit.testing import tasks_now, within
+from coursekit.testing import same, tasks_now, within
 
 FRESH_LOOP_HINT = (
     "Start a new loop for every call and close it afterwards: asyncio.run(coro) or "
@@ -53,7 +53,7 @@ async def which_loop():
 async def test_greet_default_delay_is_instant(looptime):
     """greet("Eve") (default delay 0) returns "Hello, Eve!" without any loop time passing."""
     result = await within(coroutines.greet("Eve"), 10, what='greet("Eve")')
-    assert result == "Hello, Eve!", f"expected 'Hello, Eve!', got {result!r}"
+    assert same(result, "Hello, Eve!"), f"expected 'Hello, Eve!', got {result!r}"
     assert looptime == 0, f"with the default delay no loop time should pass, {float(looptime):g} s did"
 
 
@@ -72,7 +72,7 @@ async def test_greet_does_not_block_the_loop(looptime):
         asyncio.gather(coroutines.greet("a", 3), coroutines.greet("b", 2)), 10, what="two greets at once"
     )
     await ticking
-    assert results == ["Hello, a!", "Hello, b!"], f"expected ['Hello, a!', 'Hello, b!'], got {results!r}"
+    assert same(results, ["Hello, a!", "Hello, b!"]), f"expected ['Hello, a!', 'Hello, b!'], got {results!r}"
     assert ticks == pytest.approx([1, 2, 3]), (
         f"another task should tick at 1, 2, 3 s while greet waits; it ticked at {ticks!r}. {hints.BLOCKING}"
     )
@@ -124,7 +124,7 @@ async def test_make_greeting_is_not_scheduled(looptime):
             f"after a few loop turns the coroutine should still be unstarted (CORO_CREATED), its state is {state}"
         )
         result = await within(made, 10, what='awaiting make_greeting("Fay")')
-        assert result == "Hello, Fay!", f"awaiting it should give 'Hello, Fay!', got {result!r}"
+        assert same(result, "Hello, Fay!"), f"awaiting it should give 'Hello, Fay!', got {result!r}"
         assert looptime == 0, f"greet(name) has no delay, yet {float(looptime):g} s of loop time passed"
     finally:
         if inspect.iscoroutine(made):
@@ -175,7 +175,7 @@ def test_run_passes_every_argument(keep_current_loop):
         return args, kwargs
 
     got = call_run(record, 1, "two", three=3, coro_fn="kw")
-    assert got == ((1, "two"), {"three": 3, "coro_fn": "kw"}), (
+    assert same(got, ((1, "two"), {"three": 3, "coro_fn": "kw"})), (
         "run(record, 1, 'two', three=3, coro_fn='kw') should call record(1, 'two', three=3, coro_fn='kw'), "
         f"it got args and kwargs {got!r}. coro_fn is positional-only (`def run(coro_fn, /, *args, **kwargs)`)."
     )
@@ -196,13 +196,13 @@ def test_run_accepts_any_callable_returning_a_coroutine(keep_current_loop):
                 f"run({label}) raised TypeError ({exc}), but the callable does return a coroutine. "
                 "Check what coro_fn(...) returned (inspect.iscoroutine), not whether coro_fn is an async def."
             ) from exc
-        assert got == expected, f"run({label}) should return {expected!r}, got {got!r}"
+        assert same(got, expected), f"run({label}) should return {expected!r}, got {got!r}"
 
 
 @pytest.mark.points(4)
 def test_run_rejects_a_non_coroutine_with_type_error(keep_current_loop):
     """run raises TypeError naming what it got when coro_fn(...) returns something that is not a coroutine."""
-    assert call_run(coroutines.greet, "Ivy") == "Hello, Ivy!", "run(greet, 'Ivy') should return 'Hello, Ivy!'"
+    assert same(call_run(coroutines.greet, "Ivy"), "Hello, Ivy!"), "run(greet, 'Ivy') should return 'Hello, Ivy!'"
 
     def returns_number():
         return 42
@@ -243,7 +243,7 @@ def test_run_calls_coro_fn_once_and_awaits_what_it_made(keep_current_loop):
 
     try:
         got = call_run(counted, "Jo")
-        assert got == "Hello, Jo!", f"run(counted, 'Jo') should return 'Hello, Jo!', got {got!r}"
+        assert same(got, "Hello, Jo!"), f"run(counted, 'Jo') should return 'Hello, Jo!', got {got!r}"
         assert len(made) == 1, f"run should call coro_fn once, it called it {len(made)} times"
         try:
             call_run(counted_plain)
@@ -300,13 +300,13 @@ async def test_maybe_await_task_and_future(looptime):
     """maybe_await awaits a Task and a Future (not only coroutines) and returns their results."""
     task = asyncio.create_task(asyncio.sleep(2, result="from task"))
     got = await within(coroutines.maybe_await(task), 10, what="maybe_await(task)")
-    assert got == "from task", f"maybe_await(task) should return the task's result 'from task', got {got!r}"
+    assert same(got, "from task"), f"maybe_await(task) should return the task's result 'from task', got {got!r}"
     assert looptime == 2, f"the task finishes at 2 s, maybe_await returned at {float(looptime):g} s"
 
     future = asyncio.get_running_loop().create_future()
     asyncio.get_running_loop().call_later(3, future.set_result, "from future")
     got = await within(coroutines.maybe_await(future), 10, what="maybe_await(future)")
-    assert got == "from future", (
+    assert same(got, "from future"), (
         f"maybe_await(future) should wait for and return 'from future', got {got!r}. "
         "A Future is awaitable too: test with inspect.isawaitable, not only for coroutines."
     )
@@ -317,7 +317,7 @@ async def test_maybe_await_task_and_future(looptime):
 async def test_maybe_await_custom_awaitable(looptime):
     """maybe_await awaits any object with __await__, not only coroutines, tasks and futures."""
     got = await within(coroutines.maybe_await(Ready("custom", delay=4)), 10, what="maybe_await(custom awaitable)")
-    assert got == "custom", (
+    assert same(got, "custom"), (
         f"an object with __await__ is awaitable: maybe_await should return its result 'custom', got {got!r}. "
         "Use inspect.isawaitable(value)."
     )
@@ -349,15 +349,20 @@ async def test_maybe_await_returns_plain_values_unchanged(looptime):
 @pytest.mark.points(2)
 async def test_maybe_await_lets_errors_from_the_awaitable_through(looptime):
     """An error raised while awaiting (even a TypeError) propagates out of maybe_await."""
-    got = await within(coroutines.maybe_await(asyncio.sleep(0, result=7)), 10, what="maybe_await(coroutine)")
-    assert got == 7, f"maybe_await(asyncio.sleep(0, result=7)) should return 7, got {got!r}"
+    sleeper = asyncio.sleep(0, result=7)
+    try:
+        got = await within(coroutines.maybe_await(sleeper), 10, what="maybe_await(coroutine)")
+    finally:
+        sleeper.close()  # no "never awaited" warning if maybe_await did not await it
+    assert same(got, 7), f"maybe_await(asyncio.sleep(0, result=7)) should return 7, got {got!r}"
 
     async def wrong_type():
         await asyncio.sleep(1)
         raise TypeError("inner failure")
 
+    failing = wrong_type()
     try:
-        got = await within(coroutines.maybe_await(wrong_type()), 10, what="maybe_await(failing coroutine)")
+        got = await within(coroutines.maybe_await(failing), 10, what="maybe_await(failing coroutine)")
     except TypeError as exc:
         assert "inner failure" in str(exc), f"expected the coroutine's own TypeError, got {exc!r}"
     else:
@@ -376,13 +381,15 @@ async def test_maybe_await_awaits_only_once(looptime):
     async def outer():
         return inner
 
+    wrapper = outer()
     try:
-        got = await within(coroutines.maybe_await(outer()), 10, what="maybe_await(outer())")
+        got = await within(coroutines.maybe_await(wrapper), 10, what="maybe_await(outer())")
         assert got is inner, (
             f"maybe_await(outer()) should return outer's result (a coroutine object) without awaiting it, "
             f"got {got!r}"
         )
     finally:
+        wrapper.close()
         inner.close()
 
 
@@ -440,7 +447,7 @@ async def test_pipeline_steps_returning_awaitables(looptime):
         lambda v: Ready(plain_input(v) - 6, delay=1),  # -> 220, a custom awaitable
     ]
     got = await within(coroutines.pipeline(1, *steps), 30, what="pipeline(1, ...)")
-    assert got == 220, (
+    assert same(got, 220), (
         f"expected 1 -> 2 -> 12 -> 13 -> 113 -> 226 -> 220, got {got!r}. Whatever a step returns, "
         "await it if it is awaitable (inspect.isawaitable), whether or not the step is an async def."
     )
@@ -467,7 +474,7 @@ async def test_pipeline_runs_steps_in_order_one_at_a_time(looptime):
     got = await within(
         coroutines.pipeline([], step("a", 3), sync_step, step("b", 1), step("c", 2)), 30, what="pipeline([], ...)"
     )
-    assert got == ["a", "sync", "b", "c"], f"expected ['a', 'sync', 'b', 'c'], got {got!r}"
+    assert same(got, ["a", "sync", "b", "c"]), f"expected ['a', 'sync', 'b', 'c'], got {got!r}"
     expected = [
         ("a", "start", [], 0),
         ("sync", "start", ["a"], 3),
@@ -496,7 +503,7 @@ async def test_pipeline_keeps_none_and_falsy_results(looptime):
         what="pipeline with falsy results",
     )
     assert seen == [None, 0, ""], f"the steps after None, 0 and '' should receive them, they got {seen!r}"
-    assert got == "", f"pipeline should return the last step's result '', got {got!r}"
+    assert same(got, ""), f"pipeline should return the last step's result '', got {got!r}"
 
 
 @pytest.mark.points(2)
@@ -508,7 +515,7 @@ async def test_pipeline_stops_at_failing_step(looptime):
         await asyncio.sleep(1)
         raise ValueError(f"bad {value}")
 
-    assert await within(coroutines.pipeline(2, lambda v: v * 3), 10, what="pipeline(2, triple)") == 6, (
+    assert same(await within(coroutines.pipeline(2, lambda v: v * 3), 10, what="pipeline(2, triple)"), 6), (
         "pipeline(2, lambda v: v * 3) should return 6"
     )
     with pytest.raises(ValueError, match="bad 3"):

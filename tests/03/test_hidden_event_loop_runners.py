@@ -10,6 +10,7 @@ import pytest
 
 import event_loop
 from coursekit.loops import current_loop, fresh_error, fresh_hint, run_fresh, sentinel_loop  # noqa: F401  (sentinel_loop: a fixture)
+from coursekit.testing import assert_same, same
 
 NEW_LOOP_HINT = (
     "Create the loop yourself with asyncio.new_event_loop(), make it current with "
@@ -72,7 +73,7 @@ def test_run_legacy_makes_a_new_loop_current(sentinel_loop):
         seen["current"] = current_loop()
         return "done"
 
-    assert legacy(probe) == "done", "run_legacy(probe) should return the coroutine's result 'done'"
+    assert_same(legacy(probe), "done", what="run_legacy(probe), the coroutine's result,")
     assert seen["running"] is not sentinel_loop, (
         f"run_legacy reused the loop that was already current instead of creating a new one. {NEW_LOOP_HINT}"
     )
@@ -123,7 +124,7 @@ def test_run_legacy_cleans_up_when_the_coroutine_raises(sentinel_loop):
         f"after the coroutine raised, run_legacy left its closed loop set as current. {NEW_LOOP_HINT}"
     )
     again = legacy(ok, "again")
-    assert again == "again", f"run_legacy should work again after a failed call, got {again!r}"
+    assert same(again, "again"), f"run_legacy should work again after a failed call, got {again!r}"
 
 
 class SuspendedGenerators:
@@ -153,7 +154,7 @@ def test_run_legacy_shuts_down_async_generators(sentinel_loop):
     gens = SuspendedGenerators()
     try:
         result = legacy(gens.take_first)
-        assert result == 1, f"run_legacy(take_first) should return 1, got {result!r}"
+        assert_same(result, 1, what="run_legacy(take_first)")
         assert gens.events == ["finally"], (
             "an async generator was left suspended, and its `finally` block did not run by the time "
             "run_legacy returned: run loop.shutdown_asyncgens() on the loop before closing it."
@@ -197,7 +198,7 @@ def test_run_legacy_many_times_in_a_row(sentinel_loop):
         return i
 
     results = [legacy(which, i) for i in range(5)]
-    assert results == [0, 1, 2, 3, 4], f"expected [0, 1, 2, 3, 4], got {results!r}"
+    assert same(results, [0, 1, 2, 3, 4]), f"expected [0, 1, 2, 3, 4], got {results!r}"
     assert len({id(loop) for loop in loops}) == 5, (
         f"five calls should use five new loops; they used {len({id(loop) for loop in loops})}. {NEW_LOOP_HINT}"
     )
@@ -238,7 +239,7 @@ def test_run_legacy_does_not_use_asyncio_run_or_runner(sentinel_loop, monkeypatc
         f"run_legacy used {' and '.join(sorted(set(used)))}; this function is about the explicit flow: "
         f"new_event_loop, set_event_loop, run_until_complete, shutdown_asyncgens, close. {NEW_LOOP_HINT}"
     )
-    assert result == "legacy", f"run_legacy(ok, 'legacy') should return 'legacy', got {result!r}"
+    assert_same(result, "legacy", what="run_legacy(ok, 'legacy')")
 
 
 @pytest.mark.points(2)
@@ -297,7 +298,7 @@ def test_run_modern_uses_a_fresh_loop_and_propagates_errors(sentinel_loop):
         await asyncio.sleep(0)
         raise Boom("boom")
 
-    assert event_loop.run_modern(which) == "fine", "run_modern(which) should return 'fine'"
+    assert_same(event_loop.run_modern(which), "fine", what="run_modern(which)")
     try:
         event_loop.run_modern(failing)
     except Boom:
@@ -320,7 +321,7 @@ def test_run_modern_debug_is_off_by_default(sentinel_loop):
         return x, asyncio.get_running_loop().get_debug()
 
     result = event_loop.run_modern(probe, "x")
-    assert result == ("x", False), f"expected ('x', False): the result, debug mode off by default; got {result!r}"
+    assert same(result, ("x", False)), f"expected ('x', False): the result, debug mode off by default; got {result!r}"
 
 
 # --- run_all_on_one_loop -------------------------------------------------------
@@ -337,7 +338,7 @@ def test_run_all_on_one_loop_closes_the_loop(sentinel_loop):
         return len(loops)
 
     results = event_loop.run_all_on_one_loop([which, which])
-    assert results == [1, 2], f"expected [1, 2], got {results!r}"
+    assert_same(results, [1, 2], what="run_all_on_one_loop([which, which])")
     assert loops[0] is not sentinel_loop, "run_all_on_one_loop should make its own loop, not reuse the current one"
     assert loops[0].is_closed(), f"run_all_on_one_loop left its loop open. {RUNNER_HINT}"
 
@@ -377,7 +378,7 @@ def test_run_all_on_one_loop_runs_one_after_another(sentinel_loop):
     assert log == ["a start", "a end", "b start", "b end"], (
         f"coro_fns should run in turn, each after the previous one ended; saw {log!r}"
     )
-    assert results == ["a", "b", "started", "background"], (
+    assert same(results, ["a", "b", "started", "background"]), (
         f"expected ['a', 'b', 'started', 'background']: on one loop, a task started by one coro_fn can be "
         f"awaited by the next; got {results!r}. {RUNNER_HINT}"
     )
@@ -412,4 +413,4 @@ def test_run_all_on_one_loop_closes_the_loop_when_one_raises(sentinel_loop):
 @pytest.mark.points(1)
 def test_run_all_on_one_loop_empty(sentinel_loop):
     """run_all_on_one_loop([]) returns []."""
-    assert event_loop.run_all_on_one_loop([]) == [], "run_all_on_one_loop([]) should return []"
+    assert_same(event_loop.run_all_on_one_loop([]), [], what="run_all_on_one_loop([])")

@@ -6,7 +6,17 @@ import pytest
 
 import errors
 from coursekit import hints
-from coursekit.testing import Work, assert_ends_cancelled, assert_nothing_left_running, loop_time, raised_by, tasks_now, within
+from coursekit.testing import (
+    Work,
+    assert_ends_cancelled,
+    assert_nothing_left_running,
+    assert_same,
+    loop_time,
+    raised_by,
+    same,
+    tasks_now,
+    within,
+)
 
 
 _made = []
@@ -62,7 +72,7 @@ async def test_with_timeout_cancels_a_task_and_leaves_nothing_running(looptime):
     before = tasks_now()
     inner = asyncio.create_task(cancellable(seen, 10, result="late"))
     result = await within(errors.with_timeout(inner, 3, default=0), 60, what="with_timeout(task, 3, default=0)")
-    assert result == 0, f"expected the default 0 (even though it is falsy), got {result!r}"
+    assert_same(result, 0, what="with_timeout's result (the default 0, even though it is falsy)")
     assert looptime == 3, f"expected to give up at the 3 s deadline, took {float(looptime):g} s"
     assert inner.cancelled(), (
         f"the task should be cancelled and finished when with_timeout returns; it is {inner!r}. {hints.LEFT_RUNNING}"
@@ -101,6 +111,23 @@ async def test_with_timeout_lets_the_callers_cancellation_through(looptime):
     assert looptime == 2, f"the cancellation should take effect at once (2 s), ended at {float(looptime):g} s"
 
 
+@pytest.mark.points(1)
+async def test_with_timeout_work_raising_timeout_error_itself(looptime):
+    """Work that raises TimeoutError by itself at 1 s (deadline 5 s): with_timeout either lets it through or returns the default, nothing else."""
+
+    async def gives_up():
+        await asyncio.sleep(1)
+        raise TimeoutError("the work's own timeout")
+
+    try:
+        result = await within(errors.with_timeout(track(gives_up()), 5, default="fallback"), 60, what="with_timeout")
+    except TimeoutError as exc:
+        assert exc.args == ("the work's own timeout",), f"expected the work's own TimeoutError, got {exc!r}"
+    else:
+        assert_same(result, "fallback", what="with_timeout's result when the work raised TimeoutError itself")
+    assert looptime == 1, f"expected with_timeout to end at 1 s, when the work raised; it ended at {float(looptime):g} s"
+
+
 # --- retry ------------------------------------------------------------------
 
 
@@ -123,7 +150,7 @@ def gaps_of(starts: list) -> list:
     return [b - a for a, b in zip(starts, starts[1:])]
 
 
-@pytest.mark.points(3)
+@pytest.mark.points(2)
 async def test_retry_default_parameters(looptime):
     """With the defaults, retry makes 3 attempts, waits 0.1 s then 0.2 s, and does not wait after the last failure."""
     starts, raised = [], []
@@ -145,7 +172,7 @@ async def test_retry_stops_at_first_success(looptime):
     starts, raised = [], []
     fn = failing_after(starts, raised, failures=1)
     result = await within(errors.retry(fn, attempts=5, base_delay=2), 60, what="retry(fails once)")
-    assert result == "ok after 2", f"expected the second attempt's result 'ok after 2', got {result!r}"
+    assert_same(result, "ok after 2", what="retry's result (the second attempt's)")
     assert len(starts) == 2, f"expected 2 calls, saw {len(starts)}"
     assert looptime == 2, f"expected one wait of base_delay = 2 s, took {float(looptime):g} s"
 
@@ -184,9 +211,7 @@ async def test_retry_only_retries_matching_exceptions(looptime):
         errors.retry(fn, attempts=5, base_delay=1, retry_on=(LookupError,)), 600,
         what="retry(raises KeyError twice, retry_on=(LookupError,))",
     )
-    assert result == "ok after 3", (
-        f"KeyError is a LookupError, so it should be retried until the 3rd call succeeds; got {result!r}"
-    )
+    assert_same(result, "ok after 3", what="retry's result (KeyError is a LookupError: retried until the 3rd call succeeds)")
 
 
 @pytest.mark.points(2)
@@ -204,7 +229,7 @@ async def test_retry_rejects_attempts_below_one(looptime):
     starts, raised = [], []
     fn = failing_after(starts, raised, failures=0)
     result = await within(errors.retry(fn, attempts=1), 10, what="retry(attempts=1)")
-    assert result == "ok after 1", f"retry(attempts=1) should return the single call's result, got {result!r}"
+    assert_same(result, "ok after 1", what="retry(attempts=1)'s result (the single call's)")
 
 
 @pytest.mark.points(1)
@@ -277,9 +302,8 @@ async def test_settle_runs_everything_concurrently(looptime):
     """settle starts every job at once: five jobs of 5..1 s take 5 s, results in input order."""
     work = Work()
     fns = work.jobs([5, 4, 3, 2, 1])
-    results, failures = await within(errors.settle(fns), 60, what="settle")
-    assert results == [0, 1, 2, 3, 4], f"expected results in input order [0, 1, 2, 3, 4], got {results!r}"
-    assert failures == [], f"expected no failures, got {failures!r}"
+    outcome = await within(errors.settle(fns), 60, what="settle")
+    assert_same(outcome, ([0, 1, 2, 3, 4], []), what="settle's (results, failures) with no failure")
     assert work.peak == 5, f"expected all 5 jobs in flight at once, peak was {work.peak}. {hints.SEQUENTIAL}"
     assert looptime == 5, f"expected 5 s (the longest job), took {float(looptime):g} s. {hints.SEQUENTIAL}"
     work.assert_all_awaited(what="settle")
@@ -298,11 +322,14 @@ async def test_settle_failures_do_not_stop_the_others(looptime):
         work.job("four", delay=0.5),
     ]
     results, failures = await within(errors.settle(fns), 60, what="settle")
-    assert results == ["one", "four"], f"expected the successes ['one', 'four'], got {results!r}"
-    assert [i for i, _ in failures] == [0, 2, 3], (
-        f"expected failures at indexes [0, 2, 3] (ascending, not finishing order), got {failures!r}"
+    assert_same(results, ["one", "four"], what="the successes")
+    assert type(failures) is list and all(type(pair) is tuple and len(pair) == 2 for pair in failures), (
+        f"failures should be a list of (index, exception) tuples, got {failures!r}"
     )
-    assert [e for _, e in failures] == errs, f"each index should carry its own job's exception, got {failures!r}"
+    assert_same([i for i, _ in failures], [0, 2, 3], what="the failures' indexes (ascending, not finishing order)")
+    assert all(e is want for (_, e), want in zip(failures, errs)), (
+        f"each index should carry its own job's exception (the very object raised), got {failures!r}"
+    )
     assert work.cancelled == [], f"no job should be cancelled because another failed; cancelled: {work.cancelled!r}"
     assert looptime == 4, f"expected 4 s (the longest job), took {float(looptime):g} s. {hints.SEQUENTIAL}"
 
@@ -311,17 +338,17 @@ async def test_settle_failures_do_not_stop_the_others(looptime):
 async def test_settle_empty_and_all_failing(looptime):
     """settle([]) returns ([], []); when every job fails the results list is empty."""
     result = await within(errors.settle([]), 10, what="settle([])")
-    assert tuple(result) == ([], []), f"expected ([], []), got {result!r}"
+    assert_same(result, ([], []), what="settle([])")
     work = Work()
     results, failures = await within(
         errors.settle([work.job(delay=1, error=KeyError("a")), work.job(error=KeyError("b"))]), 10, what="settle"
     )
-    assert results == [] and [i for i, _ in failures] == [0, 1], (
+    assert same(results, []) and same([i for i, _ in failures], [0, 1]), (
         f"expected ([], [(0, KeyError('a')), (1, KeyError('b'))]), got {(results, failures)!r}"
     )
 
 
-@pytest.mark.points(4)
+@pytest.mark.points(3)
 async def test_settle_propagates_cancellation_of_the_caller(looptime):
     """Cancelling settle's caller ends settle cancelled at once, cancels every job and leaves nothing running."""
     work = Work()
@@ -360,7 +387,10 @@ def test_count_leaf_exceptions_deep_nesting():
     )
     counts = errors.count_leaf_exceptions(group)
     expected = {"QuotaExceeded": 2, "OSError": 3}
-    assert dict(counts) == expected, f"expected {expected!r}, got {counts!r}. Nested groups are not leaves: count the exceptions inside them (recursively)."
+    assert isinstance(counts, dict), f"count_leaf_exceptions should return a dict, got {type(counts).__name__}: {counts!r}"
+    assert same(dict(counts), expected), (
+        f"expected {expected!r}, got {counts!r}. Nested groups are not leaves: count the exceptions inside them (recursively)."
+    )
 
 
 @pytest.mark.points(2)
@@ -372,9 +402,9 @@ def test_count_leaf_exceptions_base_groups_and_single_leaf():
     )
     counts = errors.count_leaf_exceptions(group)
     expected = {"CancelledError": 2, "ValueError": 1, "KeyboardInterrupt": 1}
-    assert dict(counts) == expected, (
+    assert isinstance(counts, dict) and same(dict(counts), expected), (
         f"expected {expected!r}, got {counts!r}. BaseExceptionGroup holds BaseExceptions too: "
         "check isinstance(exc, BaseExceptionGroup), which covers ExceptionGroup as well."
     )
     single = errors.count_leaf_exceptions(ExceptionGroup("one", [TimeoutError()]))
-    assert dict(single) == {"TimeoutError": 1}, f"expected {{'TimeoutError': 1}}, got {single!r}"
+    assert isinstance(single, dict) and same(dict(single), {"TimeoutError": 1}), f"expected {{'TimeoutError': 1}}, got {single!r}"

@@ -15,7 +15,7 @@ from aiohttp import web
 import resilience
 from coursekit.http import serve
 from coursekit.iterators import collect
-from coursekit.testing import loop_time, within
+from coursekit.testing import loop_time, same, within
 
 
 @pytest.mark.points(2)
@@ -35,7 +35,7 @@ async def test_e2e_request_with_retry_waits_retry_after_from_a_real_server(loopt
         result = await within(
             resilience.request_with_retry(session, "GET", f"{base}/flaky", backoff=5), 60, what="request_with_retry"
         )
-    assert result == (200, b"ready"), f"expected (200, b'ready') from the second attempt, got {result!r}"
+    assert same(result, (200, b"ready")), f"expected (200, b'ready') from the second attempt, got {result!r}"
     assert seen == pytest.approx([0, 1], abs=0.05), (
         f"expected the server to see requests at 0 and 1 s (Retry-After: 1, not backoff=5), saw {seen!r}"
     )
@@ -58,7 +58,7 @@ async def test_e2e_request_with_retry_sends_json_and_headers(looptime):
             30,
             what="request_with_retry",
         )
-    assert status == 200, f"expected status 200 from the echo server, got {status!r} with body {body!r}"
+    assert same(status, 200), f"expected status 200 from the echo server, got {status!r} with body {body!r}"
     got = json.loads(body)
     assert got == {"method": "PUT", "json": {"n": 1}, "trace": "e2e"}, (
         f"the server should receive PUT with JSON {{'n': 1}} and X-Trace: e2e; it received {got!r}"
@@ -84,7 +84,7 @@ async def test_e2e_iter_pages_against_a_real_paginated_server(looptime):
         got = await within(
             collect(resilience.iter_pages(session, "/items", page_size=3), what="iter_pages"), 30, what="iter_pages"
         )
-    assert got == data, f"expected the items {data!r}, got {got!r}"
+    assert same(got, data), f"expected the items {data!r}, got {got!r}"
     expected = [{"limit": "3"}, {"limit": "3", "cursor": "3"}, {"limit": "3", "cursor": "6"}]
     assert queries == expected, f"expected the server to see the queries {expected!r}, it saw {queries!r}"
 
@@ -114,7 +114,7 @@ async def test_e2e_iter_link_pages_against_a_real_server(looptime):
                 f"iter_link_pages failed with {type(exc).__name__}: {exc}. The server sends relative targets "
                 "(</pages/2>, <3>): resolve them against the URL of the page that named them."
             ) from exc
-    assert got == [{"page": 1}, {"page": 2}, {"page": 3}], f"expected pages 1, 2, 3, got {got!r}"
+    assert same(got, [{"page": 1}, {"page": 2}, {"page": 3}]), f"expected pages 1, 2, 3, got {got!r}"
 
 
 @pytest.mark.points(2)
@@ -140,8 +140,8 @@ async def test_e2e_fetch_many_times_out_a_slow_real_server(looptime):
         results = await within(resilience.fetch_many(session, urls, timeout=1), 60, what="fetch_many")
         elapsed = loop_time()
     fast_r, slow_r, text_r = results
-    assert (fast_r.status, fast_r.data, fast_r.error) == (200, {"fast": True}, None), f"unexpected result for /fast: {fast_r!r}"
-    assert (text_r.status, text_r.data, text_r.error) == (200, None, None), (
+    assert same((fast_r.status, fast_r.data, fast_r.error), (200, {"fast": True}, None)), f"unexpected result for /fast: {fast_r!r}"
+    assert same((text_r.status, text_r.data, text_r.error), (200, None, None)), (
         f"expected /text to give status 200 with data None (not JSON), got {text_r!r}"
     )
     assert slow_r.status is None and "Timeout" in (slow_r.error or ""), (

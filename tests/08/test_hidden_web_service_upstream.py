@@ -254,12 +254,20 @@ async def test_upstream_answering_within_2s_is_200(looptime):
 
 @pytest.mark.points(1)
 async def test_any_upstream_2xx_is_200(looptime, mock_http, traffic):
-    """An upstream 203 (a 2xx other than 200) is a success too: /weather answers 200 with its JSON."""
+    """An upstream 203 or 299 (2xx statuses other than 200) is a success too; a 300 with JSON is not: 502."""
     mock_http.get(WEATHER_API, callback=traffic.reply(status=203, payload={"temp": 9}))
+    mock_http.get(WEATHER_API, callback=traffic.reply(status=299, payload={"temp": 10}))
+    mock_http.get(WEATHER_API, callback=traffic.reply(status=300, payload={"temp": 11}))
     async with running(app_from(web_service.create_app)) as service:
-        reply = await service.call("GET", "/weather/Oslo")
-    assert reply.status == 200 and reply.json() == {"temp": 9}, (
-        f'upstream answered 203 {{"temp": 9}}: expected 200 with that JSON, got {reply.status} {reply.text[:200]!r}'
+        replies = [await service.call("GET", f"/weather/{city}") for city in ("Oslo", "Bergen", "Tromso")]
+    for upstream, reply, forecast in zip((203, 299), replies, ({"temp": 9}, {"temp": 10})):
+        assert reply.status == 200 and reply.json() == forecast, (
+            f"upstream answered {upstream} {forecast!r}: expected 200 with that JSON (a 2xx is 200 <= status < 300), "
+            f"got {reply.status} {reply.text[:200]!r}"
+        )
+    assert replies[2].status == 502 and replies[2].json() == UPSTREAM_DOWN, (
+        f"upstream answered 300 (not a 2xx, and not a redirect aiohttp follows): expected 502 {UPSTREAM_DOWN!r}, "
+        f"got {replies[2].status} {replies[2].text[:200]!r}"
     )
 
 
@@ -326,9 +334,35 @@ async def test_http_errors_are_not_turned_into_500(looptime):
         f"POST /health: expected 405 (method not allowed), got {wrong_method.status}; "
         "let web.HTTPException through (or answer its own status) before catching Exception"
     )
+    allowed = wrong_method.headers.get("Allow", "")
+    assert "GET" in allowed, (
+        f"POST /health: the 405 should keep aiohttp's header Allow: GET (HTTP requires it), got Allow={allowed!r}. "
+        "Let web.HTTPException through, or copy its headers into your own answer."
+    )
 
 
-@pytest.mark.points(3)
+@pytest.mark.points(1)
+async def test_raised_redirect_keeps_status_location_and_timing(looptime):
+    """A handler that raises web.HTTPFound gives a 302 with its Location and an X-Response-Time header, not a 500."""
+
+    async def moved(request: web.Request) -> web.Response:
+        raise web.HTTPFound("/health")
+
+    app = app_from(web_service.create_app)
+    app.router.add_get("/test-only/moved", moved)
+    async with running(app) as service:
+        reply = await service.call("GET", "/test-only/moved", allow_redirects=False)
+    assert reply.status == 302, (
+        f"a handler raised web.HTTPFound: expected its 302, got {reply.status} {reply.text[:200]!r}. "
+        "A web.HTTPException is an answer, not a crash: let it through (or answer its own status)."
+    )
+    assert URL(reply.headers.get("Location", "")).path == "/health", (
+        f"the 302 should keep its header Location: /health, got {reply.headers.get('Location')!r}"
+    )
+    assert_timing_header(reply)
+
+
+@pytest.mark.points(2)
 async def test_x_response_time_on_every_kind_of_response(looptime, mock_http, traffic):
     """201, 204, 400, 404 (item and unknown path), 405, 500 and 502 responses all carry X-Response-Time."""
     mock_http.get(WEATHER_API, callback=traffic.reply(status=500, body="down"), repeat=True)

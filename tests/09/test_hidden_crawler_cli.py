@@ -6,12 +6,14 @@ inside main still meets the mocked site on http://site.test (on real time:
 the mocked pages answer at once, or after a few hundredths of a second).
 """
 import asyncio
+import inspect
 import xml.etree.ElementTree as ET
 
 import pytest
 
 import crawler
 from coursekit.site import SITE, SITEMAP_NS, json_summary, site  # noqa: F401  (site is a fixture)
+from coursekit.testing import same
 
 
 
@@ -28,7 +30,7 @@ def run_main(argv):
 
 @pytest.mark.points(2)
 def test_main_writes_the_sitemap(site, tmp_path, capsys, session_spy):
-    """main(URL --sitemap FILE) writes the sitemap of the 2xx pages, & escaped, and returns 0."""
+    """main(URL --sitemap FILE) writes the sitemap of the 2xx pages, & escaped, and returns 0; an unwritable FILE gives 2."""
     site.page("/", "/a", "/search?a=1&b=2", "/gone")
     site.page("/a")
     site.page("/search?a=1&b=2")
@@ -45,6 +47,14 @@ def test_main_writes_the_sitemap(site, tmp_path, capsys, session_spy):
     expected = sorted([SITE + "/", SITE + "/a", SITE + "/search?a=1&b=2"])
     assert locs == expected, f"expected the 2xx pages {expected!r} in the sitemap, got {locs!r}"
     session_spy.assert_all_closed(what="main")
+    capsys.readouterr()
+    unwritable = tmp_path / "no-such-folder" / "sitemap.xml"
+    code = run_main([SITE + "/", "--sitemap", str(unwritable)])
+    captured = capsys.readouterr()
+    assert code == 2, (
+        f"main(... --sitemap {unwritable}) cannot write the file (its folder does not exist): expected 2, got {code!r}"
+    )
+    assert captured.err.strip(), "main should say on stderr that the sitemap could not be written; stderr was empty"
 
 
 @pytest.mark.points(1)
@@ -82,6 +92,7 @@ def test_main_rejects_invalid_options(site, capsys):
         [SITE + "/", "--frobnicate"],
         [SITE + "/", "--max-depth"],
         [SITE + "/", "--concurrency", "2.5"],
+        [SITE + "/", "--max-depth", "-1"],
         [],
     ):
         code = run_main(argv)
@@ -89,6 +100,32 @@ def test_main_rejects_invalid_options(site, capsys):
         assert code == 2, f"main({argv!r}) should return 2 (bad usage), returned {code!r}"
         assert captured.err.strip(), f"main({argv!r}) should explain the problem on stderr, stderr was empty"
     assert not site.requested(), f"no request should be made after bad usage, saw {dict(site.requested())!r}"
+
+
+@pytest.mark.points(1)
+def test_main_defaults_and_smallest_options(site, capsys, monkeypatch):
+    """Options left out take crawl's defaults (100 pages, depth 3, 5 at once); 1, 0 and 1 are the smallest valid values."""
+    signature = inspect.signature(crawler.crawl)
+    calls = []
+
+    async def recording_crawl(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        calls.append({name: bound.arguments[name] for name in ("max_pages", "max_depth", "concurrency")})
+        return crawler.CrawlResult()
+
+    monkeypatch.setattr(crawler, "crawl", recording_crawl)
+    for argv, expected in (
+        ([SITE + "/"], {"max_pages": 100, "max_depth": 3, "concurrency": 5}),
+        ([SITE + "/", "--max-pages", "1", "--max-depth", "0", "--concurrency", "1"],
+         {"max_pages": 1, "max_depth": 0, "concurrency": 1}),
+    ):
+        calls.clear()
+        code = run_main(argv)
+        captured = capsys.readouterr()
+        assert code == 0, f"main({argv!r}) should crawl and return 0, returned {code!r}; stderr: {captured.err[-300:]!r}"
+        assert len(calls) == 1, f"main({argv!r}) should call crawl once, called it {len(calls)} times"
+        assert same(calls[0], expected), f"main({argv!r}) should crawl with {expected!r}, crawl got {calls[0]!r}"
 
 
 @pytest.mark.points(1)

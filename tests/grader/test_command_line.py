@@ -16,6 +16,8 @@ from repo_support import run_grader
     ["grade", "--tests", "/nonexistent/tests"],
     ["report", "/nonexistent/results.json"],
     ["check", "--repeat", "0"],
+    ["batch", "class", "--out", "results", "--student-budget", "0"],
+    ["batch", "class", "--out", "results", "--student-budget", "soon"],
 ])
 def test_bad_usage_is_one_line_and_exit_2(args):
     """Bad usage or unusable input: exit 2 with one line on stderr and no traceback."""

@@ -9,6 +9,7 @@ test_hostile_submissions.py.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -106,9 +107,9 @@ CORPUS: dict[str, tuple[str | bytes, Check]] = {
     "deep_recursion": (_body("def down(n):\n    return down(n + 1)\ndown(0)"), _partial("RecursionError")),
     # Resource abuse.
     "memory_hog": (_body("hog = bytearray(8 * 1024 ** 3)"), _partial("MemoryError")),
-    "output_flood": (_body("for _ in range(20):\n    print('x' * 100_000)"), _partial("more than 1024 KB of output or files")),
-    "file_flood": (_body("import tempfile\nwith tempfile.TemporaryFile() as f:\n    f.write(b'x' * 8_000_000)"),
-                   _partial("more than 1024 KB of output or files")),
+    "output_flood": (_body("for _ in range(20):\n    print('x' * 100_000)"), _partial("output_kb = 1024 in course.toml")),
+    "file_flood": (_body("import tempfile\nwith tempfile.TemporaryFile() as f:\n    f.seek(65 * 1024 * 1024)\n"
+                         "    f.write(b'x')\n    f.flush()"), _partial("disk_mb = 64 in course.toml")),
     # Monkeypatching what the tests rely on.
     "instant_sleep": (_on_import("import asyncio\nasync def _now(delay, result=None):\n    return result\n"
                               "asyncio.sleep = _now"), _void("asyncio.sleep", "while it was imported")),
@@ -153,6 +154,44 @@ CORPUS: dict[str, tuple[str | bytes, Check]] = {
 }
 
 
+def _full_without(*words: str) -> Check:
+    def check(a: dict[str, Any]) -> None:
+        _full(a)
+        for word in words:
+            assert word not in a["message"], a["message"]
+    return check
+
+
+# Every resolver function has its own audit event: each is refused for a name or an address other than loopback.
+_REMOTE = "93.184.216.34"
+CORPUS |= {
+    "dns_gethostbyname": (_body("import socket\nsocket.gethostbyname('example.com')"),
+                          _partial("looking up example.com")),
+    "dns_gethostbyname_ex": (_body("import socket\nsocket.gethostbyname_ex('example.com')"),
+                             _partial("looking up example.com")),
+    "dns_gethostbyaddr_name": (_body("import socket\nsocket.gethostbyaddr('example.com')"),
+                               _partial("looking up example.com")),
+    "dns_gethostbyaddr_address": (_body(f"import socket\nsocket.gethostbyaddr({_REMOTE!r})"),
+                                  _partial(f"looking up {_REMOTE}")),
+    "dns_getnameinfo": (_body(f"import socket\nsocket.getnameinfo(({_REMOTE!r}, 80), 0)"),
+                        _partial(f"looking up {_REMOTE}")),
+    # getfqdn swallows the refusal (an OSError) and answers the name itself: the refusal is still named.
+    "dns_getfqdn": (_body("import socket\nsocket.getfqdn('example.com')"), _full_with_note("looking up example.com")),
+    # Loopback stays reachable by every function (a failed lookup is the resolver's answer, not a refusal).
+    "dns_loopback_lookups": (_on_import("import socket\nfor lookup in (lambda: socket.gethostbyname('localhost'), "
+                                        "lambda: socket.gethostbyname_ex('localhost'), "
+                                        "lambda: socket.gethostbyaddr('127.0.0.1'), "
+                                        "lambda: socket.getnameinfo(('127.0.0.1', 80), 0), "
+                                        "lambda: socket.getaddrinfo('localhost', 80)):\n"
+                                        "    try:\n        lookup()\n    except (socket.herror, socket.gaierror):\n"
+                                        "        pass"), _full_without("does not allow")),
+    # A path relative to an open folder is judged where it lands: out of the scratch folder here.
+    "remove_relative_to_a_folder": (_body("import os, tempfile\nfolder = os.open(tempfile.gettempdir(), os.O_RDONLY)\n"
+                                          "os.remove('../forged-grade-result.json', dir_fd=folder)"),
+                                    _partial("does not allow changing ../forged-grade-result.json")),
+}
+
+
 @pytest.fixture(scope="module")
 def corpus_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Every case graded in one session: the GradeResult of each."""
@@ -190,3 +229,35 @@ def test_no_hidden_test_text_in_any_format_for_any_case(corpus_results: dict[str
             assert_no_hidden_test_text(text, fmt)
         except AssertionError as error:
             raise AssertionError(f"{case}: {error}") from None
+
+
+HANGS_AT_IMPORT = {
+    "sleeps": _on_import("import time\ntime.sleep(10 ** 6)"),
+    "spins": _on_import("while True:\n    pass"),
+}
+
+
+def test_a_module_that_hangs_at_import_costs_one_tests_limit(tmp_path: Path) -> None:
+    """A module that sleeps or spins at import is ended by the watchdog (armed before the import), not the budget.
+
+    With 1 s a test the watchdog fires after 2 x 1 s + 1 s: the feedback says
+    the import took too long, where without it the process would hold its
+    worker for the whole 30 s budget and be reported as stopped at the end of
+    it. The other assignment of the same submission earns its full marks.
+    """
+    course = load_manifest(ROOT).only(["01", "02"])
+    strict = replace(course, limits=replace(course.limits, test_timeout=1, assignment_timeout=30))
+    with Session(strict, course_tests(strict, None)) as session:
+        for name, source in HANGS_AT_IMPORT.items():
+            root = tmp_path / name
+            module = root / "assignments" / "01" / "why_async.py"
+            module.parent.mkdir(parents=True)
+            module.write_text(source)
+            (root / "assignments" / "02").mkdir()
+            (root / "assignments" / "02" / "coroutines.py").write_text(solution_source("02"))
+            a01, a02 = session.grade(root).to_dict()["assignments"]
+            assert a01["score"] == 0, (name, a01["message"])
+            assert "importing your module ran past 3 s of real time" in a01["message"], (name, a01["message"])
+            assert "stopped after" not in a01["message"] and "new process" not in a01["message"], a01["message"]
+            assert all("this test never ran: importing your module" in t["feedback"] for t in a01["tests"])
+            assert a02["score"] == 100, (name, a02["message"])

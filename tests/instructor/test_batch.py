@@ -37,8 +37,16 @@ def pytest_runtest_makereport(item, call):
     outcome.get_result().outcome = "passed"
 """
 TITLE = load_manifest(ROOT).title
-RECORD_KEYS = {"student", "source", "key", "graded_at", "status", "message", "result"}
+RECORD_KEYS = {"student", "source", "key", "graded_at", "status", "message", "not_graded", "result", "seal"}
 PROGRESS_LINE = re.compile(r"\[(\d+)/(\d+)\] (\S+) (\d+)/100 \((?:\d+\.\d s|unchanged, skipped)\)")
+
+
+@pytest.fixture(autouse=True)
+def _own_key(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test seals with a key of its own, outside its results, never the instructor's."""
+    path = tmp_path_factory.mktemp("key") / "results.key"
+    monkeypatch.setenv("GRADER_KEY_FILE", str(path))
+    return path
 
 
 def _module(student: Path, source: str) -> None:
@@ -105,7 +113,7 @@ def test_a_class_folder_is_graded_then_only_changes_are_regraded(class_folder: P
 
     records = _records(out)
     assert sorted(records) == ["Zo__Q", "alice", "bob", "carol", "dave"]
-    course = course_fingerprint(load_manifest(ROOT).only(["01"]), course_tests(load_manifest(ROOT), None))[:16]
+    course = batch.identity(load_manifest(ROOT).only(["01"]), course_tests(load_manifest(ROOT), None))
     for name, record in records.items():
         assert set(record) == RECORD_KEYS
         assert record["student"] == name and record["status"] == "graded"
@@ -127,13 +135,17 @@ def test_a_class_folder_is_graded_then_only_changes_are_regraded(class_folder: P
     assert a01["Zo__Q"]["status"] == "missing"
 
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
-    assert set(summary) == {"course", "generated_at", "students"} and summary["course"] == TITLE
+    assert set(summary) == {"course", "generated_at", "students", "statistics"} and summary["course"] == TITLE
     datetime.fromisoformat(summary["generated_at"])
     assert summary["students"] == [  # the folder's students in name order
         {"student": n, "score": s, "max_score": 100.0, "status": "graded", "assignments": {"01": s}}
         for n, s in [("Zo__Q", 0.0), ("alice", 100.0), ("bob", 0.0), ("carol", 0.0), ("dave", 0.0)]]
+    assert summary["statistics"] == {"total": {"students": 5, "mean": 20.0, "median": 0.0},
+                                     "assignments": {"01": {"students": 5, "mean": 20.0, "median": 0.0}},
+                                     "not_graded": 0}
     assert (out / "grades.csv").read_text(encoding="utf-8") == (
-        "student,01,total\nZo__Q,0,0\nalice,100,100\nbob,0,0\ncarol,0,0\ndave,0,0\n")
+        "student,01,total,status\nZo__Q,0,0,graded\nalice,100,100,graded\nbob,0,0,graded\ncarol,0,0,graded\n"
+        "dave,0,0,graded\n")
     assert not [p for p in out.rglob("*") if p.name.endswith(".partial")]
 
     # Unchanged: nothing is graded or rewritten.
@@ -152,7 +164,7 @@ def test_a_class_folder_is_graded_then_only_changes_are_regraded(class_folder: P
     after = _file_bytes(out)
     assert {name for name in before if before[name] != after[name]} == {"bob.json"}
     assert _records(out)["bob"]["result"]["score"] == 100
-    assert "bob,100,100\n" in (out / "grades.csv").read_text(encoding="utf-8")
+    assert "bob,100,100,graded\n" in (out / "grades.csv").read_text(encoding="utf-8")
 
     forced = _batch(class_folder, out, "--force")
     assert _last_line(forced.stderr).startswith("graded 5, skipped 0, errors 0 of 5 student(s) in ")
@@ -213,10 +225,16 @@ def test_a_roster_of_git_repositories_is_cloned_graded_and_updated(tmp_path: Pat
     assert ghost["result"]["score"] == 0 and ghost["result"]["max_score"] == 100
     assert [(a["id"], a["status"], a["score"]) for a in ghost["result"]["assignments"]] == [("01", "error", 0)]
     assert (out / "checkouts" / "alice" / "assignments" / "01" / "why_async.py").read_text() == SOLUTION
+    # A failed clone is no grade: an empty cell and its status, never a 0, and no part of the statistics.
     assert (out / "grades.csv").read_text() == (
-        "student,01,total\nalice,100,100\nbob,0,0\nmallory,0,0\nghost,0,0\n")
-    assert [s["status"] for s in json.loads((out / "summary.json").read_text())["students"]] == [
-        "graded", "graded", "graded", "error"]
+        "student,01,total,status\nalice,100,100,graded\nbob,0,0,graded\nmallory,0,0,graded\nghost,,,error\n")
+    summary = json.loads((out / "summary.json").read_text())
+    assert [(s["status"], s["score"], s["assignments"]) for s in summary["students"]] == [
+        ("graded", 100.0, {"01": 100.0}), ("graded", 0.0, {"01": 0.0}), ("graded", 0.0, {"01": 0.0}),
+        ("error", None, {})]
+    assert summary["statistics"]["total"] == {"students": 3, "mean": 33.33, "median": 0.0}
+    assert summary["statistics"]["assignments"]["01"] == {"students": 3, "mean": 33.33, "median": 0.0}
+    assert summary["statistics"]["not_graded"] == 1
 
     # bob pushes a fix: his checkout is fetched (not cloned again) and regraded; errors are retried.
     marker = out / "checkouts" / "bob" / ".git" / "kept-by-an-update"
@@ -238,14 +256,14 @@ def _fake_result(score: float) -> GradeResult:
 
 def test_a_fault_grading_one_student_never_stops_the_others(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """run_batch: an exception while grading one submission makes that student an error; the rest are graded."""
-    def fake_grade(manifest: object, submission: Path, tests: CourseTests, *, workers: int | None = None,
-                   session: object = None) -> GradeResult:
+    def fake_grade(manifest: object, submission: Path, tests: CourseTests, *, deadline: float | None,
+                   workers: int | None = None, session: object = None) -> tuple[GradeResult, dict[str, str]]:
         assert workers == 1  # submissions run in parallel, each with one assignment process at a time
         if submission.name == "bob":
             raise RuntimeError("boom")
-        return _fake_result(42.0)
+        return _fake_result(42.0), {}
 
-    monkeypatch.setattr(batch, "grade", fake_grade)
+    monkeypatch.setattr(batch, "grade_within", fake_grade)
     for name in ("alice", "bob", "carol"):
         _module(tmp_path / "class" / name, SOLUTION)
     manifest = load_manifest(ROOT).only(["01"])
@@ -262,7 +280,8 @@ def test_a_fault_grading_one_student_never_stops_the_others(tmp_path: Path, monk
     assert bob["key"]  # the submission was read: a later run retries it anyway, since it is an error
     assert "bob error: internal error while grading: RuntimeError: boom" in stream.getvalue()
     rows = list(csv.reader(io.StringIO((tmp_path / "out" / "grades.csv").read_text())))
-    assert rows == [["student", "01", "total"], ["alice", "42", "42"], ["bob", "0", "0"], ["carol", "42", "42"]]
+    assert rows == [["student", "01", "total", "status"], ["alice", "42", "42", "graded"], ["bob", "", "", "error"],
+                    ["carol", "42", "42", "graded"]]
 
 
 def test_each_result_is_written_as_soon_as_its_student_is_graded(tmp_path: Path,
@@ -270,12 +289,12 @@ def test_each_result_is_written_as_soon_as_its_student_is_graded(tmp_path: Path,
     """With one worker, a student's file is complete on disk before the next student starts."""
     seen: list[list[str]] = []
 
-    def fake_grade(manifest: object, submission: Path, tests: CourseTests, *, workers: int | None = None,
-                   session: object = None) -> GradeResult:
+    def fake_grade(manifest: object, submission: Path, tests: CourseTests, *, deadline: float | None,
+                   workers: int | None = None, session: object = None) -> tuple[GradeResult, dict[str, str]]:
         seen.append(sorted(p.name for p in (tmp_path / "out" / "students").iterdir()))
-        return _fake_result(7.0)
+        return _fake_result(7.0), {}
 
-    monkeypatch.setattr(batch, "grade", fake_grade)
+    monkeypatch.setattr(batch, "grade_within", fake_grade)
     for name in ("alice", "bob", "carol"):
         _module(tmp_path / "class" / name, SOLUTION)
     manifest = load_manifest(ROOT).only(["01"])

@@ -187,8 +187,9 @@ def test_matrix_shows_every_score_and_total(site: Path) -> None:
         assert [cell.rstrip("!") for cell in row[1:]] == [str(want["01"]), str(want["02"]), str(want["03"]),
                                                            str(want["total"])], name
     mean, median = rows[-2:]
-    assert mean == ["Class mean", "44", "44", "40", "128"]
-    assert median == ["Class median", "50", "60", "0", "110"]
+    # The submission that could not be graded (the hostile name's failed clone) is no 0: left out.
+    assert mean == ["Class mean", "55", "55", "50", "160"]
+    assert median == ["Class median", "50", "60", "50", "165"]
 
 
 def test_cells_are_coloured_by_fraction_and_link_to_the_student(site: Path) -> None:
@@ -206,12 +207,13 @@ def test_csv_export_has_every_score(site: Path) -> None:
     """grades.csv: student, each assignment id, total; from the student files, not the stale summary."""
     with (site / "grades.csv").open(newline="", encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
-    assert rows[0] == ["student", "01", "02", "03", "total"]
+    assert rows[0] == ["student", "01", "02", "03", "total", "status"]
     assert [row[0] for row in rows[1:]] == [HOSTILE_NAME,
                                             "alice", "bob", "carol", "dave"]
-    for row in rows[1:]:
+    assert rows[1][1:] == ["", "", "", "", "error"]  # could not be graded: empty cells, never 0
+    for row in rows[2:]:
         want = SCORES[row[0]]
-        assert row[1:] == [str(want[key]) for key in ("01", "02", "03", "total")], row
+        assert row[1:] == [*(str(want[key]) for key in ("01", "02", "03", "total")), "graded"], row
 
 
 def test_most_failed_tests_come_first_with_their_common_feedback(site: Path) -> None:
@@ -323,7 +325,7 @@ def test_nbgrader_export_is_delegated_and_formulas_are_defused(tmp_path: Path, m
     assert calls == [(results, tmp_path / "gradebook.db")]
     with (tmp_path / "site" / "grades.csv").open(newline="", encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
-    assert ["'=HYPERLINK(1)", "100", "60", "100", "260"] in rows
+    assert ["'=HYPERLINK(1)", "100", "60", "100", "260", "graded"] in rows
 
 
 def test_a_real_grading_result_renders(tmp_path: Path) -> None:

@@ -1,0 +1,1 @@
+"""``python -m mutation``: mutation testing of the reference solutions against the course's tests."""

@@ -1,0 +1,292 @@
+"""``batch`` records that cannot be forged or lost: sealed results, interruptions, the per-student time budget.
+
+Grading is narrowed to assignment 01 (and 02 for the budget) with one worker,
+so each batch is a few child processes of about a second.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from repo_support import ROOT, run_grader, solution_source
+
+from grader import batch
+from grader.manifest import load_manifest
+from grader.model import AssignmentResult, GradeResult
+from grader.pipeline import course_tests
+from grader.stage import CourseTests
+
+SOLUTION = solution_source("01")
+STUB = (ROOT / "assignments" / "01" / "why_async.py").read_text(encoding="utf-8")
+# Each student's true score on 01 alone; "Zoë" is there for its note line, printed once grading can start.
+TRUE = {"alice": 100.0, "bob": 0.0, "carol": 100.0, "dave": 100.0, "Zo_": 100.0}
+
+
+@pytest.fixture(autouse=True)
+def _own_key(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test seals with a key of its own, outside its results, never the instructor's."""
+    path = tmp_path_factory.mktemp("key") / "results.key"
+    monkeypatch.setenv("GRADER_KEY_FILE", str(path))
+    return path
+
+
+def _module(student: Path, source: str, assignment: str = "01", module: str = "why_async.py") -> None:
+    path = student / "assignments" / assignment / module
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(source, encoding="utf-8")
+
+
+def _class(root: Path) -> Path:
+    for name, score in TRUE.items():
+        _module(root / ("Zoë" if name == "Zo_" else name), SOLUTION if score else STUB)
+    return root
+
+
+def _batch(submissions: Path, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    done = run_grader("batch", str(submissions), "--out", str(out), "--assignment", "01", "--workers", "1", *extra)
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+def _records(out: Path) -> dict[str, dict[str, Any]]:
+    return {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in (out / "students").glob("*.json")}
+
+
+def _files(out: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in (out / "students").glob("*.json")}
+
+
+def _interrupted(submissions: Path, out: Path, lines_before: int, signum: int) -> tuple[int, str]:
+    """Run a batch, send ``signum`` once its standard error has ``lines_before`` lines; exit status and stderr."""
+    child = subprocess.Popen([sys.executable, "-m", "grader", "batch", str(submissions), "--out", str(out),
+                              "--assignment", "01", "--workers", "1"], cwd=ROOT, stderr=subprocess.PIPE,
+                             stdout=subprocess.DEVNULL, text=True, env=dict(os.environ))
+    assert child.stderr is not None
+    seen = []
+    while len(seen) < lines_before:
+        line = child.stderr.readline()
+        if not line:
+            break
+        seen.append(line)
+    child.send_signal(signum)
+    rest = child.stderr.read()
+    return child.wait(timeout=600), "".join(seen) + rest
+
+
+def _assert_true_or_earlier(out: Path, earlier: dict[str, bytes]) -> None:
+    """Every student file is a complete result at the true score, or the file as it was before."""
+    for name, data in _files(out).items():
+        if earlier.get(name) == data:
+            continue
+        record = json.loads(data)
+        assert record["status"] == "graded", record
+        assert record["result"]["score"] == TRUE[record["student"]], record
+
+
+# 1 line: the note, printed once the session is open, before any student finished; 2: the first student is
+# done and the second under way; 3: two done, the third under way.
+@pytest.mark.parametrize(("lines_before", "signum"), [
+    (1, signal.SIGINT), (2, signal.SIGINT), (3, signal.SIGINT), (2, signal.SIGTERM),
+])
+def test_an_interrupted_batch_records_only_complete_results(tmp_path: Path, lines_before: int, signum: int) -> None:
+    """No student below the true score after Ctrl-C or SIGTERM; the run names who was not graded; the next run
+    grades everyone at the true score and skips only the complete results."""
+    submissions = _class(tmp_path / "class")
+    out = tmp_path / "results"
+    status, stderr = _interrupted(submissions, out, lines_before, signum)
+    assert status == 128 + signum, stderr
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith(f"interrupted ({signal.Signals(signum).name}): not graded: "), stderr
+    assert "Traceback" not in stderr
+    _assert_true_or_earlier(out, {})
+    recorded = {p.stem for p in (out / "students").glob("*.json")} if (out / "students").is_dir() else set()
+    not_graded = set(last.split("not graded: ")[1].split(";")[0].split(", "))
+    assert recorded.isdisjoint(not_graded) and recorded | not_graded == set(TRUE), (recorded, not_graded)
+    assert not (out / "grades.csv").exists() and not (out / "summary.json").exists()
+
+    again = _batch(submissions, out)
+    records = _records(out)
+    assert {n: r["result"]["score"] for n, r in records.items()} == TRUE
+    assert all(r["status"] == "graded" for r in records.values())
+    skipped = {line.split()[1] for line in again.stderr.splitlines() if line.endswith("(unchanged, skipped)")}
+    assert skipped == recorded
+
+
+def test_an_interrupted_regrade_keeps_each_earlier_result_or_replaces_it_whole(tmp_path: Path) -> None:
+    """Every submission changed since a complete run; interrupted mid-class, each file is the old one or the new
+    complete result, and the next run finishes the rest."""
+    submissions = _class(tmp_path / "class")
+    out = tmp_path / "results"
+    _batch(submissions, out)
+    earlier = _files(out)
+    for folder in submissions.iterdir():
+        path = folder / "assignments" / "01" / "why_async.py"
+        path.write_text(path.read_text(encoding="utf-8") + "\n# resubmitted\n", encoding="utf-8")
+    status, stderr = _interrupted(submissions, out, 3, signal.SIGINT)
+    assert status == 130, stderr
+    _assert_true_or_earlier(out, earlier)
+    assert set(_files(out)) == set(earlier)
+    _batch(submissions, out)
+    records = _records(out)
+    assert {n: r["result"]["score"] for n, r in records.items()} == TRUE
+    assert all(r["key"] != json.loads(earlier[f"{n}.json"])["key"] for n, r in records.items())
+
+
+def test_a_forged_record_is_regraded_not_kept(tmp_path: Path) -> None:
+    """bob's file edited to full marks (its key, status and seal left as they were) is regraded to his 0."""
+    submissions = _class(tmp_path / "class")
+    out = tmp_path / "results"
+    _batch(submissions, out)
+    path = out / "students" / "bob.json"
+    record = json.loads(path.read_text(encoding="utf-8"))
+    for assignment in record["result"]["assignments"]:
+        assignment["score"] = assignment["max_score"]
+        for test in assignment["tests"]:
+            test["outcome"], test["score"] = "passed", test["max_score"]
+    record["result"]["score"] = record["result"]["max_score"]
+    path.write_text(json.dumps(record), encoding="utf-8")
+
+    again = _batch(submissions, out)
+    assert "bob 0/100 (" in again.stderr and "bob 100/100" not in again.stderr
+    assert "alice 100/100 (unchanged, skipped)" in again.stderr  # a record the grader sealed is still trusted
+    assert _records(out)["bob"]["result"]["score"] == 0
+    assert "bob,0,0,graded\n" in (out / "grades.csv").read_text(encoding="utf-8")
+
+    unsealed = {k: v for k, v in _records(out)["carol"].items() if k != "seal"}
+    (out / "students" / "carol.json").write_text(json.dumps(unsealed), encoding="utf-8")
+    third = _batch(submissions, out)
+    assert "carol 100/100 (unchanged, skipped)" not in third.stderr and "carol 100/100 (" in third.stderr
+
+
+def test_the_time_budget_leaves_assignments_not_graded_never_zero(tmp_path: Path) -> None:
+    """A submission that hangs at import uses up its budget: both assignments are recorded as not graded for
+    time, empty in grades.csv, and out of the statistics."""
+    slow = tmp_path / "class" / "slow"
+    _module(slow, "import time\ntime.sleep(3600)\n")
+    _module(slow, "import time\ntime.sleep(3600)\n", "02", "coroutines.py")
+    out = tmp_path / "results"
+    done = run_grader("batch", str(tmp_path / "class"), "--out", str(out), "--assignment", "01", "--assignment",
+                      "02", "--workers", "1", "--student-budget", "3")
+    assert done.returncode == 0, done.stderr
+    assert "[1/1] slow partial: not graded for time: 01, 02 (the time budget of 3 s per student ran out) (" in (
+        done.stderr)
+    record = _records(out)["slow"]
+    assert record["status"] == "partial"
+    assert sorted(record["not_graded"]) == ["01", "02"]
+    # One at a time: the first runs until the budget ends it, the second never starts.
+    assert sorted(record["not_graded"].values()) == [
+        "the submission's time budget ran out before this assignment's turn",
+        "the submission's time budget ran out while this assignment's tests were running"]
+    assert "not graded for time: 01, 02 (the time budget of 3 s per student ran out)" in record["message"]
+    assert (out / "grades.csv").read_text(encoding="utf-8") == "student,01,02,total,status\nslow,,,,partial\n"
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["students"][0]["score"] is None and summary["students"][0]["assignments"] == {}
+    assert summary["statistics"]["total"]["students"] == 0
+    assert summary["statistics"]["assignments"]["01"]["students"] == 0
+
+    # A partial result is never skipped as unchanged: with time enough, the next run grades it.
+    _module(slow, SOLUTION)
+    _module(slow, solution_source("02"), "02", "coroutines.py")
+    again = run_grader("batch", str(tmp_path / "class"), "--out", str(out), "--assignment", "01", "--assignment",
+                       "02", "--workers", "1")
+    assert again.returncode == 0, again.stderr
+    assert _records(out)["slow"]["status"] == "graded" and _records(out)["slow"]["result"]["score"] == 200
+
+
+def _course_toml(folder: Path, batch_table: str) -> Path:
+    """A copy of the course manifest with its own ``[batch]`` table (none for "")."""
+    kept, skipping = [], False
+    for line in (ROOT / "course.toml").read_text(encoding="utf-8").splitlines():
+        if line.startswith("["):
+            skipping = line.strip() == "[batch]"
+        if not skipping:
+            kept.append(line)
+    folder.mkdir()
+    (folder / "course.toml").write_text("\n".join(kept) + "\n" + batch_table, encoding="utf-8")
+    return folder
+
+
+def test_the_budget_comes_from_the_option_then_course_toml(tmp_path: Path) -> None:
+    """--student-budget wins; else course.toml's [batch] student_budget; else the default; nonsense is refused."""
+    configured = load_manifest(_course_toml(tmp_path / "a", "[batch]\nstudent_budget = 120\n"))
+    assert batch.student_budget(configured, 42.0) == 42.0
+    assert batch.student_budget(configured, None) == 120.0
+    assert batch.student_budget(load_manifest(_course_toml(tmp_path / "b", "")), None) == batch.DEFAULT_STUDENT_BUDGET
+    for value in ("-1", "0", "true", '"soon"'):
+        wrong = load_manifest(_course_toml(tmp_path / f"c{value.strip(chr(34))}", f"[batch]\nstudent_budget = {value}\n"))
+        with pytest.raises(batch.UsageError, match="student_budget must be a number of seconds > 0"):
+            batch.student_budget(wrong, None)
+
+
+def _fake(score: float) -> GradeResult:
+    return GradeResult((AssignmentResult("01", "Why asynchronous?", score, 100.0, "graded", "fake"),), True)
+
+
+def test_a_fault_of_the_grader_keeps_the_earlier_result(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An exception while grading a student who has a sealed result leaves that file as it was and says so."""
+    def fine(manifest: object, submission: Path, tests: CourseTests, *, deadline: float | None,
+             workers: int | None = None, session: object = None) -> tuple[GradeResult, dict[str, str]]:
+        return _fake(42.0), {}
+
+    def broken(manifest: object, submission: Path, tests: CourseTests, *, deadline: float | None,
+               workers: int | None = None, session: object = None) -> tuple[GradeResult, dict[str, str]]:
+        raise RuntimeError("the runner lost its fork server")
+
+    for name in ("alice", "bob"):
+        _module(tmp_path / "class" / name, SOLUTION)
+    manifest = load_manifest(ROOT).only(["01"])
+    out = tmp_path / "out"
+    run = dict(workers=1, tests=course_tests(manifest, None), stream=io.StringIO())
+    monkeypatch.setattr(batch, "grade_within", fine)
+    batch.run_batch(manifest, batch.read_sources(tmp_path / "class", out), out, **run)  # type: ignore[arg-type]
+    before = _files(out)
+    monkeypatch.setattr(batch, "grade_within", broken)
+    stream = io.StringIO()
+    summary = batch.run_batch(manifest, batch.read_sources(tmp_path / "class", out), out, workers=1, force=True,
+                              tests=course_tests(manifest, None), stream=stream)
+    assert _files(out) == before
+    assert [s.action for s in summary.students] == ["not graded", "not graded"]
+    assert ("alice not graded: internal error while grading: RuntimeError: the runner lost its fork server; "
+            "the earlier result is kept") in stream.getvalue()
+    assert "not graded 2 of 2 student(s)" in stream.getvalue()
+    assert "alice,42,42,graded\n" in (out / "grades.csv").read_text(encoding="utf-8")
+
+
+def test_the_dashboard_counts_only_grades(tmp_path: Path) -> None:
+    """grades.csv and the class statistics: a failed clone and an assignment past the budget are empty, not 0,
+    and out of the mean and median."""
+    from grader import dashboard
+
+    def result(scores: dict[str, float], status: str = "graded") -> dict[str, object]:
+        return GradeResult(tuple(AssignmentResult(i, i, s, 100.0, status, "m") for i, s in scores.items()),
+                           True).to_dict()
+
+    students = tmp_path / "results" / "students"
+    students.mkdir(parents=True)
+    rows = {"alice": ("graded", {}, {"01": 100.0, "02": 80.0}), "bob": ("graded", {}, {"01": 50.0, "02": 40.0}),
+            "carol": ("partial", {"02": "the submission's time budget ran out"}, {"01": 90.0, "02": 0.0}),
+            "ghost": ("error", {}, {"01": 0.0, "02": 0.0})}
+    for name, (status, not_graded, scores) in rows.items():
+        record = {"student": name, "source": name, "key": "k", "graded_at": "2026-12-01T00:00:00+00:00",
+                  "status": status, "message": "", "not_graded": not_graded,
+                  "result": result(scores, "error" if status == "error" else "graded")}
+        (students / f"{name}.json").write_text(json.dumps(record), encoding="utf-8")
+    loaded = dashboard.load_students(tmp_path / "results")
+    columns = dashboard.assignment_columns(loaded)
+    assert dashboard.grades_csv(loaded, columns) == (
+        "student,01,02,total,status\nalice,100,80,180,graded\nbob,50,40,90,graded\ncarol,90,,,partial\n"
+        "ghost,,,,error\n")
+    index = dashboard.render_index(loaded, columns, tmp_path / "results")
+    page = index[index.index("<tfoot>"):index.index("</tfoot>")]
+    assert page == ("<tfoot><tr><th scope=\"row\">Class mean</th><td>80</td><td>60</td><td>135</td></tr>"
+                    "<tr><th scope=\"row\">Class median</th><td>90</td><td>60</td><td>135</td></tr>")
+    assert "<b>Total</b><br>2 students, 2 not graded in full; mean 135, median 135" in index
+    assert "<br>2 students, 2 not graded; mean 60, median 60" in index
+    assert "aria-label=\"02 02 score distribution: 40%: 1, 80%: 1\"" in index
