@@ -18,8 +18,6 @@ import pytest
 from coursekit import hints
 from coursekit.hints import describe
 
-__all__ = ["describe"]  # re-exported: tests format a student's exception with testing.describe
-
 T = TypeVar("T")
 
 

@@ -9,7 +9,10 @@ named after the folder) or a roster file of git repositories, one per line::
     carol ../checkouts/carol                       # a local repository, relative to the roster
 
 Roster repositories are cloned shallowly into ``RESULTS/checkouts/<student>/``
-and brought up to date (fetch, reset) on later runs. Every submission is
+and brought up to date (fetch, reset) on later runs. ``python -m grader clone
+ROSTER --out RESULTS`` does only that, and ``batch ROSTER --cloned`` then
+grades those checkouts without fetching: the credentials that read the
+students' repositories need never be in the environment of a grading process. Every submission is
 graded in its own worker; the results folder gets, as soon as a student is
 done, ``students/<student>.json``, and at the end ``summary.json`` and
 ``grades.csv``. Every file is written to a temporary name and renamed, so an
@@ -47,8 +50,8 @@ import sys
 import threading
 import time
 import tomllib
-from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -70,6 +73,7 @@ _BAD_NAME_CHAR = re.compile(r"[^A-Za-z0-9_.-]")
 _CREDENTIALS = re.compile(r"(://)[^/@\s]+@")  # the user:token@ of a URL, never to be shown
 GIT_TIMEOUT = 600.0  # seconds one clone or update may take before it is killed
 GIT_POLL = 0.5  # seconds between looks at whether an interrupted batch wants git stopped
+SIGNAL_POLL = 0.2  # seconds between the main thread's looks at whether a signal asked the batch to stop
 MESSAGE_LIMIT = 300  # characters of a per-student message (they are one line)
 DEFAULT_STUDENT_BUDGET = 300.0  # real seconds one student's submission may take in all
 RECORD_PURPOSE = "batch-student-record"
@@ -301,6 +305,38 @@ def checkout(source: Source, dest: Path, stop: threading.Event | None = None) ->
     except SubmissionError as exc:
         raise SubmissionError(f"clone failed: {str(exc).replace(url, source.location)}") from None
     return _head(dest)
+
+
+def cloned_head(source: Source, dest: Path) -> str:
+    """The commit sha of the checkout ``grader clone`` left at ``dest``, touching no network (``batch --cloned``)."""
+    if not (dest / ".git").is_dir():
+        raise SubmissionError(f"not cloned: no checkout of {source.location} in checkouts/{source.student} "
+                              "(its clone failed or did not run: the clone step's log says why)")
+    return _head(dest)
+
+
+def clone_all(sources: list[Source], out: Path, stream: TextIO, workers: int = 8) -> int:
+    """Clone or update every git source into ``out/checkouts/<student>``; one line each on ``stream``.
+
+    Grades nothing and runs no submitted code: the step that holds the
+    roster's credentials. Returns how many could not be cloned (a failed
+    clone leaves no checkout, so ``batch --cloned`` records it as an error).
+    """
+    (out / "checkouts").mkdir(parents=True, exist_ok=True)
+
+    def one(source: Source) -> str:
+        try:
+            return f"{source.student} {checkout(source, out / 'checkouts' / source.student)[:12]}"
+        except SubmissionError as exc:
+            return f"{source.student} not cloned: {_one_line(str(exc))}"
+
+    lines = []
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(sources))), thread_name_prefix="clone") as pool:
+        for line in pool.map(one, [s for s in sources if s.is_git]):
+            lines.append(line)
+            stream.write(line + "\n")
+            stream.flush()
+    return sum(1 for line in lines if " not cloned: " in line)
 
 
 def _head(repository: Path) -> str:
@@ -559,6 +595,7 @@ class _Batch:
     seal: Key
     budget: float | None  # real seconds per student; None: no limit
     stop: threading.Event  # set when the batch is interrupted: nothing under way is recorded
+    cloned: bool = False  # grade the checkouts `grader clone` left; fetch nothing
 
     @property
     def catalog(self) -> Catalog:
@@ -569,13 +606,15 @@ class _Batch:
 def _error_result(batch: _Batch, message: str) -> GradeResult:
     # Every assignment is listed, with its real maximum, so totals and columns stay comparable.
     return GradeResult(tuple(score.missing(a, batch.catalog[a.id], message) for a in batch.manifest.assignments),
-                       hidden_tests_included=batch.tests.hidden_root is not None)
+                       hidden_tests_included=batch.tests.hidden_root is not None, sandboxed=batch.session.sandboxed)
 
 
 def _submission(batch: _Batch, source: Source) -> tuple[Path, str]:
     """The folder to grade and the key of what it holds."""
     if source.is_git:
         folder = batch.out / "checkouts" / source.student
+        if batch.cloned:
+            return folder, f"{cloned_head(source, folder)}+{batch.course}"
         return folder, f"{checkout(source, folder, batch.stop)}+{batch.course}"
     folder = Path(source.location)
     try:
@@ -599,6 +638,8 @@ def _grade_student(batch: _Batch, source: Source) -> tuple[StudentOutcome, dict[
             raise Stopped("the batch was interrupted")
         folder, key = _submission(batch, source)
         earlier = None if batch.force else _earlier(path, key, batch.seal)
+        if earlier is not None and batch.session.sandboxed and not earlier[1].sandboxed:
+            earlier = None  # graded outside the sandbox: not kept by a run that sandboxes
         if earlier is not None:
             record, result = earlier
             return StudentOutcome(source.student, "skipped", result.score, result.max_score,
@@ -627,7 +668,7 @@ def _grade_student(batch: _Batch, source: Source) -> tuple[StudentOutcome, dict[
         graded = _error_result(batch, message)
     record = {"student": source.student, "source": source.location, "key": key, "graded_at": _now(),
               "status": status, "message": message, "not_graded": dict(sorted(not_graded.items())),
-              "result": graded.to_dict()}
+              "sandboxed": graded.sandboxed, "result": graded.to_dict()}
     write_atomic(path, json.dumps(batch.seal.sealed(RECORD_PURPOSE, record), indent=2, ensure_ascii=False) + "\n")
     action: Action = "error" if status == "error" else "graded"
     outcome = StudentOutcome(source.student, action, graded.score, graded.max_score,
@@ -672,15 +713,16 @@ def student_budget(manifest: Manifest, given: float | None) -> float:
 
 
 class _Signals:
-    """SIGINT and SIGTERM, while a batch runs: the first sets ``stop`` and raises Interrupted in the main thread.
+    """SIGINT and SIGTERM, while a batch runs: set ``stop`` and remember the first signal, nothing more.
 
-    Setting ``stop`` comes first, so a worker that finishes after the signal
-    sees it and records nothing; a second signal only sets it again, so the
-    clean-up that follows is never cut short.
+    The handler raises nothing: an exception raised at an arbitrary point of
+    the main thread could leave a lock of concurrent.futures held and hang
+    the batch. The main loop looks at ``stop`` between waits instead.
     """
 
     def __init__(self, stop: threading.Event) -> None:
         self.stop = stop
+        self.signum: int | None = None
         self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> _Signals:
@@ -690,10 +732,9 @@ class _Signals:
         return self
 
     def _handle(self, signum: int, frame: object) -> None:
-        first = not self.stop.is_set()
+        if self.signum is None:
+            self.signum = signum
         self.stop.set()
-        if first:
-            raise Interrupted(signum)
 
     def __exit__(self, *exc: object) -> None:
         for signum, handler in self._previous.items():
@@ -703,7 +744,7 @@ class _Signals:
 def run_batch(manifest: Manifest, sources: list[Source], out: Path, *, workers: int | None = None,
               force: bool = False, tests: CourseTests, stream: TextIO | None = None,
               reuse_identical: bool = True, key: Key | None = None,
-              budget: float | None = None) -> BatchSummary:
+              budget: float | None = None, sandboxed: bool = False, cloned: bool = False) -> BatchSummary:
     """Grade every source into ``out``; progress on ``stream`` (standard error by default).
 
     ``workers`` submissions are graded at once, each with one assignment
@@ -712,7 +753,10 @@ def run_batch(manifest: Manifest, sources: list[Source], out: Path, *, workers: 
     about one student stops the others. With ``reuse_identical``, an
     assignment file identical to one already graded in this batch gets that
     result instead of a second run. ``key`` seals the records (default: the
-    key of grader/records.py); ``budget`` bounds each student's real time.
+    key of grader/records.py); ``budget`` bounds each student's real time;
+    ``sandboxed`` runs every submission inside bubblewrap (grader/sandbox.py).
+    With ``cloned``, a roster's repositories are graded as ``clone_all`` left
+    them in ``out/checkouts``, without git fetching anything.
 
     On SIGINT or SIGTERM: raises Interrupted once every worker has stopped,
     after naming the students not graded; nothing under way is recorded.
@@ -726,42 +770,45 @@ def run_batch(manifest: Manifest, sources: list[Source], out: Path, *, workers: 
     outcomes: dict[str, tuple[StudentOutcome, dict[str, Any] | None]] = {}
     stop = threading.Event()
     progress = Progress(stream, len(sources))
-    futures: dict[Future[tuple[StudentOutcome, dict[str, Any] | None]], Source] = {}
-    try:
-        with _Signals(stop):
-            # One session for the class: the fork server starts and the catalog is read once.
-            with Session(manifest, tests, reuse_identical=reuse_identical) as session:
-                batch = _Batch(manifest, tests, session, identity(manifest, tests), out, force, seal, budget, stop)
-                for source in sources:
-                    if source.note:
-                        progress.note(f"note: {source.note}")
-                pool = ThreadPoolExecutor(max_workers=max(1, min(workers or default_workers(), len(sources))),
-                                          thread_name_prefix="batch")
+    with _Signals(stop) as signals:
+        # One session for the class: the fork server starts and the catalog is read once.
+        with Session(manifest, tests, reuse_identical=reuse_identical, sandboxed=sandboxed) as session:
+            if not sandboxed:
+                progress.note("note: not sandboxed: these results are no grade of record (--sandbox off, or "
+                              "auto where bubblewrap cannot run)")
+            batch = _Batch(manifest, tests, session, identity(manifest, tests), out, force, seal, budget, stop,
+                           cloned)
+            for source in sources:
+                if source.note:
+                    progress.note(f"note: {source.note}")
+            pool = ThreadPoolExecutor(max_workers=max(1, min(workers or default_workers(), len(sources))),
+                                      thread_name_prefix="batch")
+            try:
                 futures = {pool.submit(_grade_student, batch, source): source for source in sources}
-                try:
-                    for source, finished in _as_finished(batch, futures):
+                pending = set(futures)
+                while pending and not stop.is_set():
+                    done, pending = wait(pending, timeout=SIGNAL_POLL, return_when=FIRST_COMPLETED)
+                    for source, finished in _outcomes(batch, futures, done):
                         outcomes[source.student] = finished
                         progress.finished(finished[0])
-                except Interrupted:
+                if stop.is_set():
                     session.stop()
+                if pending:
                     progress.note("interrupted: starting no more students; waiting for the runs under way to end")
-                    raise
-                finally:
-                    # No new student starts; those under way end at their next run (the session is stopped)
-                    # and record nothing; the session closes only once they have.
-                    pool.shutdown(wait=True, cancel_futures=True)
-    except Interrupted as interrupted:
-        # A student whose file was written just before the signal counts as graded, though not yet shown.
-        if futures:
-            for source, finished in _as_finished(batch, {f: s for f, s in futures.items() if f.done()}):
-                outcomes.setdefault(source.student, finished)
-        missing = [s.student for s in sources
-                   if s.student not in outcomes or outcomes[s.student][1] is None
-                   or outcomes[s.student][0].action == "not graded"]
-        progress.note(f"interrupted ({signal.Signals(interrupted.signum).name}): not graded: "
+            finally:
+                # No new student starts; those under way end at their next run (the session is stopped)
+                # and record nothing; the session closes only once they have.
+                pool.shutdown(wait=True, cancel_futures=True)
+            # A student whose file was written just before the signal counts as graded, though not yet shown.
+            for source, finished in _outcomes(batch, futures, {f for f in pending if f.done()}):
+                outcomes[source.student] = finished
+    missing = [s.student for s in sources if s.student not in outcomes or outcomes[s.student][1] is None
+               or outcomes[s.student][0].action == "not graded"]
+    if signals.signum is not None and missing:  # interrupted before every student had a complete result
+        progress.note(f"interrupted ({signal.Signals(signals.signum).name}): not graded: "
                       f"{', '.join(missing) or 'nobody'}; their earlier results, if any, are kept, and "
                       "summary.json and grades.csv were not updated: run the batch again to finish")
-        raise
+        raise Interrupted(signals.signum)
     ordered = [outcomes[s.student] for s in sources]
     records = [record for _, record in ordered if record is not None]
     write_atomic(out / "summary.json", summary_json(manifest, records))
@@ -771,10 +818,13 @@ def run_batch(manifest: Manifest, sources: list[Source], out: Path, *, workers: 
     return summary
 
 
-def _as_finished(batch: _Batch, futures: dict[Future[tuple[StudentOutcome, dict[str, Any] | None]], Source],
-                 ) -> Iterator[tuple[Source, tuple[StudentOutcome, dict[str, Any] | None]]]:
-    """Each source with its outcome, in the order they finish (cancelled ones left out)."""
-    for future in as_completed(futures):
+Finished = tuple[StudentOutcome, dict[str, Any] | None]
+
+
+def _outcomes(batch: _Batch, futures: dict[Future[Finished], Source],
+              done: Iterable[Future[Finished]]) -> Iterator[tuple[Source, Finished]]:
+    """Each finished source with its outcome (cancelled ones left out)."""
+    for future in done:
         source = futures[future]
         if future.cancelled():
             continue
@@ -794,13 +844,16 @@ def _inside(path: Path, folder: Path) -> bool:
 
 def command(args: argparse.Namespace) -> int:
     """``batch SUBMISSIONS --out RESULTS [--workers N] [--force] [--tests DIR] [--assignment NN]... [--key FILE]
-    [--student-budget SECONDS]``."""
+    [--student-budget SECONDS] [--sandbox MODE] [--cloned]``."""
     manifest = load_manifest(find_course_root(Path.cwd())).only(getattr(args, "assignment", None))
     if args.tests is not None and not args.tests.is_dir():
         raise UsageError(f"hidden-test folder {args.tests} does not exist")
     if args.out.exists() and not args.out.is_dir():
         raise UsageError(f"results folder {args.out} is a file")
     sources = read_sources(args.submissions, args.out)
+    cloned = getattr(args, "cloned", False)
+    if cloned and not any(source.is_git for source in sources):
+        raise UsageError("--cloned grades the checkouts of a roster's repositories: give the roster file")
     key_path = getattr(args, "key", None) or default_key_path()
     for folder, what in ((args.out, "results folder"), (args.submissions, "submissions")):
         if (folder == args.out or folder.is_dir()) and _inside(key_path, folder):
@@ -809,5 +862,19 @@ def command(args: argparse.Namespace) -> int:
     key = load_key(key_path)
     budget = student_budget(manifest, getattr(args, "student_budget", None))
     run_batch(manifest, sources, args.out, workers=args.workers, force=args.force,
-              tests=course_tests(manifest, args.tests), reuse_identical=not args.no_reuse, key=key, budget=budget)
+              tests=course_tests(manifest, args.tests), reuse_identical=not args.no_reuse, key=key, budget=budget,
+              sandboxed=getattr(args, "sandboxed", False), cloned=cloned)
+    return 0
+
+
+def clone_command(args: argparse.Namespace) -> int:
+    """``clone ROSTER --out RESULTS``: clone or update the roster's repositories for ``batch ROSTER --cloned``."""
+    if not args.roster.is_file():
+        raise UsageError(f"roster {args.roster} is not a file (one `URL` or `NAME URL` per line)")
+    if args.out.exists() and not args.out.is_dir():
+        raise UsageError(f"results folder {args.out} is a file")
+    sources = read_sources(args.roster, args.out)
+    failed = clone_all(sources, args.out, sys.stdout)
+    print(f"cloned {len(sources) - failed} of {len(sources)} repositories into {args.out / 'checkouts'}"
+          + (f"; {failed} not cloned (batch --cloned records them as errors)" if failed else ""), file=sys.stderr)
     return 0

@@ -14,17 +14,18 @@ EXPECTED_POINTS = 100
 
 
 def check_course(manifest: Manifest, *, hidden_root: Path | None = None, repeat: int = 1,
-                 log: Callable[[str], None] = print) -> list[str]:
+                 log: Callable[[str], None] = print, sandboxed: bool = False) -> list[str]:
     """Every problem found, as one line each; an empty list means the course is sound.
 
     The solutions must earn full marks on every run (``repeat`` runs, each in a
     different random order), the stubs nothing, the stubs must match the
     solutions, and every assignment needs public and hidden tests whose points
-    add up to the assignment's points, each with feedback text.
+    add up to the assignment's points, each with feedback text. ``sandboxed``
+    grades inside bubblewrap (grader/sandbox.py).
     """
     problems = [f"stale stub: {p.relative_to(manifest.root)}" for p in stubs.stale_stubs(manifest)]
     tests = course_tests(manifest, hidden_root)
-    with Session(manifest, tests) as session:
+    with Session(manifest, tests, sandboxed=sandboxed) as session:
         return problems + _check_catalog(manifest, session) + _check_runs(manifest, session, repeat, log)
 
 

@@ -95,6 +95,7 @@ def pytest_collection(session: pytest.Session) -> None:
     global _student_file
     name = session.config.getoption("grader_module")
     if not name:
+        _emit({"kind": "imported"})  # nothing to import: a watchdog that fires later ended something else
         return
     # The staged folder is the working directory; pytest would put it first on
     # sys.path when importing the tests anyway (rootdir-less "prepend" mode).

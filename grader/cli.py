@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
+from grader import sandbox
 from grader.catalog import CourseError
 from grader.environment import EnvironmentFault, require_usable
 from grader.errors import Interrupted, UsageError
@@ -62,7 +63,8 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     submission = args.submission if args.submission is not None else root
     if args.seed is not None:
         require_shuffle_support()
-    result = grade(manifest, submission, course_tests(manifest, args.tests), shuffle_seed=args.seed)
+    result = grade(manifest, submission, course_tests(manifest, args.tests), shuffle_seed=args.seed,
+                   sandboxed=args.sandboxed)
     text = render(result, args.format, os.environ)
     if args.output is None:
         sys.stdout.write(text)
@@ -112,7 +114,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     manifest = load_manifest(find_course_root(Path.cwd())).only(args.assignment)
     if args.repeat > 1:
         require_shuffle_support()
-    problems = check_course(manifest, hidden_root=args.tests, repeat=args.repeat)
+    problems = check_course(manifest, hidden_root=args.tests, repeat=args.repeat, sandboxed=args.sandboxed)
     for problem in problems:
         print(f"FAIL {problem}")
     if problems:
@@ -125,11 +127,16 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 def _delegate(module: str) -> Callable[[argparse.Namespace], int]:
     """A command implemented by ``grader.<module>.command(args)``, imported only when used."""
+    return _delegate_to(module, "command")
+
+
+def _delegate_to(module: str, function: str) -> Callable[[argparse.Namespace], int]:
+    """A command implemented by ``grader.<module>.<function>(args)``, imported only when used."""
 
     def run(args: argparse.Namespace) -> int:
         import importlib
 
-        command: Callable[[argparse.Namespace], int] = importlib.import_module(f"grader.{module}").command
+        command: Callable[[argparse.Namespace], int] = getattr(importlib.import_module(f"grader.{module}"), function)
         return command(args)
 
     return run
@@ -158,6 +165,35 @@ def _seconds(text: str) -> float:
 GRADING_COMMANDS = ("grade", "check", "batch")  # the commands that run graded code: they need the environment
 
 
+def _add_sandbox_options(parser: argparse.ArgumentParser, default: str) -> None:
+    """``--sandbox {auto,required,off}`` and ``--no-sandbox`` (the spelling of ``off``) on a grading command."""
+    choice = parser.add_mutually_exclusive_group()
+    choice.add_argument("--sandbox", choices=sandbox.MODES,
+                        help="run the graded code inside bubblewrap: required (refuse to grade where it cannot), "
+                             f"auto (where it can), off (default: {default})")
+    choice.add_argument("--no-sandbox", dest="sandbox", action="store_const", const="off",
+                        help="the same as --sandbox off: grade without the OS sandbox (every output says so)")
+
+
+def sandbox_mode(args: argparse.Namespace, course_root: Path) -> sandbox.Mode:
+    """The sandbox mode of a grading command: its option, else "required" for batch (the grade of record),
+    else course.toml's ``[grading] sandbox``."""
+    if args.sandbox is not None:
+        mode: sandbox.Mode = args.sandbox
+        return mode
+    if args.command == "batch":
+        return sandbox.RECORD_MODE
+    return sandbox.course_mode(course_root)
+
+
+def _decide_sandbox(args: argparse.Namespace, mode: sandbox.Mode) -> None:
+    """Set ``args.sandboxed``; where "auto" finds no sandbox, say so on one line (the outputs say it too)."""
+    args.sandboxed, why_not = sandbox.decide(mode)
+    if why_not is not None:
+        print(f"note: grading without the OS sandbox ({why_not}); the results say they were not sandboxed",
+              file=sys.stderr)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command."""
     parser = _Parser(prog="python -m grader", description="Grade the asyncio course.")
@@ -175,6 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--format", choices=FORMAT_NAMES, default="text")
     grade.add_argument("--output", type=Path, help="write the report here instead of standard output")
     grade.add_argument("--seed", type=int, help="run the tests in a random order from this seed")
+    _add_sandbox_options(grade, "course.toml's [grading] sandbox, else auto")
     grade.set_defaults(run=_cmd_grade)
 
     report = commands.add_parser("report", help="render a saved JSON result in another format")
@@ -187,6 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--assignment", action="append", metavar="NN", help="only this assignment (repeatable)")
     check.add_argument("--tests", type=Path, help="the hidden-test folder (default: this repository's tests/)")
     check.add_argument("--repeat", type=_positive, default=1, help="grade the solutions N times in random order")
+    _add_sandbox_options(check, "course.toml's [grading] sandbox, else auto")
     check.set_defaults(run=_cmd_check)
 
     publish = commands.add_parser("publish", help="write the student template, hidden-test bundle and platform autograders")
@@ -208,7 +246,15 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--student-budget", type=_seconds, metavar="SECONDS",
                        help="real time one student's submission may take in all (default: course.toml's "
                             "[batch] student_budget, else 300); assignments past it are recorded as not graded")
+    _add_sandbox_options(batch, "required: the grade of record")
+    batch.add_argument("--cloned", action="store_true",
+                       help="grade the roster's repositories as `clone` left them in OUT/checkouts; fetch nothing")
     batch.set_defaults(run=_delegate("batch"))
+
+    clone = commands.add_parser("clone", help="clone or update a roster's repositories (for batch --cloned)")
+    clone.add_argument("roster", type=Path, help="a roster file of git URLs")
+    clone.add_argument("--out", type=Path, required=True, help="the results folder: clones go to OUT/checkouts")
+    clone.set_defaults(run=_delegate_to("batch", "clone_command"))
 
     dashboard = commands.add_parser("dashboard", help="build the instructor's static dashboard from batch results")
     dashboard.add_argument("results", type=Path, help="a folder written by batch")
@@ -224,8 +270,12 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         run: Callable[[argparse.Namespace], int] = args.run
         if args.command in GRADING_COMMANDS:
-            # Before anything is graded: a grader that cannot run the tests would score everyone 0.
-            require_usable(find_course_root(Path.cwd()))
+            # Before anything is graded: a grader that cannot run the tests would score everyone 0,
+            # and one that cannot sandbox them when asked to produces no grade of record.
+            root = find_course_root(Path.cwd())
+            mode = sandbox_mode(args, root)
+            require_usable(root, sandbox=mode)
+            _decide_sandbox(args, mode)
         return run(args)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -469,7 +469,8 @@ def render_student(student: Student, columns: list[Column]) -> str:
     meta = [("Total", f"{_num(result.score)} / {_num(result.max_score)}"
                       + (f" ({round(percent)}%)" if percent is not None else "")),
             ("Status", student.status), ("Message", student.message), ("Source", student.source),
-            ("Graded version", student.key), ("Graded at", student.graded_at)]
+            ("Graded version", student.key), ("Graded at", student.graded_at),
+            ("Sandboxed", "yes" if result.sandboxed else "no: graded without the OS sandbox, no grade of record")]
     rows = "".join(f"<dt>{label}</dt><dd>{escape(value)}</dd>" for label, value in meta if value)
     body = ['<nav><a href="../index.html">← Class dashboard</a></nav>',
             f'<header><h1>{escape(student.name)}</h1><dl class="meta">{rows}</dl></header>', "<main>",

@@ -17,7 +17,6 @@ import re
 import subprocess
 import sys
 import tomllib
-from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
@@ -114,34 +113,28 @@ def python_problems(executable: str = sys.executable) -> list[str]:
     return []
 
 
-def sandbox_problems() -> list[str]:
-    """One line per reason graded runs cannot be sandboxed here; empty when they can.
+def sandbox_problems(mode: str = "off") -> list[str]:
+    """One line when the sandbox ``mode`` demands (``--sandbox required``) cannot be made here; empty otherwise."""
+    from grader import sandbox
 
-    The sandbox module (``grader/sandbox.py``) says so through its
-    ``problems()`` function, when it has one; until then there is nothing
-    to check.
-    """
-    try:
-        from grader import sandbox  # type: ignore[attr-defined]
-    except ImportError:
-        return []
-    check: Callable[[], list[str]] | None = getattr(sandbox, "problems", None)
-    return list(check()) if callable(check) else []
+    return sandbox.problems(mode) if mode in sandbox.MODES else []  # type: ignore[arg-type]
 
 
-def problems(course_root: Path, executable: str = sys.executable) -> list[str]:
-    """Everything that keeps the grader from grading here, one line each; empty when it can grade."""
+def problems(course_root: Path, executable: str = sys.executable, *, sandbox: str = "off") -> list[str]:
+    """Everything that keeps the grader from grading here (under the sandbox mode ``sandbox``), one line each."""
     found = package_problems(course_root, executable)
-    return found + python_problems(executable) + ([] if found else sandbox_problems())
+    return found + python_problems(executable) + ([] if found else sandbox_problems(sandbox))
 
 
-def require_usable(course_root: Path, executable: str = sys.executable) -> None:
-    """Raise EnvironmentFault (one line) unless the grader can grade here."""
-    found = problems(course_root, executable)
+def require_usable(course_root: Path, executable: str = sys.executable, *, sandbox: str = "off") -> None:
+    """Raise EnvironmentFault (one line) unless the grader can grade here, under the sandbox mode ``sandbox``."""
+    found = package_problems(course_root, executable) + python_problems(executable)
     if found:
         more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
         raise EnvironmentFault(f"the grader cannot grade with this environment: {found[0]}{more}; "
                                f"install the course's pinned packages (pip install -e .) and run it again")
+    for problem in sandbox_problems(sandbox):
+        raise EnvironmentFault(problem)
 
 
 def fingerprint(executable: str = sys.executable) -> str:

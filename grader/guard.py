@@ -7,13 +7,16 @@ stop). Armed just before the student's module is imported, it
 - refuses, through an audit hook (PEP 578): writing, removing or renaming any
   file outside the run's scratch folder; reading the staged test files from
   code that is not the test framework's or the tests' own; starting programs;
-  signalling other processes; ctypes; making code objects; and network
+  signalling other processes; ctypes; making code objects; network
   connections anywhere but loopback (and there only for assignments that
-  need it);
+  need it); and name lookups, through any resolver function, of anything but
+  localhost;
 - watches the libraries the tests rely on (asyncio, aiohttp, aioresponses,
   pytest and its plugins, the course's test kit, this grader): if the
   student's code replaces anything in them, at import or while a test runs,
-  the run is reported as tampered with and earns nothing.
+  the run is reported as tampered with and earns nothing. What the standard
+  library rebinds on its own (equal values, the time zone tzset recomputes)
+  is not a replacement.
 
 Every refusal is reported to the grader, which names it in the feedback.
 Standard library only.

@@ -48,6 +48,9 @@ class GradeResult:
     assignments: tuple[AssignmentResult, ...]
     hidden_tests_included: bool
     duration: float = field(default=0.0, compare=False)
+    # Whether every run was inside the OS sandbox (grader/sandbox.py). False unless the grader knows it was:
+    # an unsandboxed result is no grade of record, and every output says so.
+    sandboxed: bool = field(default=False, compare=False)
 
     @property
     def score(self) -> float:
@@ -87,7 +90,11 @@ class GradeResult:
         )
         if hidden_tests_included is None:
             hidden_tests_included = any(t.visibility == "hidden" for a in assignments for t in a.tests)
-        return cls(assignments, hidden_tests_included)
+        # Files written before the field existed came from unsandboxed runs.
+        sandboxed = data.get("sandboxed", False)
+        if not isinstance(sandboxed, bool):
+            raise TypeError(f"sandboxed is {type(sandboxed).__name__}, not a bool")
+        return cls(assignments, hidden_tests_included, sandboxed=sandboxed)
 
     def to_dict(self) -> dict[str, object]:
         """The JSON shape of design.md's command-line contract."""
@@ -95,6 +102,7 @@ class GradeResult:
             "score": self.score,
             "max_score": self.max_score,
             "ungraded_points": self.ungraded_points,
+            "sandboxed": self.sandboxed,
             "assignments": [
                 {
                     "id": a.id,

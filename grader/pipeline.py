@@ -52,9 +52,11 @@ class Session:
     """
 
     def __init__(self, manifest: Manifest, tests: CourseTests, *, fork: bool | None = None,
-                 reuse_identical: bool = False) -> None:
+                 reuse_identical: bool = False, sandboxed: bool = False) -> None:
         self.manifest = manifest
         self.tests = tests
+        # Inside bubblewrap (grader/sandbox.py): the command line decides, from --sandbox and course.toml.
+        self.sandboxed = sandboxed
         # With reuse_identical, a module byte-for-byte identical to one already graded in this session
         # (same assignment, same order of tests) gets that result: a class hands in many untouched stubs.
         self._results: dict[tuple[str, str, int | None], AssignmentResult] | None = {} if reuse_identical else None
@@ -71,7 +73,8 @@ class Session:
         try:
             folder = Path(self._exit.enter_context(tempfile.TemporaryDirectory(prefix="grader-runtime-")))
             self.runtime: Runtime = new_runtime(folder, self.manifest)
-            self.runner: Runner = self._exit.enter_context(open_runner(self.runtime, fork=self._fork))
+            self.runner: Runner = self._exit.enter_context(open_runner(self.runtime, fork=self._fork,
+                                                                         sandboxed=self.sandboxed))
             self.catalog: Catalog = load_catalog(self.manifest, self.tests, self.runtime, self.runner)
             self.hidden: HiddenText = hidden_text(self.manifest, self.tests)
         except BaseException:
@@ -133,7 +136,8 @@ class Session:
             entries = self.catalog[f.assignment.id]
             results.append(graded.get(f.assignment.id) or score.missing(f.assignment, entries, f.problem))
         hidden = self.tests.hidden_root is not None
-        result = GradeResult(tuple(results), hidden_tests_included=hidden, duration=time.monotonic() - started)
+        result = GradeResult(tuple(results), hidden_tests_included=hidden, duration=time.monotonic() - started,
+                             sandboxed=self.sandboxed)
         return result, not_graded
 
     def _grade_or_reuse(self, stage: Stage, found: Found, shuffle_seed: int | None,
@@ -213,11 +217,11 @@ def _out_of_time(runs: list[RunOutput]) -> str:
 
 
 def grade(manifest: Manifest, submission: Path, tests: CourseTests, *, shuffle_seed: int | None = None,
-          workers: int | None = None, session: Session | None = None) -> GradeResult:
+          workers: int | None = None, session: Session | None = None, sandboxed: bool = False) -> GradeResult:
     """Grade every assignment of ``manifest`` in ``submission``, in ``session`` or a session of its own."""
     if session is not None:
         return session.grade(submission, shuffle_seed=shuffle_seed, workers=workers)
-    with Session(manifest, tests) as own:
+    with Session(manifest, tests, sandboxed=sandboxed) as own:
         return own.grade(submission, shuffle_seed=shuffle_seed, workers=workers)
 
 

@@ -34,35 +34,41 @@ def secret_lines(sources: list[str], public: str) -> frozenset[str]:
     the student copy already shows (advice such as ``asyncio.set_event_loop(None)``)
     is no secret.
     """
+    docstrings = [_docstrings(source) for source in sources]
+    # What a docstring says is shown to students as a test's "Expected:" line, code it quotes included.
+    shown = "\n".join(text for _, texts in docstrings for text in texts)
     lines = set()
-    for source in sources:
-        docstrings = _docstring_lines(source)
+    for source, (numbers, _) in zip(sources, docstrings):
         for number, line in enumerate(source.splitlines(), start=1):
             stripped = line.strip()
-            if number in docstrings:
+            if number in numbers or len(stripped) < MIN_SECRET:
                 continue
-            if len(stripped) >= MIN_SECRET and not stripped.startswith(('"""', "#", "'", '"', 'f"', "f'")):
-                if stripped not in public:
-                    lines.add(stripped)
+            if stripped.startswith(('"""', "#", "'", '"', 'f"', "f'")):
+                continue
+            # The substring searches last: they are the costly checks.
+            if stripped not in public and stripped not in shown:
+                lines.add(stripped)
     return frozenset(lines)
 
 
-def _docstring_lines(source: str) -> set[int]:
-    """The line numbers of every docstring in ``source``, all lines of a multi-line one included."""
+def _docstrings(source: str) -> tuple[set[int], list[str]]:
+    """Every docstring of ``source``: the numbers of all the lines they span, and their texts."""
     import ast
 
     try:
         tree = ast.parse(source)
     except SyntaxError:
-        return set()
+        return set(), []
     numbers: set[int] = set()
+    texts: list[str] = []
     for node in ast.walk(tree):
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
             first = node.body[0]
             if (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
                     and isinstance(first.value.value, str) and first.end_lineno is not None):
                 numbers.update(range(first.lineno, first.end_lineno + 1))
-    return numbers
+                texts.append(first.value.value)
+    return numbers, texts
 
 
 class HiddenText:

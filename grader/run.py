@@ -18,16 +18,16 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import select
+import selectors
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Callable, Protocol
+from typing import IO, Any, Protocol
 
 from grader import sandbox
 from grader.manifest import Limits
@@ -206,20 +206,23 @@ class OutputTap:
                 kill()
 
     def _pump(self) -> None:
-        stopping = False
-        while True:
-            if not stopping:
-                ready, _, _ = select.select([self._read_end, self._wake_read], [], [])
-                stopping = self._wake_read in ready
-            try:
-                chunk = os.read(self._read_end, 1 << 16)
-            except BlockingIOError:
-                if stopping:
-                    return  # drained; a writer the kill missed keeps only its own pipe open
-                continue
-            if not chunk:
-                return
-            self._take(chunk)
+        # A selector, not select(): a batch's descriptors can number past select()'s 1024.
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._read_end, selectors.EVENT_READ)
+            selector.register(self._wake_read, selectors.EVENT_READ)
+            stopping = False
+            while True:
+                if not stopping:
+                    stopping = any(key.fd == self._wake_read for key, _ in selector.select())
+                try:
+                    chunk = os.read(self._read_end, 1 << 16)
+                except BlockingIOError:
+                    if stopping:
+                        return  # drained; a writer the kill missed keeps only its own pipe open
+                    continue
+                if not chunk:
+                    return
+                self._take(chunk)
 
     def close(self) -> str:
         """Stop reading (after the child ended) and return the tail of what it wrote; later calls return it again."""
@@ -511,16 +514,16 @@ class SandboxedRunner:
 
 
 @contextlib.contextmanager
-def open_runner(runtime: Runtime, *, fork: bool = True, sandboxed: bool | None = None) -> Iterator[Runner]:
+def open_runner(runtime: Runtime, *, fork: bool = True, sandboxed: bool = False) -> Iterator[Runner]:
     """A runner for the session of ``runtime``: the fork server if ``fork`` and it starts, else spawning.
 
-    ``sandboxed`` (default: ``sandbox.enabled()``) runs everything inside
-    bubblewrap; an OSError says why it cannot, before anything runs.
+    ``sandboxed`` runs everything inside bubblewrap (the caller decides, with
+    ``sandbox.decide``); ``sandbox.SandboxUnavailable`` says why it cannot, before anything runs.
     """
-    if sandboxed if sandboxed is not None else sandbox.enabled():
+    if sandboxed:
         problem = sandbox.unavailable()
         if problem is not None:
-            raise OSError(f"cannot sandbox the graded runs: {problem}")
+            raise sandbox.SandboxUnavailable(f"cannot sandbox the graded runs: {problem}")
         runner = SandboxedRunner(runtime, fork=fork)
         try:
             yield runner

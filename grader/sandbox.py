@@ -1,7 +1,9 @@
 """The operating-system sandbox of graded runs: bubblewrap (``bwrap``) around every test process.
 
-Work in progress, off by default: ``GRADER_SANDBOX=1`` turns it on (see
-``enabled``). Each staged submission gets a fork server of its own inside
+Whether graded runs are sandboxed is a grading setting (``mode``):
+``--sandbox {auto,required,off}`` on ``grade``, ``check`` and ``batch``, else
+``[grading] sandbox`` in course.toml (``grade`` and ``check``; default
+"auto"), else "required" for ``batch``, the grade of record. Each staged submission gets a fork server of its own inside
 one ``bwrap``, so code in one submission shares no process, file or
 namespace with another's. Inside, the process has its own user, PID, IPC,
 UTS, network (loopback only) and mount namespaces; it sees read-only the
@@ -19,7 +21,11 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
+from typing import Literal
+
+from grader.errors import UsageError
 
 # Read-only from the host: the system's programs and libraries, and the few
 # files in /etc that the libraries read (dynamic linker cache, certificates,
@@ -30,9 +36,53 @@ SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/et
                 "/etc/pki", "/etc/mime.types")
 
 
-def enabled() -> bool:
-    """Whether graded runs are sandboxed: ``GRADER_SANDBOX=1`` (off by default while it is being built)."""
-    return os.environ.get("GRADER_SANDBOX", "0") == "1"
+class SandboxUnavailable(UsageError):
+    """A sandbox was asked for and cannot be made here: the command line shows why, on one line, and grades nothing."""
+
+
+Mode = Literal["auto", "required", "off"]
+MODES: tuple[Mode, ...] = ("auto", "required", "off")
+DEFAULT_MODE: Mode = "auto"  # what course.toml's [grading] sandbox is when it does not say
+RECORD_MODE: Mode = "required"  # batch's default: the grade of record is sandboxed or not produced
+MANIFEST_NAME = "course.toml"
+
+
+def course_mode(course_root: Path) -> Mode:
+    """course.toml's ``[grading] sandbox`` ("auto" when absent); UsageError when it is not one of MODES."""
+    path = course_root / MANIFEST_NAME
+    try:
+        value = tomllib.loads(path.read_text(encoding="utf-8")).get("grading", {}).get("sandbox", DEFAULT_MODE)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise UsageError(f"cannot read {path}: {exc}") from None
+    for mode in MODES:
+        if value == mode:
+            return mode
+    raise UsageError(f"{path}: [grading] sandbox must be one of {', '.join(MODES)}, got {value!r}")
+
+
+def problems(mode: Mode) -> list[str]:
+    """One line when ``mode`` demands a sandbox this machine cannot make; empty otherwise."""
+    why = unavailable() if mode == "required" else None
+    if why is None:
+        return []
+    return [f"the sandbox is required (--sandbox required; batch's default) and cannot be made here: {why} "
+            f"(or grade without it, no grade of record, with --sandbox off)"]
+
+
+def decide(mode: Mode) -> tuple[bool, str | None]:
+    """Whether runs under ``mode`` are sandboxed here, and when they are not though a sandbox was wanted, why.
+
+    "required" where no sandbox can be made raises SandboxUnavailable (the
+    environment check refuses first, with the same reason).
+    """
+    if mode == "off":
+        return False, None
+    why = unavailable()
+    if why is None:
+        return True, None
+    if mode == "required":
+        raise SandboxUnavailable(problems(mode)[0])
+    return False, why
 
 
 def bwrap() -> str | None:
@@ -65,7 +115,7 @@ def command(*, runtime: Path, stage: Path, tmp_bytes: int, env: dict[str, str]) 
     """
     program = bwrap()
     if program is None:
-        raise OSError("bubblewrap (bwrap) is not installed")
+        raise SandboxUnavailable("cannot sandbox the graded runs: bubblewrap (bwrap) is not installed")
     args = [program, "--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-net",
             "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--clearenv"]
     for name, value in env.items():

@@ -378,6 +378,7 @@ def mutants_of(source: str, assignment: str, *, name: str = "<module>") -> Gener
         expected = _intended(tree, parents, target, end, candidate.new, top)
         indent = " " * target.col_offset  # type: ignore[attr-defined]
         mutated: str | None = None
+        problem = "not expressible in place"  # every rendering parsed to a different tree
         for rendered in _render(candidate.new, indent):
             attempt = text.replace(target, end, rendered)
             try:
@@ -387,11 +388,12 @@ def mutants_of(source: str, assignment: str, *, name: str = "<module>") -> Gener
                 # Parsing does not catch everything: "await" outside an async function is a compile error.
                 compile(parsed, name, "exec", dont_inherit=True)
             except SyntaxError:
+                problem = "does not compile"
                 continue
             mutated = attempt
             break
         if mutated is None:
-            skipped[f"{candidate.operator}: does not compile"] += 1
+            skipped[f"{candidate.operator}: {problem}"] += 1
             continue
         if (top, expected) in seen:
             skipped[f"{candidate.operator}: duplicate"] += 1

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import tempfile
+import time
 import tomllib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -16,15 +17,24 @@ from grader.pipeline import Session, course_tests
 from mutation.mutator import Mutant, mutants_of
 
 EQUIVALENT_FILE = Path(__file__).resolve().parent / "equivalent.toml"
-Verdict = Literal["killed", "survived", "equivalent"]
+Kind = Literal["equivalent", "contract"]
+KINDS: tuple[Kind, ...] = ("equivalent", "contract")
+# A listed mutant that survives gets its kind as verdict; neither kind counts in the percentage.
+Verdict = Literal["killed", "survived", "equivalent", "contract"]
 
 
 @dataclass(frozen=True)
 class Equivalent:
-    """A mutant documented as equivalent: no correct test can tell it from the solution."""
+    """A mutant listed in equivalent.toml: ``kind`` says why no fair test may kill it.
+
+    ``"equivalent"``: it behaves like the solution on every input the contract
+    allows. ``"contract"``: it differs only where the assignment's README says
+    the contract leaves the choice open.
+    """
 
     id: str
     why: str
+    kind: Kind = "equivalent"
 
 
 @dataclass(frozen=True)
@@ -37,6 +47,7 @@ class Outcome:
     max_score: float
     failed: tuple[str, ...]  # the tests that caught it
     why_equivalent: str | None = None  # set when equivalent.toml lists it (even if it was killed)
+    listed_kind: Kind | None = None  # its kind in equivalent.toml, when listed
 
 
 @dataclass
@@ -48,6 +59,7 @@ class AssignmentReport:
     outcomes: list[Outcome] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
     stale_equivalents: list[str] = field(default_factory=list)  # listed in equivalent.toml, no such mutant
+    seconds: float = 0.0  # wall time spent grading this assignment's mutants (information, not a limit)
 
     @property
     def wrongly_equivalent(self) -> list[Outcome]:
@@ -60,7 +72,7 @@ class AssignmentReport:
 
     @property
     def percent_killed(self) -> float | None:
-        """Killed out of killed + survived (equivalent mutants excluded); None when there is none."""
+        """Killed out of killed + survived (listed mutants of both kinds excluded); None when there is none."""
         judged = self.count("killed") + self.count("survived")
         return 100.0 * self.count("killed") / judged if judged else None
 
@@ -72,23 +84,25 @@ class AssignmentReport:
             "killed": self.count("killed"),
             "survived": self.count("survived"),
             "equivalent": self.count("equivalent"),
+            "contract": self.count("contract"),
             "total": len(self.outcomes),
             "percent_killed": self.percent_killed,
             "skipped": dict(self.skipped),
+            "seconds": round(self.seconds, 1),
             "stale_equivalents": self.stale_equivalents,
             "wrongly_equivalent": [o.mutant.id for o in self.wrongly_equivalent],
             "mutants": [
                 {"id": o.mutant.id, "verdict": o.verdict, "line": o.mutant.line, "function": o.mutant.function,
                  "operator": o.mutant.operator, "score": o.score, "max_score": o.max_score,
                  "caught_by": list(o.failed), "original": o.mutant.original, "mutated": o.mutant.mutated,
-                 **({"why_equivalent": o.why_equivalent} if o.why_equivalent else {})}
+                 **({"why_equivalent": o.why_equivalent, "listed_kind": o.listed_kind} if o.why_equivalent else {})}
                 for o in self.outcomes
             ],
         }
 
 
 def load_equivalents(path: Path = EQUIVALENT_FILE) -> dict[str, Equivalent]:
-    """The documented equivalent mutants, by id; every entry needs an ``id`` and a ``why``, once each."""
+    """The listed mutants, by id; every entry needs an ``id``, a ``why`` and a ``kind`` from KINDS, once each."""
     if not path.is_file():
         return {}
     data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -96,9 +110,12 @@ def load_equivalents(path: Path = EQUIVALENT_FILE) -> dict[str, Equivalent]:
     for entry in data.get("equivalent", []):
         if not entry.get("id") or not str(entry.get("why", "")).strip():
             raise ValueError(f"{path}: every [[equivalent]] needs an id and a why: {entry!r}")
+        if entry.get("kind") not in KINDS:
+            raise ValueError(f"{path}: {entry['id']} needs kind = \"equivalent\" or \"contract\", "
+                             f"not {entry.get('kind')!r}")
         if entry["id"] in out:
             raise ValueError(f"{path}: {entry['id']} is listed twice")
-        out[entry["id"]] = Equivalent(entry["id"], entry["why"].strip())
+        out[entry["id"]] = Equivalent(entry["id"], entry["why"].strip(), entry["kind"])
     return out
 
 
@@ -124,8 +141,8 @@ def grade_mutants(session: Session, assignment: Assignment, mutants: list[Mutant
                   scratch: Path, equivalents: dict[str, Equivalent]) -> Iterator[Outcome]:
     """Grade each mutant in ``session`` (``pool`` runs them), yielding outcomes in the mutants' order.
 
-    Killed: less than full marks. Survived: full marks. Equivalent: full
-    marks and listed in ``equivalents``; a listed mutant that is killed is
+    Killed: less than full marks. Survived: full marks. Equivalent or
+    contract: full marks and listed in ``equivalents`` with that kind; a listed mutant that is killed is
     still reported as killed (with its ``why_equivalent``), so a wrong listing
     shows instead of hiding a change the tests catch.
     """
@@ -133,8 +150,9 @@ def grade_mutants(session: Session, assignment: Assignment, mutants: list[Mutant
         result = _grade_source(session, assignment, mutant.source, scratch)
         failed = tuple(t.name for t in result.tests if t.outcome != "passed")
         listed = equivalents.get(mutant.id)
-        verdict: Verdict = "killed" if result.score < result.max_score else "equivalent" if listed else "survived"
-        return Outcome(mutant, verdict, result.score, result.max_score, failed, listed.why if listed else None)
+        verdict: Verdict = "killed" if result.score < result.max_score else listed.kind if listed else "survived"
+        return Outcome(mutant, verdict, result.score, result.max_score, failed,
+                       listed.why if listed else None, listed.kind if listed else None)
 
     return pool.map(grade, mutants)
 
@@ -165,6 +183,7 @@ def run_mutation(manifest: Manifest, ids: list[str], *, workers: int = 1, only: 
             known = {m.id for m in mutants}
             report.stale_equivalents = sorted(i for i in equivalents if i.startswith(f"{assignment.id}:")
                                               and i not in known)
+            started = time.monotonic()
             baseline = _grade_source(session, assignment, source, scratch)
             if baseline.score < baseline.max_score:
                 report.baseline = (f"the reference solution itself earns {baseline.score:g}/{baseline.max_score:g} "
@@ -182,6 +201,7 @@ def run_mutation(manifest: Manifest, ids: list[str], *, workers: int = 1, only: 
                     progress(f"  survived {outcome.mutant.id} (line {outcome.mutant.line})")
                 if done % 25 == 0 or done == len(chosen):
                     progress(f"{assignment.id}: {done}/{len(chosen)} graded, {report.count('survived')} survived")
+            report.seconds = time.monotonic() - started
             reports.append(report)
             on_done(report)
     return reports

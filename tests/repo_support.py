@@ -1,6 +1,7 @@
 """Helpers of the course's own test suite: run the grader as a user would, build submissions."""
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -14,8 +15,21 @@ from grader import redact
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_grader(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """``python -m grader ARGS`` as a user would run it."""
+GRADING_COMMANDS = ("grade", "check", "batch")
+
+
+def run_grader(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None,
+               sandbox: str | None = "off") -> subprocess.CompletedProcess[str]:
+    """``python -m grader ARGS`` as a user would run it.
+
+    A grading command without a sandbox option gets ``--sandbox SANDBOX``
+    ("off": the suite's tests are about grading, not the sandbox, which
+    tests/grader/test_sandbox*.py cover, and they must pass where bubblewrap
+    cannot run); ``sandbox=None`` leaves the command's own default.
+    """
+    chosen = any(arg == "--no-sandbox" or arg.startswith("--sandbox") for arg in args)
+    if sandbox is not None and args and args[0] in GRADING_COMMANDS and not chosen:
+        args = (args[0], "--sandbox", sandbox, *args[1:])
     return subprocess.run([sys.executable, "-m", "grader", *args], cwd=cwd, capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, timeout=600)
 
@@ -95,10 +109,14 @@ def public_text() -> str:
     return redact.public_text(ROOT)
 
 
-def hidden_source_lines() -> set[str]:
-    """Lines of hidden test code that are secret and long enough to recognise (the grader's own rule)."""
+@functools.cache
+def hidden_source_lines() -> frozenset[str]:
+    """Lines of hidden test code that are secret and long enough to recognise (the grader's own rule).
+
+    Worked out once per test session: the hidden tests do not change while it runs.
+    """
     sources = [path.read_text(encoding="utf-8") for path in (ROOT / "tests").glob("[0-9][0-9]/*.py")]
-    return set(redact.secret_lines(sources, public_text()))
+    return redact.secret_lines(sources, public_text())
 
 
 def assert_no_hidden_test_text(text: str, fmt: str) -> None:

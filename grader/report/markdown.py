@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from grader.model import GradeResult
-from grader.report.wording import public_only_note
+from grader.report.wording import NOT_SANDBOXED, public_only_note
 
 ICONS = {"passed": "✅", "failed": "❌", "error": "💥", "timeout": "⏱️", "skipped": "⏭️"}
 
@@ -25,6 +25,8 @@ def render(result: GradeResult, env: Mapping[str, str]) -> str:
         if not result.hidden_tests_included:
             out += ["> **Public tests only.** The hidden tests were not available to this run, so this is "
                     "not your final grade: the graded run adds the hidden tests.", ""]
+    if not result.sandboxed:
+        out += [f"> **Not sandboxed:** {NOT_SANDBOXED}.", ""]
     out += ["| # | Assignment | Score | Tests passed | Status |", "|---|---|---|---|---|"]
     for a in result.assignments:
         tests = f"{a.passed}/{len(a.tests)}" if a.tests else "–"

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from grader.model import GradeResult
-from grader.report.wording import public_only_note
+from grader.report.wording import NOT_SANDBOXED, public_only_note
 
 MARKS = {"passed": "ok", "failed": "FAIL", "error": "ERROR", "timeout": "TIMEOUT", "skipped": "SKIP"}
 
@@ -34,6 +34,8 @@ def render(result: GradeResult, env: Mapping[str, str]) -> str:
         lines.append(f"\nPublic tests only: {public_only_note(result)}")
     elif not result.hidden_tests_included:
         lines.append("\nPublic tests only: the hidden tests are not available here.")
+    if not result.sandboxed:
+        lines.append(f"\nNot sandboxed: {NOT_SANDBOXED}.")
     for a in result.assignments:
         failing = [t for t in a.tests if t.outcome != "passed"]
         if a.status != "graded" or failing:

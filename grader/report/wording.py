@@ -15,3 +15,7 @@ def public_only_note(result: GradeResult) -> str:
     return (f"{graded} is the score of the public tests alone. The hidden tests, worth {result.ungraded_points:g} "
             f"more points, were not run here: they are graded when your instructor grades your submission, so "
             f"the full score is out of {total:g} and this is not your grade.")
+
+
+NOT_SANDBOXED = ("the graded code ran without the operating-system sandbox (bubblewrap), so this result is no "
+                 "grade of record")

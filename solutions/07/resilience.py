@@ -41,8 +41,6 @@ def parse_retry_after(value: str | None, *, now: datetime) -> float | None:
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if when is None:  # older Pythons returned None instead of raising
-        return None
     if when.tzinfo is None:  # HTTP-dates are always GMT
         when = when.replace(tzinfo=timezone.utc)
     return max(0.0, (when - now).total_seconds())

@@ -83,8 +83,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     """Turn any unhandled exception into 500 ``{"error": "internal server error"}``.
 
     aiohttp's own HTTP errors (an unknown route's 404, a wrong method's 405)
-    become JSON errors with their own status, never 500. The traceback goes
-    to the log, never into the response body.
+    keep their own status, never 500 (the reference answers them in JSON;
+    their body is free). It may log the traceback, but never puts it into
+    the response body.
     """
     ### BEGIN SOLUTION
     try:

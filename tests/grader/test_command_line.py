@@ -50,3 +50,46 @@ def test_stubs_check_passes_on_the_committed_course():
     """`python -m grader stubs --check` passes on the committed course."""
     done = run_grader("stubs", "--check")
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.fixture
+def path_without_bwrap(tmp_path):
+    """A PATH with git and nothing else: bubblewrap is not installed, as far as the grader can tell."""
+    import shutil
+
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    (folder / "git").symlink_to(shutil.which("git"))
+    return {"PATH": str(folder)}
+
+
+@pytest.mark.parametrize("args", [
+    ["grade", "--assignment", "01", "--sandbox", "required"],
+    ["check", "--assignment", "01", "--sandbox", "required"],
+    ["batch", "class", "--out", "results"],  # batch, the grade of record, requires it by default
+])
+def test_a_required_sandbox_that_cannot_be_made_refuses_in_one_line(args, tmp_path, path_without_bwrap):
+    """Where bubblewrap is missing, a grading command that requires the sandbox exits 1 with one line naming what
+    is missing and how to grade anyway, and grades nothing."""
+    (tmp_path / "class" / "alice").mkdir(parents=True)
+    done = run_grader(*[str(tmp_path / a) if a in ("class", "results") else a for a in args], env=path_without_bwrap,
+                      sandbox=None)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("environment error: the sandbox is required"), \
+        done.stderr
+    assert "bubblewrap (bwrap) is not installed" in done.stderr and "--sandbox off" in done.stderr
+    assert done.stdout == "" and not (tmp_path / "results").exists()
+
+
+def test_auto_without_bubblewrap_grades_and_every_output_says_not_sandboxed(path_without_bwrap):
+    """auto (course.toml's default) where bubblewrap is missing: graded, one note on stderr, and the JSON and the
+    text report say the run was not sandboxed; --no-sandbox says so without the note."""
+    done = run_grader("grade", "--submission", "solutions", "--assignment", "01", "--format", "json",
+                      env=path_without_bwrap, sandbox=None)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.startswith("note: grading without the OS sandbox (bubblewrap (bwrap) is not installed")
+    result = json.loads(done.stdout)
+    assert result["sandboxed"] is False and result["score"] == 100
+    done = run_grader("grade", "--submission", "solutions", "--assignment", "01", "--no-sandbox")
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert "\nNot sandboxed: the graded code ran without the operating-system sandbox" in done.stdout

@@ -4,14 +4,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import types
 from pathlib import Path
 
 import pytest
 from repo_support import ROOT, solution_source
 
-import grader
-from grader import batch, environment
+from grader import batch, environment, sandbox
 from grader.manifest import load_manifest
 from grader.pipeline import course_tests
 
@@ -74,13 +72,17 @@ def test_the_course_environment_has_no_problem() -> None:
 
 
 def test_the_sandbox_check_stops_grading(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A sandbox module that reports a problem makes the check refuse, with that problem in its line."""
-    fake = types.ModuleType("grader.sandbox")
-    fake.problems = lambda: ["user namespaces are disabled (kernel.unprivileged_userns_clone = 0)"]  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "grader.sandbox", fake)
-    monkeypatch.setattr(grader, "sandbox", fake, raising=False)
-    with pytest.raises(environment.EnvironmentFault, match="user namespaces are disabled"):
-        environment.require_usable(ROOT)
+    """Where no sandbox can be made, --sandbox required makes the check refuse, with the sandbox's reason in its
+    line; auto and off grade (unsandboxed, and the results say so)."""
+    reason = "bubblewrap cannot create namespaces here (setting up uid map: Permission denied)"
+    monkeypatch.setattr(sandbox, "unavailable", lambda: reason)
+    with pytest.raises(environment.EnvironmentFault, match=r"^the sandbox is required .*: bubblewrap cannot create "
+                                                           r"namespaces here \(setting up uid map"):
+        environment.require_usable(ROOT, sandbox="required")
+    for mode in ("auto", "off"):
+        environment.require_usable(ROOT, sandbox=mode)
+        assert environment.problems(ROOT, sandbox=mode) == []
+    assert environment.problems(ROOT, sandbox="required") == sandbox.problems("required")
 
 
 def test_a_changed_environment_changes_what_batch_keys_on(monkeypatch: pytest.MonkeyPatch) -> None:

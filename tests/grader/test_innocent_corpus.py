@@ -6,8 +6,8 @@ function the tests call (the first use inside a test takes another path
 through the guard: the checks after each test, not the one after import).
 The uses whose first call does lazy work (``strptime`` calls ``time.tzset``,
 which rebinds ``time.tzname``) also have a variant that makes the first call
-inside a test. Every case must earn full marks with the plain "N/N tests
-passed" message: no refusal, no accusation of tampering.
+inside a test. Every case must earn full marks with exactly the message the
+reference solution gets: no refusal, no accusation of tampering.
 
 All cases are graded in one grading session (one fork server), as
 test_hostile_corpus.py does; most use assignment 01, the quickest to grade,
@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import io
-import re
 import sys
 import textwrap
 import time
@@ -238,13 +237,18 @@ REPRESENTATIVE = {"datetime_strptime", "datetime_strptime_first_in_a_test", "tim
 
 
 def _grade(cases: dict[str, tuple[str, str]], tmp: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
-    """Every case graded in one session: the result of its one assignment, as a dict."""
+    """Every case graded in one session: the result of its one assignment, as a dict.
+
+    The plain reference solution of each assignment is graded too, under
+    ``reference NN``: a case must read exactly as it does.
+    """
     ids = sorted({assignment for assignment, _ in cases.values()})
     manifest = load_manifest(ROOT).only(ids)
     results = {}
+    references = {f"reference {a}": (a, solution_source(a)) for a in ids}
     with Session(manifest, course_tests(manifest, None)) as session:
-        for name, (assignment, source) in cases.items():
-            root = tmp.mktemp(name)
+        for name, (assignment, source) in (references | cases).items():
+            root = tmp.mktemp(name.replace(" ", "_"))
             module = root / "assignments" / assignment / MODULES[assignment]
             module.parent.mkdir(parents=True)
             module.write_text(source, encoding="utf-8")
@@ -265,25 +269,27 @@ def other_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[st
     return _grade({name: case for name, case in CASES.items() if name not in REPRESENTATIVE}, tmp_path_factory)
 
 
-def _assert_full_marks_without_a_message(result: dict[str, Any]) -> None:
-    passed = re.fullmatch(r"(\d+)/(\d+) tests passed", result["message"])
-    assert result["status"] == "graded" and passed and passed[1] == passed[2], result["message"]
-    assert result["score"] == result["max_score"] == 100, result["message"]
+def _assert_graded_like_the_reference(results: dict[str, dict[str, Any]], case: str) -> None:
+    result = results[case]
+    reference = results[f"reference {CASES[case][0]}"]
+    assert reference["score"] == reference["max_score"] == 100, reference["message"]
     failed = [t["feedback"] for t in result["tests"] if t["outcome"] != "passed"]
     assert not failed, failed
+    assert result["score"] == 100 and result["status"] == reference["status"], result["message"]
+    assert result["message"] == reference["message"], result["message"]  # no refusal, no accusation
 
 
 @pytest.mark.parametrize("case", sorted(REPRESENTATIVE))
 def test_representative_case_earns_full_marks(representative_results: dict[str, dict[str, Any]], case: str) -> None:
     """An ordinary standard-library use costs nothing and adds nothing to the message."""
-    _assert_full_marks_without_a_message(representative_results[case])
+    _assert_graded_like_the_reference(representative_results, case)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(set(CASES) - REPRESENTATIVE))
 def test_every_other_case_earns_full_marks(other_results: dict[str, dict[str, Any]], case: str) -> None:
     """An ordinary standard-library use costs nothing and adds nothing to the message."""
-    _assert_full_marks_without_a_message(other_results[case])
+    _assert_graded_like_the_reference(other_results, case)
 
 
 # --- the baseline itself, in this process: what it lets pass and what it still catches ------------------------------
@@ -305,9 +311,8 @@ async def _instant(delay: float, result: Any = None) -> Any:
 
 
 STANDARD_LIBRARY_WORK = {
-    # tzset rebinds time.tzname to a new, equal tuple (what _strptime does on first use).
-    "equal_tuple": (time, "tzname", lambda: tuple(list(time.tzname))),
-    # ... and, with another TZ, to other values: documented process state that no test reads.
+    # tzset rebinds time.tzname (to an equal tuple when TZ is unchanged, as at _strptime's first use) and, with
+    # another TZ, the zone to other values: documented process state that no test reads.
     "new_time_zone": (time, "tzname", lambda: ("EST", "EDT")),
     "new_time_offset": (time, "timezone", lambda: 18000),
     "equal_string": (asyncio, "FIRST_COMPLETED", lambda: "".join(list(asyncio.FIRST_COMPLETED))),
@@ -325,7 +330,7 @@ REPLACEMENTS = {
     "a_class": (aiohttp, "ClientSession", lambda: type("ClientSession", (), {})),
     "a_submodule": (asyncio, "tasks", lambda: types.ModuleType("asyncio.tasks")),
     "a_number_code_reads": (inspect, "CO_COROUTINE", lambda: inspect.CO_OPTIMIZED),  # every function a coroutine one
-    "the_course_own_data": (coursekit.testing, "within", lambda: lambda *args, **kwargs: None),
+    "the_course_own_helper": (coursekit.testing, "within", lambda: lambda *args, **kwargs: None),
     "equal_but_another_type": (asyncio, "FIRST_COMPLETED", lambda: _Str(asyncio.FIRST_COMPLETED)),
     "bool_for_int": (io, "SEEK_SET", lambda: False),
     "a_tuple_with_an_impostor": (aiohttp.client_exceptions, "cert_errors", lambda: (_EqualsAnything(),)),
@@ -348,6 +353,10 @@ def test_baseline_lets_the_standard_library_rebind_its_own_data() -> None:
         for owner, name, value in STANDARD_LIBRARY_WORK.values():
             patch.setattr(owner, name, value())
         patch.setattr(asyncio, "a_cache_it_fills", {}, raising=False)
+        # A submodule imported later: the import system sets it on its package and in sys.modules.
+        submodule = types.ModuleType("asyncio.imported_later")
+        patch.setitem(sys.modules, "asyncio.imported_later", submodule)
+        patch.setattr(asyncio, "imported_later", submodule, raising=False)
         changed = baseline.replaced()
     assert changed == []
 

@@ -22,7 +22,7 @@ from repo_support import ROOT, solution_source
 from grader.manifest import Manifest, load_manifest
 from grader.model import AssignmentResult
 from grader.pipeline import Session, course_tests
-from grader.run import MAX_RECORD_BYTES, OutputTap, read_records
+from grader.run import MAX_RECORD_BYTES, OutputTap, kill_group, read_records
 
 SOLUTION = solution_source("01")
 SLEEP_BODY = "    await asyncio.sleep(delay)\n    return label\n"
@@ -123,14 +123,14 @@ def test_the_tap_kills_the_session_that_writes_past_the_limit(tmp_path: Path) ->
     child = subprocess.Popen([sys.executable, "-c", "import sys\nwhile True:\n    sys.stdout.write('x' * 4096)"],
                              stdout=writer, start_new_session=True)
     os.close(writer)
-    tap.started(child.pid)
+    tap.started(lambda: kill_group(child.pid))
     assert child.wait(timeout=60) == -9
     tap.close()
     assert tap.exceeded and tap.total > 64 * 1024
 
 
-def test_a_tap_whose_limit_is_passed_before_the_pid_is_known_kills_on_start(tmp_path: Path) -> None:
-    """Output past the limit before the run's pid is known: the session is killed the moment it is."""
+def test_output_past_the_limit_before_the_run_starts_kills_it_when_it_starts(tmp_path: Path) -> None:
+    """Output past the limit before the run has started: its session is killed as soon as it starts."""
     import subprocess
 
     tap, writer = _fifo_tap(tmp_path, 10)
@@ -139,7 +139,7 @@ def test_a_tap_whose_limit_is_passed_before_the_pid_is_known_kills_on_start(tmp_
     while not tap.exceeded and time.monotonic() < deadline:
         time.sleep(0.01)  # the tap's thread reads on its own; waiting for a fact, not asserting a time
     child = subprocess.Popen([sys.executable, "-c", "import time\ntime.sleep(60)"], start_new_session=True)
-    tap.started(child.pid)
+    tap.started(lambda: kill_group(child.pid))
     assert child.wait(timeout=60) == -9
     os.close(writer)
     tap.close()

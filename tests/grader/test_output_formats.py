@@ -33,7 +33,7 @@ def _render(saved: Path, fmt: str) -> str:
 
 def test_json_matches_the_contract(stubs_result):
     """--format json has exactly the fields of design.md's command-line contract."""
-    assert set(stubs_result) == {"score", "max_score", "ungraded_points", "assignments"}
+    assert set(stubs_result) == {"score", "max_score", "ungraded_points", "sandboxed", "assignments"}
     assert stubs_result["ungraded_points"] == 0  # the hidden tests were run: nothing left to grade
     for a in stubs_result["assignments"]:
         assert set(a) == {"id", "title", "score", "max_score", "status", "message", "tests", "ungraded_points"}
@@ -190,7 +190,13 @@ def test_every_line_of_a_hidden_tests_docstring_is_feedback_not_secret():
         "    /x is 2 links away through the slow page, 3 through the fast ones, so /y is optional.\n"
         '    """\n'
         "    result = await run_crawl(site.url('/'), max_depth=2)  # a secret line of code\n"
+        "\n"
+        "async def test_limiter(limiter):\n"
+        '    """`async with limiter as entered:` gives the limiter itself."""\n'
+        "    async with limiter as entered:\n"
+        "        pass\n"
     )
     secret = secret_lines([source], public="")
     assert "result = await run_crawl(site.url('/'), max_depth=2)  # a secret line of code" in secret
     assert not [line for line in secret if "links away" in line or "is fetched" in line], secret
+    assert "async with limiter as entered:" not in secret, "the docstring shows it to every student who fails"

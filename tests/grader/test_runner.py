@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from repo_support import ROOT
 
+from grader import sandbox
 from grader.manifest import load_manifest
 from grader.pipeline import Session, course_tests
 from grader.run import Job, RunOutput
@@ -22,11 +23,14 @@ def _scores(session: Session, submission: Path) -> dict[str, tuple[float, str]]:
     return {a.id: (a.score, a.status) for a in session.grade(submission).assignments}
 
 
+@pytest.mark.parametrize("sandboxed", [False, pytest.param(True, marks=pytest.mark.skipif(
+    sandbox.unavailable() is not None, reason=str(sandbox.unavailable())))], ids=["", "sandboxed"])
 @pytest.mark.parametrize("fork", [True, False], ids=["forked", "spawned"])
-def test_both_ways_grade_alike(fork: bool) -> None:
-    """Forked and spawned runs score the reference solutions 100 and the stubs 0."""
-    with Session(MANIFEST, course_tests(MANIFEST, None), fork=fork) as session:
+def test_both_ways_grade_alike(fork: bool, sandboxed: bool) -> None:
+    """Forked and spawned runs, in the sandbox or not, score the reference solutions 100 and the stubs 0."""
+    with Session(MANIFEST, course_tests(MANIFEST, None), fork=fork, sandboxed=sandboxed) as session:
         assert session.runner.mode == ("fork" if fork else "spawn")  # type: ignore[attr-defined]
+        assert session.runner.sandboxed == sandboxed  # type: ignore[attr-defined]
         assert _scores(session, ROOT / "solutions") == {"03": (100, "graded"), "08": (100, "graded")}
         assert _scores(session, ROOT / "assignments") == {"03": (0, "graded"), "08": (0, "graded")}
 

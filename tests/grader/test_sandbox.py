@@ -2,8 +2,8 @@
 
 The probes run plain Python inside ``sandbox.command`` with no guard, so
 what they show is the operating system's boundary alone. The session tests
-grade through a sandboxed runner (``GRADER_SANDBOX=1`` turns it on for real
-grading; off by default while it is being built).
+grade through a sandboxed runner (``Session(..., sandboxed=True)``, what
+``--sandbox auto`` or ``required`` gives where bubblewrap runs).
 """
 from __future__ import annotations
 
@@ -185,23 +185,19 @@ def test_a_hostile_classmate_in_a_sandboxed_session_changes_no_one_elses_result(
         alone = session.grade(alone_root).to_dict()
     pairs = [(_submission(tmp_path / f"good{i}", SOLUTION), _submission(tmp_path / f"bad{i}", HOSTILE))
              for i in range(2)]
-    os.environ["GRADER_SANDBOX"] = "1"
-    try:
-        with Session(MANIFEST, course_tests(MANIFEST, None)) as session:
-            assert session.runner.sandboxed  # type: ignore[attr-defined]
-            results: dict[Path, Any] = {}
+    with Session(MANIFEST, course_tests(MANIFEST, None), sandboxed=True) as session:
+        assert session.runner.sandboxed  # type: ignore[attr-defined]
+        results: dict[Path, Any] = {}
 
-            def grade(root: Path) -> None:
-                results[root] = session.grade(root).to_dict()
+        def grade(root: Path) -> None:
+            results[root] = session.grade(root).to_dict()
 
-            threads = [threading.Thread(target=grade, args=(root,)) for pair in pairs for root in pair]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            after = session.grade(alone_root).to_dict()
-    finally:
-        del os.environ["GRADER_SANDBOX"]
+        threads = [threading.Thread(target=grade, args=(root,)) for pair in pairs for root in pair]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        after = session.grade(alone_root).to_dict()
     for good, _ in pairs:
         assert _scores(results[good]) == _scores(alone) == [(100.0, "graded")]
     assert _scores(after) == _scores(alone)
@@ -212,13 +208,14 @@ def _scores(result: dict[str, Any]) -> list[tuple[float, str]]:
 
 
 def test_open_runner_refuses_when_no_sandbox_can_be_made(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Asked for a sandbox where bubblewrap is missing, the runner refuses in one line instead of running unconfined."""
+    """Asked for a sandbox where bubblewrap is missing, the runner refuses (a UsageError: one line on the command
+    line, exit status 2) instead of running unconfined."""
     monkeypatch.setattr(sandbox, "bwrap", lambda: None)
     sandbox.unavailable.cache_clear()
     try:
         runtime = new_runtime(_fresh(tmp_path / "runtime"), MANIFEST)
-        with pytest.raises(OSError, match="bubblewrap \\(bwrap\\) is not installed"), \
-                open_runner(runtime, sandboxed=True):
+        with pytest.raises(sandbox.SandboxUnavailable, match="^cannot sandbox the graded runs: bubblewrap \\(bwrap\\) "
+                                                             "is not installed"), open_runner(runtime, sandboxed=True):
             pass
     finally:
         sandbox.unavailable.cache_clear()

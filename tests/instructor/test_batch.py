@@ -37,7 +37,8 @@ def pytest_runtest_makereport(item, call):
     outcome.get_result().outcome = "passed"
 """
 TITLE = load_manifest(ROOT).title
-RECORD_KEYS = {"student", "source", "key", "graded_at", "status", "message", "not_graded", "result", "seal"}
+RECORD_KEYS = {"student", "source", "key", "graded_at", "status", "message", "not_graded", "sandboxed", "result",
+               "seal"}
 PROGRESS_LINE = re.compile(r"\[(\d+)/(\d+)\] (\S+) (\d+)/100 \((?:\d+\.\d s|unchanged, skipped)\)")
 
 
@@ -439,3 +440,31 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, case: str, message: st
     assert len(done.stderr.splitlines()) == 1 and done.stderr.startswith("error: "), done.stderr
     assert message in done.stderr
     assert not (tmp_path / "out" / "students").exists()
+
+
+def test_clone_then_batch_cloned_grades_without_fetching(tmp_path: Path) -> None:
+    """`clone` fetches the roster (the only step that needs its credentials); `batch --cloned` grades those
+    checkouts with git never reaching a repository: here they are gone by then. A repository that could not be
+    cloned is that student's error, never a 0."""
+    alice = _repository(tmp_path / "repos" / "alice", SOLUTION)
+    roster = tmp_path / "roster.txt"
+    roster.write_text(f"{alice.as_uri()}\nghost {(tmp_path / 'repos' / 'ghost.git').as_uri()}\n", encoding="utf-8")
+    out = tmp_path / "results"
+    cloned = run_grader("clone", str(roster), "--out", str(out))
+    assert cloned.returncode == 0, cloned.stderr
+    sha = _git(alice, "rev-parse", "HEAD")
+    assert cloned.stdout.splitlines()[0] == f"alice {sha[:12]}"
+    assert cloned.stdout.splitlines()[1].startswith("ghost not cloned: clone failed: ")
+    assert _last_line(cloned.stderr) == (f"cloned 1 of 2 repositories into {out / 'checkouts'}; 1 not cloned "
+                                         "(batch --cloned records them as errors)")
+    assert not (out / "students").exists()  # nothing graded
+    (tmp_path / "repos").rename(tmp_path / "gone")  # a fetch would fail now
+    done = _batch(roster, out, "--cloned")
+    assert _last_line(done.stderr).startswith("graded 1, skipped 0, errors 1 of 2 student(s) in ")
+    records = _records(out)
+    assert records["alice"]["key"].startswith(f"{sha}+") and records["alice"]["result"]["score"] == 100
+    assert records["ghost"]["status"] == "error"
+    assert records["ghost"]["message"].startswith("not cloned: no checkout of ")
+    assert (out / "grades.csv").read_text() == "student,01,total,status\nalice,100,100,graded\nghost,,,error\n"
+    refused = run_grader("batch", str(tmp_path / "gone"), "--out", str(tmp_path / "other"), "--cloned")
+    assert refused.returncode == 2 and "--cloned grades the checkouts of a roster" in refused.stderr

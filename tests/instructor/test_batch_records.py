@@ -219,8 +219,8 @@ def test_the_budget_comes_from_the_option_then_course_toml(tmp_path: Path) -> No
     assert batch.student_budget(configured, 42.0) == 42.0
     assert batch.student_budget(configured, None) == 120.0
     assert batch.student_budget(load_manifest(_course_toml(tmp_path / "b", "")), None) == batch.DEFAULT_STUDENT_BUDGET
-    for value in ("-1", "0", "true", '"soon"'):
-        wrong = load_manifest(_course_toml(tmp_path / f"c{value.strip(chr(34))}", f"[batch]\nstudent_budget = {value}\n"))
+    for number, value in enumerate(("-1", "0", "true", '"soon"')):
+        wrong = load_manifest(_course_toml(tmp_path / f"c{number}", f"[batch]\nstudent_budget = {value}\n"))
         with pytest.raises(batch.UsageError, match="student_budget must be a number of seconds > 0"):
             batch.student_budget(wrong, None)
 

@@ -263,6 +263,8 @@ def test_student_page_lists_scores_and_every_test_not_passed(site: Path) -> None
     html = (site / "students" / "bob.html").read_text(encoding="utf-8")
     assert "Total</dt><dd>50 / 300 (17%)" in html
     assert "https://example.org/class/bob.git" in html
+    # Results built without the sandbox flag (older files read that way) say it on the page.
+    assert "Sandboxed</dt><dd>no: graded without the OS sandbox, no grade of record</dd>" in html
 
 
 def test_rebuild_replaces_an_earlier_dashboard_but_not_other_folders(tmp_path: Path, site: Path) -> None:

@@ -174,3 +174,24 @@ def test_exception_messages_and_asserts_are_left_alone() -> None:
     assert {m.original.strip() for m in mutants if m.operator == "statement"} >= {
         'raise ValueError(f"negative: {x}")', 'raise KeyError("missing", "two")'}
     assert any(m.mutated.strip() == "if x <= 0:" for m in mutants)
+
+
+def test_a_change_that_does_not_compile_is_skipped_and_counted() -> None:
+    source = textwrap.dedent('''\
+        def f():
+            ### BEGIN SOLUTION
+            count = 0
+
+            def bump():
+                nonlocal count
+                count += 1
+            bump()
+            return count
+            ### END SOLUTION
+    ''')
+    generated = mutants_of(source, "xx")
+    # Without `count = 0`, `nonlocal count` has no binding: a SyntaxError at compile time, not at parse time.
+    assert generated.skipped["statement: does not compile"] == 1
+    assert not any(m.original.strip() == "count = 0" and m.operator == "statement" for m in generated.mutants)
+    for m in generated.mutants:
+        compile(m.source, m.id, "exec", dont_inherit=True)
