@@ -261,7 +261,7 @@ class SpawnRunner:
         command = [sys.executable, "-I", "-B", str(runtime.boot), str(runtime.root), *job.argv]
         if self.sandboxed:
             command = [*sandbox.command(runtime=runtime.root, stage=job.stage.root, tmp_bytes=_disk_bytes(job.limits),
-                                        env=job.env()), "--chdir", str(job.cwd), *command]
+                                        env=job.env(), cwd=job.cwd), *command]
         started = time.monotonic()
         killed = False
         tap = OutputTap(job.output, _output_bytes(job.limits))

@@ -106,12 +106,13 @@ def _outermost(paths: object) -> list[str]:
     return kept
 
 
-def command(*, runtime: Path, stage: Path, tmp_bytes: int, env: dict[str, str]) -> list[str]:
+def command(*, runtime: Path, stage: Path, tmp_bytes: int, env: dict[str, str], cwd: Path | None = None) -> list[str]:
     """The ``bwrap`` command line to put before a graded process's own command line.
 
     ``runtime`` is bound read-only and ``stage`` read-write, each at its own
     path, so every path the grader passes keeps its meaning inside; ``/tmp``
-    is a tmpfs of ``tmp_bytes``; ``env`` is the whole environment.
+    is a tmpfs of ``tmp_bytes``; ``env`` is the whole environment; the
+    process starts in ``cwd`` (default: the stage).
     """
     program = bwrap()
     if program is None:
@@ -124,11 +125,13 @@ def command(*, runtime: Path, stage: Path, tmp_bytes: int, env: dict[str, str]) 
         args += ["--ro-bind-try", path, path]
     for path in SYSTEM_FILES:
         args += ["--ro-bind-try", path, path]
+    # The tmpfs first: an interpreter, runtime or stage that lives under /tmp (a checkout
+    # in a temporary folder, the default place for stages) is bound on top of it, not hidden by it.
+    args += ["--proc", "/proc", "--dev", "/dev", "--size", str(tmp_bytes), "--tmpfs", "/tmp"]
     for path in _python_dirs():
         args += ["--ro-bind", path, path]
-    args += ["--proc", "/proc", "--dev", "/dev", "--size", str(tmp_bytes), "--tmpfs", "/tmp"]
     args += ["--ro-bind", str(runtime), str(runtime), "--bind", str(stage), str(stage)]
-    args += ["--chdir", str(stage)]
+    args += ["--chdir", str(cwd or stage)]
     return args
 
 

@@ -132,3 +132,21 @@ def assert_no_hidden_test_text(text: str, fmt: str) -> None:
     assert not re.search(r"tests/\d\d", text), fmt
     leaked = [line for line in hidden_source_lines() if line in text]
     assert not leaked, f"hidden test source in {fmt}: {leaked[:3]}"
+
+
+def batch_01(submissions: Path, out: Path, *extra: str, workers: int = 2) -> subprocess.CompletedProcess[str]:
+    """``grader batch`` of assignment 01 over ``submissions`` into ``out``; fails the test unless it exits 0."""
+    done = run_grader("batch", str(submissions), "--out", str(out), "--assignment", "01", "--workers", str(workers),
+                      *extra)
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+def batch_records(out: Path) -> dict[str, dict[str, Any]]:
+    """The per-student records a batch wrote into ``out``, by student."""
+    return {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in (out / "students").glob("*.json")}
+
+
+def batch_files(out: Path) -> dict[str, bytes]:
+    """The bytes of every per-student record in ``out``, to show which a run rewrote."""
+    return {p.name: p.read_bytes() for p in (out / "students").glob("*.json")}

@@ -126,3 +126,19 @@ def test_a_sandboxed_batch_regrades_what_an_unsandboxed_one_recorded(tmp_path: P
     assert run(True) == ("graded", True)  # the earlier result was not sandboxed
     assert run(True) == ("skipped", True)
     assert run(False) == ("skipped", True)  # a sandboxed result stands for an unsandboxed run too
+
+
+def test_an_interpreter_or_stage_under_tmp_is_bound_on_top_of_the_tmpfs(monkeypatch: pytest.MonkeyPatch,
+                                                                          tmp_path: Path) -> None:
+    """bwrap mounts in order: the /tmp tmpfs must come before the binds, or it hides a checkout under /tmp.
+
+    A clone of the course in a temporary folder (as CI makes) has its .venv
+    under /tmp; mounted after the interpreter's bind, the tmpfs hid it and every
+    sandboxed run failed to start (all scores 0).
+    """
+    monkeypatch.setattr(sandbox, "bwrap", lambda: "/usr/bin/bwrap")
+    monkeypatch.setattr(sandbox, "_python_dirs", lambda: ["/tmp/checkout/.venv", "/usr/lib/python3"])
+    args = sandbox.command(runtime=tmp_path / "runtime", stage=tmp_path / "stage", tmp_bytes=1 << 20, env={})
+    tmpfs = args.index("--tmpfs")
+    binds = [i for i, arg in enumerate(args) if arg in ("--ro-bind", "--bind") and args[i + 1].startswith("/tmp")]
+    assert binds and all(i > tmpfs for i in binds), args

@@ -13,10 +13,9 @@ import shutil
 import subprocess
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
-from repo_support import ROOT, run_grader, solution_source
+from repo_support import ROOT, batch_01, batch_files, batch_records, run_grader, solution_source
 
 from grader import batch
 from grader.batch import BatchSummary, Progress, Source, StudentOutcome
@@ -56,20 +55,6 @@ def _module(student: Path, source: str) -> None:
     path.write_text(source, encoding="utf-8")
 
 
-def _batch(submissions: Path, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    done = run_grader("batch", str(submissions), "--out", str(out), "--assignment", "01", "--workers", "2", *extra)
-    assert done.returncode == 0, done.stderr
-    return done
-
-
-def _records(out: Path) -> dict[str, dict[str, Any]]:
-    return {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in (out / "students").glob("*.json")}
-
-
-def _file_bytes(out: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in (out / "students").iterdir()}
-
-
 def _progress(stderr: str) -> dict[str, str]:
     """Each student's progress line, by name; every line numbered 1..N once."""
     lines = [line for line in stderr.splitlines() if line.startswith("[")]
@@ -105,14 +90,14 @@ def class_folder(tmp_path: Path) -> Path:
 def test_a_class_folder_is_graded_then_only_changes_are_regraded(class_folder: Path, tmp_path: Path) -> None:
     """Each student gets exactly their score in the documented files; re-runs skip, a change regrades one."""
     out = tmp_path / "results"
-    first = _batch(class_folder, out)
+    first = batch_01(class_folder, out)
     assert f"note: student name {'Zoë Q'!r} is not [A-Za-z0-9_.-]+: filed as 'Zo__Q'" in first.stderr
     lines = _progress(first.stderr)
     assert sorted(lines) == ["Zo__Q", "alice", "bob", "carol", "dave"]
     assert "alice 100/100 (" in lines["alice"] and "dave 0/100 (" in lines["dave"]
     assert _last_line(first.stderr).startswith("graded 5, skipped 0, errors 0 of 5 student(s) in ")
 
-    records = _records(out)
+    records = batch_records(out)
     assert sorted(records) == ["Zo__Q", "alice", "bob", "carol", "dave"]
     course = batch.identity(load_manifest(ROOT).only(["01"]), course_tests(load_manifest(ROOT), None))
     for name, record in records.items():
@@ -150,27 +135,27 @@ def test_a_class_folder_is_graded_then_only_changes_are_regraded(class_folder: P
     assert not [p for p in out.rglob("*") if p.name.endswith(".partial")]
 
     # Unchanged: nothing is graded or rewritten.
-    before = _file_bytes(out)
-    second = _batch(class_folder, out)
+    before = batch_files(out)
+    second = batch_01(class_folder, out)
     assert _last_line(second.stderr).startswith("graded 0, skipped 5, errors 0 of 5 student(s) in ")
     assert all(line.endswith("(unchanged, skipped)") for line in _progress(second.stderr).values())
-    assert _file_bytes(out) == before
+    assert batch_files(out) == before
 
     # bob fixes his module; alice adds files the grader never reads: only bob is regraded.
     _module(class_folder / "bob", SOLUTION)
     (class_folder / "alice" / "conftest.py").write_text(FORCE_PASS_CONFTEST)
     (class_folder / "alice" / "assignments" / "01" / "notes.md").write_text("done\n")
-    third = _batch(class_folder, out)
+    third = batch_01(class_folder, out)
     assert _last_line(third.stderr).startswith("graded 1, skipped 4, errors 0 of 5 student(s) in ")
-    after = _file_bytes(out)
+    after = batch_files(out)
     assert {name for name in before if before[name] != after[name]} == {"bob.json"}
-    assert _records(out)["bob"]["result"]["score"] == 100
+    assert batch_records(out)["bob"]["result"]["score"] == 100
     assert "bob,100,100,graded\n" in (out / "grades.csv").read_text(encoding="utf-8")
 
-    forced = _batch(class_folder, out, "--force")
+    forced = batch_01(class_folder, out, "--force")
     assert _last_line(forced.stderr).startswith("graded 5, skipped 0, errors 0 of 5 student(s) in ")
     assert "(unchanged, skipped)" not in forced.stderr
-    assert {n: r["result"]["score"] for n, r in _records(out).items()} == {
+    assert {n: r["result"]["score"] for n, r in batch_records(out).items()} == {
         "alice": 100, "bob": 100, "carol": 0, "dave": 0, "Zo__Q": 0}
 
 
@@ -208,10 +193,10 @@ def test_a_roster_of_git_repositories_is_cloned_graded_and_updated(tmp_path: Pat
         f"   {(tmp_path / 'repos' / 'ghost.git').as_uri()}\n", encoding="utf-8")
     out = tmp_path / "results"
 
-    first = _batch(roster, out)
+    first = batch_01(roster, out)
     assert _last_line(first.stderr).startswith("graded 3, skipped 0, errors 1 of 4 student(s) in ")
     assert re.search(r"^\[\d/4\] ghost error: clone failed: .*ghost\.git.* \(\d+\.\d s\)$", first.stderr, re.MULTILINE)
-    records = _records(out)
+    records = batch_records(out)
     course = records["alice"]["key"].split("+")[1]
     assert records["alice"]["key"] == f"{_git(alice, 'rev-parse', 'HEAD')}+{course}"
     assert records["alice"]["source"] == alice.as_uri()
@@ -242,11 +227,11 @@ def test_a_roster_of_git_repositories_is_cloned_graded_and_updated(tmp_path: Pat
     marker.write_text("")
     _module(bob, SOLUTION)
     _git(bob, "commit", "-q", "-am", "fixed")
-    second = _batch(roster, out)
+    second = batch_01(roster, out)
     assert _last_line(second.stderr).startswith("graded 1, skipped 2, errors 1 of 4 student(s) in ")
     assert "alice 100/100 (unchanged, skipped)" in second.stderr
     assert marker.exists()
-    records = _records(out)
+    records = batch_records(out)
     assert records["bob"]["key"] == f"{_git(bob, 'rev-parse', 'HEAD')}+{course}"
     assert records["bob"]["result"]["score"] == 100
 
@@ -276,7 +261,7 @@ def test_a_fault_grading_one_student_never_stops_the_others(tmp_path: Path, monk
     assert (summary.graded, summary.skipped, summary.errors) == (2, 0, 1)
     assert [(s.student, s.action, s.score) for s in summary.students] == [
         ("alice", "graded", 42.0), ("bob", "error", 0.0), ("carol", "graded", 42.0)]
-    bob = _records(tmp_path / "out")["bob"]
+    bob = batch_records(tmp_path / "out")["bob"]
     assert bob["status"] == "error" and bob["message"] == "internal error while grading: RuntimeError: boom"
     assert bob["key"]  # the submission was read: a later run retries it anyway, since it is an error
     assert "bob error: internal error while grading: RuntimeError: boom" in stream.getvalue()
@@ -459,9 +444,9 @@ def test_clone_then_batch_cloned_grades_without_fetching(tmp_path: Path) -> None
                                          "(batch --cloned records them as errors)")
     assert not (out / "students").exists()  # nothing graded
     (tmp_path / "repos").rename(tmp_path / "gone")  # a fetch would fail now
-    done = _batch(roster, out, "--cloned")
+    done = batch_01(roster, out, "--cloned")
     assert _last_line(done.stderr).startswith("graded 1, skipped 0, errors 1 of 2 student(s) in ")
-    records = _records(out)
+    records = batch_records(out)
     assert records["alice"]["key"].startswith(f"{sha}+") and records["alice"]["result"]["score"] == 100
     assert records["ghost"]["status"] == "error"
     assert records["ghost"]["message"].startswith("not cloned: no checkout of ")

@@ -12,10 +12,9 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
-from repo_support import ROOT, run_grader, solution_source
+from repo_support import ROOT, batch_01, batch_files, batch_records, run_grader, solution_source
 
 from grader import batch
 from grader.manifest import load_manifest
@@ -49,20 +48,6 @@ def _class(root: Path) -> Path:
     return root
 
 
-def _batch(submissions: Path, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    done = run_grader("batch", str(submissions), "--out", str(out), "--assignment", "01", "--workers", "1", *extra)
-    assert done.returncode == 0, done.stderr
-    return done
-
-
-def _records(out: Path) -> dict[str, dict[str, Any]]:
-    return {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in (out / "students").glob("*.json")}
-
-
-def _files(out: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in (out / "students").glob("*.json")}
-
-
 def _interrupted(submissions: Path, out: Path, lines_before: int, signum: int) -> tuple[int, str]:
     """Run a batch, send ``signum`` once its standard error has ``lines_before`` lines; exit status and stderr."""
     child = subprocess.Popen([sys.executable, "-m", "grader", "batch", str(submissions), "--out", str(out),
@@ -82,7 +67,7 @@ def _interrupted(submissions: Path, out: Path, lines_before: int, signum: int) -
 
 def _assert_true_or_earlier(out: Path, earlier: dict[str, bytes]) -> None:
     """Every student file is a complete result at the true score, or the file as it was before."""
-    for name, data in _files(out).items():
+    for name, data in batch_files(out).items():
         if earlier.get(name) == data:
             continue
         record = json.loads(data)
@@ -111,8 +96,8 @@ def test_an_interrupted_batch_records_only_complete_results(tmp_path: Path, line
     assert recorded.isdisjoint(not_graded) and recorded | not_graded == set(TRUE), (recorded, not_graded)
     assert not (out / "grades.csv").exists() and not (out / "summary.json").exists()
 
-    again = _batch(submissions, out)
-    records = _records(out)
+    again = batch_01(submissions, out, workers=1)
+    records = batch_records(out)
     assert {n: r["result"]["score"] for n, r in records.items()} == TRUE
     assert all(r["status"] == "graded" for r in records.values())
     skipped = {line.split()[1] for line in again.stderr.splitlines() if line.endswith("(unchanged, skipped)")}
@@ -124,17 +109,17 @@ def test_an_interrupted_regrade_keeps_each_earlier_result_or_replaces_it_whole(t
     complete result, and the next run finishes the rest."""
     submissions = _class(tmp_path / "class")
     out = tmp_path / "results"
-    _batch(submissions, out)
-    earlier = _files(out)
+    batch_01(submissions, out, workers=1)
+    earlier = batch_files(out)
     for folder in submissions.iterdir():
         path = folder / "assignments" / "01" / "why_async.py"
         path.write_text(path.read_text(encoding="utf-8") + "\n# resubmitted\n", encoding="utf-8")
     status, stderr = _interrupted(submissions, out, 3, signal.SIGINT)
     assert status == 130, stderr
     _assert_true_or_earlier(out, earlier)
-    assert set(_files(out)) == set(earlier)
-    _batch(submissions, out)
-    records = _records(out)
+    assert set(batch_files(out)) == set(earlier)
+    batch_01(submissions, out, workers=1)
+    records = batch_records(out)
     assert {n: r["result"]["score"] for n, r in records.items()} == TRUE
     assert all(r["key"] != json.loads(earlier[f"{n}.json"])["key"] for n, r in records.items())
 
@@ -143,7 +128,7 @@ def test_a_forged_record_is_regraded_not_kept(tmp_path: Path) -> None:
     """bob's file edited to full marks (its key, status and seal left as they were) is regraded to his 0."""
     submissions = _class(tmp_path / "class")
     out = tmp_path / "results"
-    _batch(submissions, out)
+    batch_01(submissions, out, workers=1)
     path = out / "students" / "bob.json"
     record = json.loads(path.read_text(encoding="utf-8"))
     for assignment in record["result"]["assignments"]:
@@ -153,15 +138,15 @@ def test_a_forged_record_is_regraded_not_kept(tmp_path: Path) -> None:
     record["result"]["score"] = record["result"]["max_score"]
     path.write_text(json.dumps(record), encoding="utf-8")
 
-    again = _batch(submissions, out)
+    again = batch_01(submissions, out, workers=1)
     assert "bob 0/100 (" in again.stderr and "bob 100/100" not in again.stderr
     assert "alice 100/100 (unchanged, skipped)" in again.stderr  # a record the grader sealed is still trusted
-    assert _records(out)["bob"]["result"]["score"] == 0
+    assert batch_records(out)["bob"]["result"]["score"] == 0
     assert "bob,0,0,graded\n" in (out / "grades.csv").read_text(encoding="utf-8")
 
-    unsealed = {k: v for k, v in _records(out)["carol"].items() if k != "seal"}
+    unsealed = {k: v for k, v in batch_records(out)["carol"].items() if k != "seal"}
     (out / "students" / "carol.json").write_text(json.dumps(unsealed), encoding="utf-8")
-    third = _batch(submissions, out)
+    third = batch_01(submissions, out, workers=1)
     assert "carol 100/100 (unchanged, skipped)" not in third.stderr and "carol 100/100 (" in third.stderr
 
 
@@ -177,7 +162,7 @@ def test_the_time_budget_leaves_assignments_not_graded_never_zero(tmp_path: Path
     assert done.returncode == 0, done.stderr
     assert "[1/1] slow partial: not graded for time: 01, 02 (the time budget of 3 s per student ran out) (" in (
         done.stderr)
-    record = _records(out)["slow"]
+    record = batch_records(out)["slow"]
     assert record["status"] == "partial"
     assert sorted(record["not_graded"]) == ["01", "02"]
     # One at a time: the first runs until the budget ends it, the second never starts.
@@ -197,7 +182,7 @@ def test_the_time_budget_leaves_assignments_not_graded_never_zero(tmp_path: Path
     again = run_grader("batch", str(tmp_path / "class"), "--out", str(out), "--assignment", "01", "--assignment",
                        "02", "--workers", "1")
     assert again.returncode == 0, again.stderr
-    assert _records(out)["slow"]["status"] == "graded" and _records(out)["slow"]["result"]["score"] == 200
+    assert batch_records(out)["slow"]["status"] == "graded" and batch_records(out)["slow"]["result"]["score"] == 200
 
 
 def _course_toml(folder: Path, batch_table: str) -> Path:
@@ -246,12 +231,12 @@ def test_a_fault_of_the_grader_keeps_the_earlier_result(tmp_path: Path, monkeypa
     run = dict(workers=1, tests=course_tests(manifest, None), stream=io.StringIO())
     monkeypatch.setattr(batch, "grade_within", fine)
     batch.run_batch(manifest, batch.read_sources(tmp_path / "class", out), out, **run)  # type: ignore[arg-type]
-    before = _files(out)
+    before = batch_files(out)
     monkeypatch.setattr(batch, "grade_within", broken)
     stream = io.StringIO()
     summary = batch.run_batch(manifest, batch.read_sources(tmp_path / "class", out), out, workers=1, force=True,
                               tests=course_tests(manifest, None), stream=stream)
-    assert _files(out) == before
+    assert batch_files(out) == before
     assert [s.action for s in summary.students] == ["not graded", "not graded"]
     assert ("alice not graded: internal error while grading: RuntimeError: the runner lost its fork server; "
             "the earlier result is kept") in stream.getvalue()
