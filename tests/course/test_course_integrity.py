@@ -6,6 +6,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
 from repo_support import ROOT
 from grader import stubs
 from grader.catalog import load_catalog
@@ -87,14 +88,16 @@ def _pytest(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
                           timeout=300)
 
 
-def test_student_runs_public_tests_of_one_assignment(student_copy):
+# Two pytest starts per assignment: 03 runs by default, every assignment in `dev.py check` (slow).
+@pytest.mark.parametrize("a", [pytest.param(a, id=a.id, marks=() if a.id == "03" else pytest.mark.slow)
+                               for a in MANIFEST.assignments])
+def test_student_runs_public_tests_of_one_assignment(student_copy, a):
     """In a student's clone, `pytest assignments/03` runs that assignment's public tests on the student's module."""
-    for a in MANIFEST.assignments:
-        done = _pytest(student_copy, f"assignments/{a.id}", "-p", "no:randomly")
-        assert done.returncode == 1, f"{a.id}: the stub should fail its public tests:\n{done.stdout[-2000:]}"
-        assert " passed" not in done.stdout.splitlines()[-1], done.stdout.splitlines()[-1]
-        solution = ROOT / "solutions" / a.id / a.module
-        (student_copy / "assignments" / a.id / a.module).write_bytes(solution.read_bytes())
-        done = _pytest(student_copy, f"assignments/{a.id}", "-p", "no:randomly")
-        assert done.returncode == 0, f"{a.id}: the solution should pass its public tests:\n{done.stdout[-3000:]}"
-        assert "failed" not in done.stdout.splitlines()[-1]
+    done = _pytest(student_copy, f"assignments/{a.id}", "-p", "no:randomly")
+    assert done.returncode == 1, f"{a.id}: the stub should fail its public tests:\n{done.stdout[-2000:]}"
+    assert " passed" not in done.stdout.splitlines()[-1], done.stdout.splitlines()[-1]
+    solution = ROOT / "solutions" / a.id / a.module
+    (student_copy / "assignments" / a.id / a.module).write_bytes(solution.read_bytes())
+    done = _pytest(student_copy, f"assignments/{a.id}", "-p", "no:randomly")
+    assert done.returncode == 0, f"{a.id}: the solution should pass its public tests:\n{done.stdout[-3000:]}"
+    assert "failed" not in done.stdout.splitlines()[-1]

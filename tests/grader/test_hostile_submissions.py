@@ -160,6 +160,7 @@ def test_cpu_spin_hits_the_per_test_timeout(strict_course, tmp_path):
     assert "ran past 1 s" in feedback and "blocking" in feedback
 
 
+@pytest.mark.slow  # waits out real-time limits
 def test_ignored_alarm_hits_the_watchdog_and_the_rest_still_run(strict_course, tmp_path):
     """Code that ignores SIGALRM and spins is ended by the watchdog (2 x 1 s + 1 s); the tests after it still run."""
     manifest = strict_course / "course.toml"  # room for the three stuck tests' 3 s each
@@ -175,6 +176,7 @@ def test_ignored_alarm_hits_the_watchdog_and_the_rest_still_run(strict_course, t
     assert all(outcome == "passed" for name, outcome in outcomes.items() if "speedup" not in name), outcomes
 
 
+@pytest.mark.slow  # waits out real-time limits
 def test_a_stuck_process_is_killed_at_the_assignment_time_limit(strict_course, tmp_path):
     """Code that stops the watchdog too is killed at the manifest's wall-time limit; earlier passes count."""
     spinning = _with("01", "    _, sequential = await timed(run_sequential(jobs))\n",

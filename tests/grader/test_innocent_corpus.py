@@ -193,6 +193,8 @@ for form in {HTTP_DATE_FORMS!r}:
         break
     except ValueError:
         pass
+if when is None:  # no form matched: unparsable
+    return None
 """, " " * 8)
 
 

@@ -77,8 +77,10 @@ def _assert_true_or_earlier(out: Path, earlier: dict[str, bytes]) -> None:
 
 # 1 line: the note, printed once the session is open, before any student finished; 2: the first student is
 # done and the second under way; 3: two done, the third under way.
+# One moment runs by default; the others are `slow` (dev.py check runs them).
 @pytest.mark.parametrize(("lines_before", "signum"), [
-    (1, signal.SIGINT), (2, signal.SIGINT), (3, signal.SIGINT), (2, signal.SIGTERM),
+    pytest.param(1, signal.SIGINT, marks=pytest.mark.slow), pytest.param(2, signal.SIGINT, marks=pytest.mark.slow),
+    (3, signal.SIGINT), pytest.param(2, signal.SIGTERM, marks=pytest.mark.slow),
 ])
 def test_an_interrupted_batch_records_only_complete_results(tmp_path: Path, lines_before: int, signum: int) -> None:
     """No student below the true score after Ctrl-C or SIGTERM; the run names who was not graded; the next run
@@ -104,6 +106,7 @@ def test_an_interrupted_batch_records_only_complete_results(tmp_path: Path, line
     assert skipped == recorded
 
 
+@pytest.mark.slow
 def test_an_interrupted_regrade_keeps_each_earlier_result_or_replaces_it_whole(tmp_path: Path) -> None:
     """Every submission changed since a complete run; interrupted mid-class, each file is the old one or the new
     complete result, and the next run finishes the rest."""
@@ -150,6 +153,7 @@ def test_a_forged_record_is_regraded_not_kept(tmp_path: Path) -> None:
     assert "carol 100/100 (unchanged, skipped)" not in third.stderr and "carol 100/100 (" in third.stderr
 
 
+@pytest.mark.slow
 def test_the_time_budget_leaves_assignments_not_graded_never_zero(tmp_path: Path) -> None:
     """A submission that hangs at import uses up its budget: both assignments are recorded as not graded for
     time, empty in grades.csv, and out of the statistics."""

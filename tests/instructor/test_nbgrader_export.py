@@ -160,6 +160,7 @@ def table_counts(db: Path) -> dict[str, int]:
         return {t: connection.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in tables}
 
 
+@pytest.mark.slow  # nbgrader's own start-up
 def test_round_trip_through_nbgrader_export(nbgrader_cli: Path, course: Path, tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     from nbgrader.api import Gradebook
