@@ -87,6 +87,11 @@ class Job:
         """Where the child's watchdog writes when it ends the process (empty while it has not)."""
         return self.report.with_suffix(".watchdog")
 
+    def discard_outputs(self) -> None:
+        """Remove what a lost run wrote (report, output, watchdog), before the job runs again."""
+        for leftover in (self.report, self.output, self.watchdog):
+            leftover.unlink(missing_ok=True)
+
     def env(self) -> dict[str, str]:
         """The whole environment of the child: nothing inherited but PATH."""
         return child_env(self.scratch)
@@ -439,8 +444,7 @@ class PreferForks:
                 return server.run(job)
             except ForkServerGone:
                 self._server = None
-                for leftover in (job.report, job.output, job.watchdog):
-                    leftover.unlink(missing_ok=True)
+                job.discard_outputs()
         return self._spawn.run(job)
 
 
@@ -500,8 +504,7 @@ class SandboxedRunner:
                 with self._lock:
                     self._servers[job.stage.root] = None
                 server.close()
-                for leftover in (job.report, job.output, job.watchdog):
-                    leftover.unlink(missing_ok=True)
+                job.discard_outputs()
         return self._spawn.run(job)
 
     def close(self) -> None:
