@@ -3,10 +3,14 @@
 Run from the course root. Measures, in one run, side by side:
 
 1. ``full_submission``: ``python -m grader grade --submission solutions
-   --format json`` (after one warm-up run, so the catalog cache is warm)
-   versus the naive way, ``python -m pytest tests/NN assignments/NN --against
-   solutions -q -p no:randomly`` once per assignment, one after another.
-   Median wall time of ``--runs`` runs each, and the ratio grader/naive.
+   --format json`` (after one warm-up run, so the catalog cache is warm),
+   sandboxed (``--sandbox required``, where bubblewrap runs) and not
+   (``--sandbox off``), versus the naive way, ``python -m pytest tests/NN
+   assignments/NN --against solutions -q -p no:randomly`` once per
+   assignment, one after another. The three take turns, so a noisy machine
+   slows each alike. Median wall time of ``--runs`` runs each, the ratio
+   grader/naive and the ratio sandboxed/unsandboxed. ``one_assignment``: the
+   same for a submission of assignment 01 alone.
 2. ``virtual_time``: hidden + public suites against the solutions, one pytest
    process per assignment with ``-p bench.looptime_probe`` (see that module
    for the method): loop seconds simulated per wall second in looptime tests,
@@ -14,7 +18,9 @@ Run from the course root. Measures, in one run, side by side:
 3. ``student_loop``: ``python -m pytest assignments/NN -q -p no:randomly``
    against the stub and with ``--against solutions``, per assignment, median.
 4. ``class_scale``: ``grader.batch.run_batch`` on ``--students`` synthetic
-   submissions (``bench/class_scale.py``), in a process of its own.
+   submissions (``bench/class_scale.py``), in a process of its own:
+   sandboxed (where bubblewrap runs) and not, identical files graded once;
+   and every file run, unsandboxed.
 5. ``startup``: interpreter start and the imports every test process pays.
 
 Prints a table; writes everything as JSON to ``--json`` (default
@@ -93,16 +99,44 @@ def startup(runs: int) -> dict[str, Any]:
             "imports_only_seconds": imports["median"] - bare["median"]}
 
 
-def full_submission(ids: list[str], runs: int) -> dict[str, Any]:
-    grader_cmd = [PY, "-m", "grader", "grade", "--submission", "solutions", "--format", "json"]
-    timed(grader_cmd)  # warm-up: the catalog cache is written if it was not there
-    statuses: list[int] = []
+def sandbox_problem() -> str | None:
+    """Why graded runs cannot be sandboxed here, or None."""
+    sys.path.insert(0, str(ROOT))
+    from grader import sandbox
 
-    def grader_once() -> float:
-        seconds, status = timed(grader_cmd)
+    return sandbox.unavailable()
+
+
+def _grader_command(mode: str, *assignments: str) -> list[str]:
+    picked = [arg for aid in assignments for arg in ("--assignment", aid)]
+    return [PY, "-m", "grader", "grade", "--submission", "solutions", "--format", "json", "--sandbox", mode, *picked]
+
+
+def _turns(runs: int, commands: dict[str, Callable[[], float]]) -> dict[str, dict[str, Any]]:
+    """``runs`` samples of each command, taking turns; the median and samples of each."""
+    samples: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(runs):
+        for name, once in commands.items():
+            samples[name].append(once())
+    return {name: {"median": statistics.median(values), "samples": values} for name, values in samples.items()}
+
+
+def _grading(mode: str, statuses: list[int], *assignments: str) -> Callable[[], float]:
+    command = _grader_command(mode, *assignments)
+
+    def once() -> float:
+        seconds, status = timed(command)
         statuses.append(status)
         return seconds
 
+    return once
+
+
+def full_submission(ids: list[str], runs: int, sandboxed: bool) -> dict[str, Any]:
+    modes = ["off", *(["required"] if sandboxed else [])]
+    for mode in modes:
+        timed(_grader_command(mode))  # warm-up: the catalog cache is written if it was not there
+    statuses: dict[str, list[int]] = {mode: [] for mode in modes}
     naive_statuses: dict[str, int] = {}
 
     def naive_once() -> float:
@@ -114,13 +148,35 @@ def full_submission(ids: list[str], runs: int) -> dict[str, Any]:
             total += seconds
         return total
 
-    grader = median_of(runs, grader_once)
-    naive = median_of(runs, naive_once)
-    return {"grader_seconds": grader["median"], "grader_samples": grader["samples"],
-            "grader_exit_status": statuses,
-            "naive_seconds": naive["median"], "naive_samples": naive["samples"],
-            "naive_exit_status": naive_statuses,
-            "ratio_grader_over_naive": grader["median"] / naive["median"]}
+    commands = {mode: _grading(mode, statuses[mode]) for mode in modes}
+    measured = _turns(runs, {**commands, "naive": naive_once})
+    grader = measured["required" if sandboxed else "off"]
+    result = {"sandboxed": sandboxed,
+              "grader_seconds": grader["median"], "grader_samples": grader["samples"],
+              "grader_exit_status": statuses["required" if sandboxed else "off"],
+              "unsandboxed_seconds": measured["off"]["median"], "unsandboxed_samples": measured["off"]["samples"],
+              "unsandboxed_exit_status": statuses["off"],
+              "naive_seconds": measured["naive"]["median"], "naive_samples": measured["naive"]["samples"],
+              "naive_exit_status": naive_statuses,
+              "ratio_grader_over_naive": grader["median"] / measured["naive"]["median"]}
+    if sandboxed:
+        result["ratio_sandboxed_over_unsandboxed"] = grader["median"] / measured["off"]["median"]
+    return result
+
+
+def one_assignment(runs: int, sandboxed: bool) -> dict[str, Any]:
+    """A submission of assignment 01 alone: sandboxed and not."""
+    modes = ["off", *(["required"] if sandboxed else [])]
+    statuses: dict[str, list[int]] = {mode: [] for mode in modes}
+    measured = _turns(max(runs, 3), {mode: _grading(mode, statuses[mode], "01") for mode in modes})
+    result: dict[str, Any] = {"sandboxed": sandboxed, "exit_status": statuses,
+                              "unsandboxed_seconds": measured["off"]["median"],
+                              "unsandboxed_samples": measured["off"]["samples"]}
+    if sandboxed:
+        result |= {"sandboxed_seconds": measured["required"]["median"],
+                   "sandboxed_samples": measured["required"]["samples"],
+                   "ratio_sandboxed_over_unsandboxed": measured["required"]["median"] / measured["off"]["median"]}
+    return result
 
 
 def virtual_time(ids: list[str]) -> dict[str, Any]:
@@ -174,10 +230,14 @@ def student_loop(ids: list[str], runs: int) -> dict[str, Any]:
             "solution_max_seconds": max(r["solution_seconds"] for r in per.values())}
 
 
-def class_scale(students: int) -> dict[str, Any]:
-    """The batch as it runs (identical files graded once), and with every file run (``--no-reuse``)."""
+def class_scale(students: int, sandboxed: bool) -> dict[str, Any]:
+    """The batch as it runs (identical files graded once), sandboxed and not, and with every file run
+    (``--no-reuse``, unsandboxed)."""
     results = {}
-    for mode, extra in (("reuse", []), ("every_file", ["--no-reuse"])):
+    variants = [("reuse", ["--sandbox", "off"]), ("every_file", ["--no-reuse", "--sandbox", "off"])]
+    if sandboxed:
+        variants.insert(0, ("sandboxed", ["--sandbox", "on"]))
+    for mode, extra in variants:
         with tempfile.TemporaryDirectory(prefix="bench-class-json-") as tmp:
             out = Path(tmp) / "class.json"
             started = time.perf_counter()
@@ -186,15 +246,20 @@ def class_scale(students: int) -> dict[str, Any]:
             result = json.loads(out.read_text(encoding="utf-8"))
         result["process_seconds"] = time.perf_counter() - started
         results[mode] = result
-    return {**results["reuse"], "every_file": results["every_file"]}
+    combined = {**results["reuse"], "every_file": results["every_file"]}
+    if sandboxed:
+        combined["sandboxed_run"] = results["sandboxed"]
+        combined["ratio_sandboxed_over_unsandboxed"] = (results["sandboxed"]["wall_seconds"]
+                                                        / results["reuse"]["wall_seconds"])
+    return combined
 
 
 # --- output ----------------------------------------------------------------------------------------
 
 
 def table(results: dict[str, Any]) -> str:
-    m, s, f, v, loop, c = (results[k] for k in ("machine", "startup", "full_submission",
-                                                 "virtual_time", "student_loop", "class_scale"))
+    m, s, f, v, loop, c, one = (results[k] for k in ("machine", "startup", "full_submission", "virtual_time",
+                                                      "student_loop", "class_scale", "one_assignment"))
     lines = [
         f"machine: {m['nproc']} CPU(s), Python {m['python']}, {m['platform']}, {m['date']}",
         f"runs per median: {results['runs']}",
@@ -204,10 +269,19 @@ def table(results: dict[str, Any]) -> str:
         f"  + import pytest aiohttp aioresponses ...   {s['python_with_imports_seconds']:8.3f}",
         f"  python -m pytest --version                 {s['pytest_version_seconds']:8.3f}",
         "",
-        "full submission (reference solutions, 9 assignments)",
-        f"  grader (python -m grader grade)            {f['grader_seconds']:8.3f} s",
+        "full submission (reference solutions, 9 assignments)"
+        + ("" if f["sandboxed"] else f" -- not sandboxed here: {results['sandbox_problem']}"),
+        f"  grader, sandboxed                          {f['grader_seconds']:8.3f} s" if f["sandboxed"] else "",
+        f"  grader, --sandbox off                      {f['unsandboxed_seconds']:8.3f} s",
         f"  naive (pytest per assignment, sequential)  {f['naive_seconds']:8.3f} s",
         f"  ratio grader / naive                       {f['ratio_grader_over_naive']:8.2f}",
+        (f"  ratio sandboxed / unsandboxed              {f['ratio_sandboxed_over_unsandboxed']:8.2f}"
+         if f["sandboxed"] else ""),
+        "one-assignment submission (01)",
+        f"  grader, sandboxed                          {one['sandboxed_seconds']:8.3f} s" if one["sandboxed"] else "",
+        f"  grader, --sandbox off                      {one['unsandboxed_seconds']:8.3f} s",
+        (f"  ratio sandboxed / unsandboxed              {one['ratio_sandboxed_over_unsandboxed']:8.2f}"
+         if one["sandboxed"] else ""),
         "",
         "virtual time (hidden + public suites vs solutions)",
         f"  looptime tests                             {v['virtual_tests']:8d}",
@@ -227,6 +301,9 @@ def table(results: dict[str, Any]) -> str:
     lines += [
         "",
         f"class scale: run_batch, {c['students']} synthetic submissions, {c['workers']} workers",
+        *([f"  wall seconds sandboxed (identical once)    {c['sandboxed_run']['wall_seconds']:8.1f}",
+           f"  ratio sandboxed / unsandboxed              {c['ratio_sandboxed_over_unsandboxed']:8.2f}"]
+          if "sandboxed_run" in c else []),
         f"  graded / errors                            {c['graded']} / {c['errors']}",
         f"  wall seconds (identical files run once)    {c['wall_seconds']:8.1f}",
         f"  submissions per second                     {c['submissions_per_second']:8.3f}",
@@ -236,7 +313,7 @@ def table(results: dict[str, Any]) -> str:
          f"{c['peak_rss_self_mb']:.0f} MB (largest single process, not a sum)"),
         f"  mix (assignment files)                     {c['mix_per_assignment']}",
     ]
-    return "\n".join(lines)
+    return "\n".join(line for line in lines if line != "")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -256,12 +333,15 @@ def main(argv: list[str] | None = None) -> int:
         os.chdir(ROOT)  # the commands measured are the ones run from the course root
     ids = assignment_ids()
     started = time.perf_counter()
-    results: dict[str, Any] = {"machine": machine(), "runs": runs, "quick": args.quick}
+    problem = sandbox_problem()
+    sandboxed = problem is None
+    results: dict[str, Any] = {"machine": machine(), "runs": runs, "quick": args.quick, "sandbox_problem": problem}
     for name, run in (("startup", lambda: startup(runs)),
-                      ("full_submission", lambda: full_submission(ids, runs)),
+                      ("full_submission", lambda: full_submission(ids, runs, sandboxed)),
+                      ("one_assignment", lambda: one_assignment(runs, sandboxed)),
                       ("virtual_time", lambda: virtual_time(ids)),
                       ("student_loop", lambda: student_loop(ids, runs)),
-                      ("class_scale", lambda: class_scale(students))):
+                      ("class_scale", lambda: class_scale(students, sandboxed))):
         print(f"bench: {name} ...", file=sys.stderr, flush=True)
         results[name] = run()
     results["bench_seconds"] = time.perf_counter() - started

@@ -1,6 +1,6 @@
 """Class-scale measurement, run in a process of its own by ``python -m bench``.
 
-``python -m bench.class_scale --students N --json FILE [--seed S]`` generates N
+``python -m bench.class_scale --students N --json FILE [--seed S] [--sandbox on|off]`` generates N
 synthetic submissions (all nine assignments each) into a temporary folder,
 grades them with ``grader.batch.run_batch`` (default workers), and writes what
 it measured to FILE. It runs in a fresh process so that
@@ -97,7 +97,8 @@ def _maxrss_mb(who: int) -> float:
     return value / (1024 * 1024) if sys.platform == "darwin" else value / 1024
 
 
-def measure(students: int, seed: int, workers: int | None = None, reuse: bool = True) -> dict[str, object]:
+def measure(students: int, seed: int, workers: int | None = None, reuse: bool = True,
+            sandboxed: bool = False) -> dict[str, object]:
     from grader.batch import default_workers, read_sources, run_batch
     from grader.manifest import load_manifest
     from grader.pipeline import course_tests
@@ -112,7 +113,7 @@ def measure(students: int, seed: int, workers: int | None = None, reuse: bool = 
         sources = read_sources(submissions, out)
         started = time.perf_counter()
         summary = run_batch(manifest, sources, out, tests=tests, stream=io.StringIO(), workers=workers,
-                            reuse_identical=reuse)
+                            reuse_identical=reuse, sandboxed=sandboxed)
         wall = time.perf_counter() - started
     scores = [s.score for s in summary.students]
     return {
@@ -122,6 +123,7 @@ def measure(students: int, seed: int, workers: int | None = None, reuse: bool = 
         "skipped": summary.skipped,
         "workers": workers or default_workers(),
         "reuse_identical": reuse,
+        "sandboxed": sandboxed,
         "seed": seed,
         "mix_per_assignment": dict(counts),
         "generation_seconds": generation,
@@ -144,8 +146,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, required=True)
     parser.add_argument("--workers", type=int, default=None, help="batch workers (default: batch's own default)")
     parser.add_argument("--no-reuse", action="store_true", help="run every file (batch --no-reuse)")
+    parser.add_argument("--sandbox", choices=("on", "off"), default="off",
+                        help="grade inside bubblewrap (grader/sandbox.py), as batch's grade of record does")
     args = parser.parse_args(argv)
-    result = measure(args.students, args.seed, args.workers, reuse=not args.no_reuse)
+    result = measure(args.students, args.seed, args.workers, reuse=not args.no_reuse, sandboxed=args.sandbox == "on")
     args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     return 0
 

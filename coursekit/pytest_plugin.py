@@ -16,21 +16,31 @@ from typing import Any
 import pytest
 from looptime import LoopTimeProxy
 
-from coursekit import hints, testing
+from coursekit import hints, i18n, testing
 from coursekit.http import mock_http, session_spy, traffic  # noqa: F401  (fixtures for every test)
 from coursekit.testing import BlockingCallError, leaves
 
 _FAILED = pytest.StashKey[bool]()
+_PREVIOUS_LANGUAGE = pytest.StashKey[str]()
+HINT_TITLE = i18n.N_("Hint")  # the title of the section pytest prints under a failing test
 # Set when the test's call itself ended with a BlockingCallError: the student already sees it there.
 _REPORTED_BLOCKING = pytest.StashKey[bool]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # The student's language for the hints and the guard's messages: COURSE_LANG, LANG, then course.toml.
+    # The grader's child runs with COURSE_LANG=en: the grader words what it shows itself.
+    language = i18n.choose(env=os.environ, course=i18n.course_language(config.rootpath))
+    config.stash[_PREVIOUS_LANGUAGE] = i18n.activate(language)
     config.addinivalue_line("markers", "points(n): points this test is worth when graded")
     config.addinivalue_line(
         "markers",
         "allow_blocking: the test deliberately makes blocking calls inside coroutines",
     )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    i18n.activate(config.stash.get(_PREVIOUS_LANGUAGE, i18n.DEFAULT))
 
 
 @pytest.fixture(autouse=True)
@@ -48,10 +58,7 @@ def _forbid_blocking_sleep(request: pytest.FixtureRequest, monkeypatch: pytest.M
         def guarded_sleep(seconds: float) -> None:
             if asyncio._get_running_loop() is not None:
                 seen.append(f"time.sleep({seconds!r})")
-                raise BlockingCallError(
-                    f"time.sleep({seconds!r}) was called inside a coroutine, "
-                    "while the event loop was running."
-                )
+                raise BlockingCallError(i18n._(hints.BLOCKED_CALL).format(call=f"time.sleep({seconds!r})"))
             real_sleep(seconds)
 
         monkeypatch.setattr(time, "sleep", guarded_sleep)
@@ -68,12 +75,7 @@ def _forbid_blocking_sleep(request: pytest.FixtureRequest, monkeypatch: pytest.M
         # a callback or a task nobody awaits can still hide it: the test must not pass (or fail
         # for another reason) without saying so.
         if seen and not request.node.stash.get(_REPORTED_BLOCKING, False):
-            raise BlockingCallError(
-                f"{seen[0]} was called inside a coroutine, while the event loop was running "
-                f"({len(seen)} blocking call(s) in this test). Each raised a BlockingCallError that "
-                "did not reach the test: something caught it (`except BaseException`, a bare `except:`, "
-                "`gather(..., return_exceptions=True)`) or it ended in a task or callback nobody awaited."
-            )
+            raise BlockingCallError(i18n._(hints.BLOCKED_CALL_HIDDEN).format(call=seen[0], count=len(seen)))
         return
     yield
 
@@ -135,7 +137,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
             item.stash[_REPORTED_BLOCKING] = True
         hint = _hint(exc)
         if hint:
-            report.sections.append(("Hint", hint))
+            report.sections.append((i18n._(HINT_TITLE), i18n._(hint)))
     return report
 
 

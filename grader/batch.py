@@ -32,6 +32,13 @@ Interrupted (SIGINT, SIGTERM), the batch starts nothing more, records no
 student whose grading was under way, names the students it did not grade,
 and leaves summary.json and grades.csv as they were; the next run grades
 those students.
+
+A class too large for one machine is graded in slices: ``batch --shard K/N``
+(and ``clone --shard K/N``) takes the students whose name hashes to K, and
+``merge ROSTER RESULTS... --out MERGED`` joins the slices' results folders
+into the one a single batch would have written, verifying every seal.
+``batch --previous RESULTS`` also keeps unchanged results from another
+results folder (the last merged one), whatever the slices were then.
 """
 from __future__ import annotations
 
@@ -50,7 +57,7 @@ import sys
 import threading
 import time
 import tomllib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -62,6 +69,7 @@ from grader import environment, score
 from grader.catalog import Catalog, course_fingerprint, update_digest
 from grader.errors import Interrupted, UsageError
 from grader.find import find_submission
+from grader.gradebook import Recorder, Sighting, open_for_batch, resolve_url
 from grader.manifest import MANIFEST_NAME, Manifest, find_course_root, load_manifest
 from grader.model import GradeResult
 from grader.pipeline import Session, Stopped, course_tests, grade_within
@@ -74,6 +82,9 @@ _CREDENTIALS = re.compile(r"(://)[^/@\s]+@")  # the user:token@ of a URL, never 
 GIT_TIMEOUT = 600.0  # seconds one clone or update may take before it is killed
 GIT_POLL = 0.5  # seconds between looks at whether an interrupted batch wants git stopped
 SIGNAL_POLL = 0.2  # seconds between the main thread's looks at whether a signal asked the batch to stop
+_SCP_LIKE = re.compile(r"^[^/\\:]+:")  # git's scp-like ``[user@]host:path``: a colon before any slash
+# The schemes git clones without a remote helper of its own ("GIT URLS" in git-clone(1)).
+GIT_SCHEMES = ("https", "http", "ssh", "git", "git+ssh", "ssh+git", "file", "ftps", "ftp")
 MESSAGE_LIMIT = 300  # characters of a per-student message (they are one line)
 DEFAULT_STUDENT_BUDGET = 300.0  # real seconds one student's submission may take in all
 RECORD_PURPOSE = "batch-student-record"
@@ -133,8 +144,11 @@ def without_credentials(url: str) -> str:
     return url
 
 
-def read_sources(submissions: Path, out: Path) -> list[Source]:
-    """The students of a folder of checkouts or of a roster file; UsageError for unusable input."""
+def read_sources(submissions: Path, out: Path | None) -> list[Source]:
+    """The students of a folder of checkouts or of a roster file; UsageError for unusable input.
+
+    ``out``, the results folder, is never a student when it is inside the folder.
+    """
     if submissions.is_dir():
         sources = _folder_sources(submissions, out)
     elif submissions.is_file():
@@ -156,11 +170,11 @@ def _named(raw: str, location: str, git_url: str | None) -> Source:
     return Source(name, location, git_url, note)
 
 
-def _folder_sources(folder: Path, out: Path) -> list[Source]:
+def _folder_sources(folder: Path, out: Path | None) -> list[Source]:
     if (folder / "assignments").is_dir():
         raise UsageError(f"{folder} looks like one submission (it has assignments/): "
                          "batch takes a folder holding one subfolder per student")
-    skip = {out.resolve()}
+    skip = {out.resolve()} if out is not None else set()
     children = sorted(p for p in folder.iterdir()
                       if p.is_dir() and not p.name.startswith(".") and p.resolve() not in skip)
     if not children:
@@ -181,6 +195,7 @@ def _roster_sources(roster: Path) -> list[Source]:
         where = f"{roster}, line {number}"
         if len(fields) > 2:
             raise UsageError(f"{where}: expected `URL` or `NAME URL`, got {len(fields)} fields")
+        _refuse_unclonable(fields[-1], roster, where)
         url = _resolve_local(fields[-1], roster.parent)
         raw_name = fields[0] if len(fields) == 2 else name_from_url(fields[-1])
         shown = without_credentials(url)
@@ -197,9 +212,33 @@ def _fields(line: str) -> list[str]:
     return re.split(r"\s#", line, maxsplit=1)[0].split()
 
 
+def _refuse_unclonable(url: str, roster: Path, where: str) -> None:
+    """UsageError, before anything is cloned, for an entry git could not clone, or a file that is no roster.
+
+    A URL needs a scheme git speaks (``htps://`` would reach git as a remote
+    helper named "htps"); a local path must exist, which is what tells a
+    roster from another file given by mistake (``grades.csv``, a JSON file).
+    """
+    shown = without_credentials(url)
+    if "://" in url:
+        scheme = url.split("://", 1)[0].lower()
+        if scheme not in GIT_SCHEMES:
+            raise UsageError(f"{where}: {shown} is not a URL git can clone: its scheme {scheme}:// is not one of "
+                             f"{', '.join(s + '://' for s in GIT_SCHEMES)} (a typo?)")
+        return
+    if "::" in url:  # git's <transport>::<address>: a remote helper, never a student repository
+        raise UsageError(f"{where}: {shown} is not a URL git can clone here (use https://, ssh:// or host:path)")
+    if _SCP_LIKE.match(url):
+        return
+    path = Path(url).expanduser()
+    if not (path if path.is_absolute() else roster.parent / path).exists():
+        raise UsageError(f"{where}: {shown!r} is neither a git URL, host:path nor an existing folder: is "
+                         f"{roster.name} a roster? (one `URL` or `NAME URL` per line)")
+
+
 def _resolve_local(url: str, base: Path) -> str:
     """A local repository path relative to the roster's folder; URLs are kept as they are."""
-    is_url = "://" in url or re.match(r"^[^/\\]+:", url) is not None  # scheme, or scp-like host:path
+    is_url = "://" in url or _SCP_LIKE.match(url) is not None  # scheme, or scp-like host:path
     if is_url:
         return url
     path = Path(url).expanduser()
@@ -214,6 +253,61 @@ def _refuse_duplicates(sources: list[Source]) -> None:
         if earlier is not source:
             raise UsageError(f"two submissions would be filed as student {source.student!r} "
                              f"({earlier.location} and {source.location}): give them distinct names")
+
+
+# --- shards: one class graded on several machines -------------------------------------------------
+
+MAX_SHARDS = 256  # a GitHub Actions matrix runs at most 256 jobs
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Slice ``index`` (1-based) of ``count``: ``batch --shard K/N`` grades the students whose name hashes to K.
+
+    By a hash of the filed name, not by position: a student stays in the
+    same slice when the roster is reordered or others join or leave it, so
+    each slice's earlier results (a cache between runs) keep matching.
+    """
+
+    index: int
+    count: int
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+    def holds(self, student: str) -> bool:
+        """Whether the student is in this slice."""
+        return shard_of(student, self.count) == self.index
+
+    def select(self, sources: list[Source]) -> list[Source]:
+        """This slice's sources, in their input order."""
+        return [source for source in sources if self.holds(source.student)]
+
+
+def shard_of(student: str, count: int) -> int:
+    """The slice (1..count) a student's results are graded in: sha256 of the name, case-folded as names are."""
+    digest = hashlib.sha256(f"shard/1\0{student.lower()}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % count + 1
+
+
+def parse_shard(text: str) -> Shard:
+    """``K/N`` with 1 <= K <= N <= MAX_SHARDS; ValueError with the reason otherwise."""
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
+    if match is None:
+        raise ValueError(f"expected K/N (this machine's slice K of N, e.g. 2/4), got {text!r}")
+    index, count = int(match.group(1)), int(match.group(2))
+    if not 1 <= count <= MAX_SHARDS:
+        raise ValueError(f"the number of slices must be 1 to {MAX_SHARDS}, got {count}")
+    if not 1 <= index <= count:
+        raise ValueError(f"the slice must be 1 to {count}, got {index}")
+    return Shard(index, count)
+
+
+def shard_count(students: int, *, per_shard: int, most: int = MAX_SHARDS) -> int:
+    """How many slices grade ``students`` with about ``per_shard`` students each, at least 1, at most ``most``."""
+    if per_shard < 1 or most < 1:
+        raise UsageError("--per-shard and --max-shards must be at least 1")
+    return max(1, min(most, MAX_SHARDS, -(-students // per_shard)))
 
 
 # --- what identifies a submission ----------------------------------------------------------------
@@ -315,7 +409,10 @@ def cloned_head(source: Source, dest: Path) -> str:
     return _head(dest)
 
 
-def clone_all(sources: list[Source], out: Path, stream: TextIO, workers: int = 8) -> int:
+CLONE_WORKERS = 8  # clones at once: network-bound, so more than the cores
+
+
+def clone_all(sources: list[Source], out: Path, stream: TextIO, workers: int = CLONE_WORKERS) -> int:
     """Clone or update every git source into ``out/checkouts/<student>``; one line each on ``stream``.
 
     Grades nothing and runs no submitted code: the step that holds the
@@ -419,11 +516,12 @@ def class_statistics(ids: list[str], records: list[dict[str, Any]]) -> dict[str,
             "not_graded": sum(1 for r in records if r.get("status") != "graded")}
 
 
-def summary_json(manifest: Manifest, records: list[dict[str, Any]]) -> str:
+def summary_json(manifest: Manifest, records: list[dict[str, Any]], shard: Shard | None = None) -> str:
     """``summary.json``: the course, one line per student of this batch, and statistics of what was graded.
 
     A student not graded in full has a null ``score`` and lists only the
-    assignments that were graded; statistics leave them out.
+    assignments that were graded; statistics leave them out. A sharded batch
+    adds ``"shard": "K/N"``, which ``merge`` checks.
     """
     students = [{
         "student": r["student"],
@@ -432,8 +530,10 @@ def summary_json(manifest: Manifest, records: list[dict[str, Any]]) -> str:
         "status": r["status"],
         "assignments": counted(r),
     } for r in records]
-    data = {"course": manifest.title, "generated_at": _now(), "students": students,
-            "statistics": class_statistics([a.id for a in manifest.assignments], records)}
+    data: dict[str, Any] = {"course": manifest.title, "generated_at": _now(), "students": students,
+                            "statistics": class_statistics([a.id for a in manifest.assignments], records)}
+    if shard is not None:
+        data["shard"] = str(shard)
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
@@ -455,20 +555,21 @@ def grades_csv(manifest: Manifest, records: list[dict[str, Any]]) -> str:
     return buffer.getvalue()
 
 
-def _earlier(path: Path, key: str, seal: Key) -> tuple[dict[str, Any], GradeResult] | None:
-    """The student's earlier record and result if this grader sealed it for exactly this key, complete.
+def _earlier(path: Path, key: str, seal: Key) -> tuple[dict[str, Any], GradeResult, str] | None:
+    """The student's earlier record, result and file text if this grader sealed it for exactly this key, complete.
 
     Errors and partial results are always retried; a record whose seal does
     not verify (edited, forged, from another key) is regraded, not trusted.
     """
     try:
-        record = seal.opened(RECORD_PURPOSE, json.loads(path.read_text(encoding="utf-8")))
+        text = path.read_text(encoding="utf-8")
+        record = seal.opened(RECORD_PURPOSE, json.loads(text))
         if record is None or record.get("key") != key or record.get("status") != "graded":
             return None
         result = GradeResult.from_dict(record["result"])  # a damaged file is regraded, not trusted
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
-    return {**record, "result": result.to_dict()}, result
+    return {**record, "result": result.to_dict()}, result, text
 
 
 def _kept(path: Path, seal: Key) -> dict[str, Any] | None:
@@ -482,18 +583,67 @@ def _kept(path: Path, seal: Key) -> dict[str, Any] | None:
 # --- progress --------------------------------------------------------------------------------------
 
 
-class Progress:
-    """One line per finished student, or one updating line on a terminal; then the summary line."""
+PROGRESS_EVERY = 30.0  # seconds between the status lines of a log (CI): often enough to show it is alive
+REDRAW_EVERY = 1.0  # seconds between redraws of a terminal's status line when nothing else changed
 
-    def __init__(self, stream: TextIO, total: int) -> None:
+
+def _duration(seconds: float) -> str:
+    """A rough duration for an estimate: "40 s", "3 min", "1 h 5 min"."""
+    whole = max(1, round(seconds))
+    if whole < 60:
+        return f"{whole} s"
+    minutes = round(whole / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
+
+
+class Progress:
+    """Where the batch is, from its first moment, then its summary line.
+
+    In a log (CI): a line when it starts, one per finished student, and a
+    ``progress:`` line (done, cloned, left, time to go) every PROGRESS_EVERY
+    seconds. On a terminal: the same status kept on one line rewritten in
+    place, with the last student; errors and notes get lines of their own.
+    Worker threads only count clones (``clone_done``); everything is written
+    from the batch's main thread.
+    """
+
+    def __init__(self, stream: TextIO, total: int, *, clock: Callable[[], float] = time.monotonic,
+                 every: float = PROGRESS_EVERY, width: int | None = None) -> None:
         self.stream = stream
         self.total = total
         self.done = 0
+        self.cloning = False
+        self._cloned = 0
+        self._lock = threading.Lock()
+        self._clock = clock
+        self._every = every
+        self._started = self._last_status = clock()
+        self._drawn: tuple[int, int, float] | None = None  # (done, cloned, when) of the terminal line shown
+        self._last = ""  # the last finished student's line, shown on a terminal's status line
         try:
             self.tty = stream.isatty()
         except (AttributeError, ValueError):
             self.tty = False
+        self._width = width if width is not None else shutil.get_terminal_size().columns
         self._open_line = False
+
+    @property
+    def cloned(self) -> int:
+        """Repositories fetched so far."""
+        with self._lock:
+            return self._cloned
+
+    def start(self, workers: int, *, cloning: bool = False) -> None:
+        """The first line, before any student is fetched or graded."""
+        self.cloning = cloning
+        self.note(f"grading {self.total} student(s), {workers} at a time"
+                  + ("; each repository is fetched first" if cloning else ""))
+        self.tick()
+
+    def clone_done(self) -> None:
+        """One more repository fetched (called from worker threads)."""
+        with self._lock:
+            self._cloned += 1
 
     def note(self, text: str) -> None:
         """A line that stays, whatever the display."""
@@ -506,11 +656,34 @@ class Progress:
         self.done += 1
         line = f"[{self.done}/{self.total}] {outcome.describe()}"
         if self.tty and outcome.action not in ("error", "not graded"):
-            self.stream.write(f"\r\x1b[K{line}")
-            self._open_line = True
-            self.stream.flush()
+            self._last = line
+            self._draw()
         else:
             self.note(line)  # errors stay on screen, on a terminal too
+            if self.tty:
+                self._draw()
+
+    def tick(self) -> None:
+        """Called between waits: a log's periodic status line, or a fresh terminal line (new clones, the estimate)."""
+        now = self._clock()
+        if self.tty:
+            drawn = self._drawn
+            if drawn is None or drawn[:2] != (self.done, self.cloned) or now - drawn[2] >= REDRAW_EVERY:
+                self._draw()
+        elif now - self._last_status >= self._every:
+            self._last_status = now
+            self.note(f"progress: {self.done}/{self.total} done, {self.status()}")
+
+    def status(self) -> str:
+        """Repositories fetched, students left and the time they should take."""
+        left = self.total - self.done
+        parts = [f"cloned {self.cloned}/{self.total}"] if self.cloning else []
+        parts.append(f"{left} left")
+        if self.done == 0:
+            parts.append("time to go not known yet")
+        elif left:
+            parts.append(f"about {_duration((self._clock() - self._started) / self.done * left)} to go")
+        return ", ".join(parts)
 
     def summary(self, summary: BatchSummary, out: Path) -> None:
         """The final line."""
@@ -518,9 +691,19 @@ class Progress:
         self.note(f"graded {summary.graded}, skipped {summary.skipped}, errors {summary.errors}{not_graded} "
                   f"of {len(summary.students)} student(s) in {summary.duration:.1f} s; results in {out}")
 
+    def _draw(self) -> None:
+        line = f"[{self.done}/{self.total}] " + (self._last.split("] ", 1)[1] + " · " if self._last else "")
+        line += self.status()
+        if len(line) >= self._width > 1:  # a wrapped line could not be rewritten in place
+            line = line[: self._width - 2] + "…"
+        self.stream.write(f"\r\x1b[K{line}")
+        self.stream.flush()
+        self._open_line = True
+        self._drawn = (self.done, self.cloned, self._clock())
+
     def _end_line(self) -> None:
-        if self._open_line:
-            self.stream.write("\n")
+        if self._open_line:  # the status line gives way to a line that stays; the next draw brings it back
+            self.stream.write("\r\x1b[K")
             self._open_line = False
 
 
@@ -537,6 +720,7 @@ class StudentOutcome:
     max_score: float
     seconds: float
     message: str = ""
+    sighting: Sighting | None = None  # the revision this run had in hand, for the gradebook
 
     def describe(self) -> str:
         """The progress line's text."""
@@ -596,6 +780,8 @@ class _Batch:
     budget: float | None  # real seconds per student; None: no limit
     stop: threading.Event  # set when the batch is interrupted: nothing under way is recorded
     cloned: bool = False  # grade the checkouts `grader clone` left; fetch nothing
+    fetched: Callable[[], None] | None = None  # told each time a repository has been cloned or updated
+    previous: Path | None = None  # another results folder whose sealed records count as earlier results too
 
     @property
     def catalog(self) -> Catalog:
@@ -615,7 +801,11 @@ def _submission(batch: _Batch, source: Source) -> tuple[Path, str]:
         folder = batch.out / "checkouts" / source.student
         if batch.cloned:
             return folder, f"{cloned_head(source, folder)}+{batch.course}"
-        return folder, f"{checkout(source, folder, batch.stop)}+{batch.course}"
+        try:
+            return folder, f"{checkout(source, folder, batch.stop)}+{batch.course}"
+        finally:
+            if batch.fetched is not None:  # a failed clone is fetched too, as far as progress goes: it is done
+                batch.fetched()
     folder = Path(source.location)
     try:
         return folder, f"{contract_hash(folder, batch.manifest)}+{batch.course}"
@@ -633,17 +823,25 @@ def _grade_student(batch: _Batch, source: Source) -> tuple[StudentOutcome, dict[
     started = time.monotonic()
     path = batch.out / "students" / f"{source.student}.json"
     key, status, not_graded = "", "graded", {}
+    sighting: Sighting | None = None
     try:
         if batch.stop.is_set():
             raise Stopped("the batch was interrupted")
         folder, key = _submission(batch, source)
+        sighting = _sighting(source, folder, key)
         earlier = None if batch.force else _earlier(path, key, batch.seal)
+        from_previous = False
+        if earlier is None and not batch.force and batch.previous is not None:
+            earlier = _earlier(batch.previous / "students" / path.name, key, batch.seal)
+            from_previous = earlier is not None
         if earlier is not None and batch.session.sandboxed and not earlier[1].sandboxed:
             earlier = None  # graded outside the sandbox: not kept by a run that sandboxes
         if earlier is not None:
-            record, result = earlier
+            record, result, text = earlier
+            if from_previous:  # this results folder holds every student it lists, kept or graded
+                write_atomic(path, text)
             return StudentOutcome(source.student, "skipped", result.score, result.max_score,
-                                  time.monotonic() - started), record
+                                  time.monotonic() - started, sighting=sighting), record
         deadline = None if batch.budget is None else time.monotonic() + batch.budget
         graded, not_graded = grade_within(batch.manifest, folder, batch.tests, deadline=deadline, workers=1,
                                           session=batch.session)
@@ -672,8 +870,28 @@ def _grade_student(batch: _Batch, source: Source) -> tuple[StudentOutcome, dict[
     write_atomic(path, json.dumps(batch.seal.sealed(RECORD_PURPOSE, record), indent=2, ensure_ascii=False) + "\n")
     action: Action = "error" if status == "error" else "graded"
     outcome = StudentOutcome(source.student, action, graded.score, graded.max_score,
-                             time.monotonic() - started, message if status != "graded" else "")
+                             time.monotonic() - started, message if status != "graded" else "", sighting)
     return outcome, record
+
+
+def _sighting(source: Source, folder: Path, key: str) -> Sighting:
+    """The revision in hand now, and the commit's own date from git (shown only: the student sets it)."""
+    seen = datetime.now(UTC)
+    revision = key.split("+", 1)[0]
+    if not source.is_git:
+        return Sighting(revision, "content", None, seen)
+    try:
+        committed: datetime | None = datetime.fromisoformat(_git("show", "-s", "--format=%cI", "HEAD", cwd=folder))
+    except (SubmissionError, ValueError):
+        committed = None
+    return Sighting(revision, "commit", committed, seen)
+
+
+def _to_gradebook(recorder: Recorder | None, finished: Finished) -> None:
+    """Add what this run graded, kept or could not grade to the gradebook (its history), when there is one."""
+    outcome, record = finished
+    if recorder is not None and record is not None and outcome.action != "not graded":
+        recorder.add(record, outcome.sighting, fresh=outcome.action != "skipped")
 
 
 def _not_graded(source: Source, started: float, why: str) -> StudentOutcome:
@@ -744,7 +962,9 @@ class _Signals:
 def run_batch(manifest: Manifest, sources: list[Source], out: Path, *, workers: int | None = None,
               force: bool = False, tests: CourseTests, stream: TextIO | None = None,
               reuse_identical: bool = True, key: Key | None = None,
-              budget: float | None = None, sandboxed: bool = False, cloned: bool = False) -> BatchSummary:
+              budget: float | None = None, sandboxed: bool = False, cloned: bool = False,
+              shard: Shard | None = None, previous: Path | None = None,
+              gradebook: Recorder | None = None) -> BatchSummary:
     """Grade every source into ``out``; progress on ``stream`` (standard error by default).
 
     ``workers`` submissions are graded at once, each with one assignment
@@ -756,7 +976,13 @@ def run_batch(manifest: Manifest, sources: list[Source], out: Path, *, workers: 
     key of grader/records.py); ``budget`` bounds each student's real time;
     ``sandboxed`` runs every submission inside bubblewrap (grader/sandbox.py).
     With ``cloned``, a roster's repositories are graded as ``clone_all`` left
-    them in ``out/checkouts``, without git fetching anything.
+    them in ``out/checkouts``, without git fetching anything. ``shard`` is
+    written into summary.json (``sources`` are that slice already). A student
+    with no earlier result in ``out`` may have one in ``previous``, another
+    results folder (the last merged one, restored from a cache): it is
+    trusted on the same terms (seal, key, status) and copied into ``out``.
+    ``gradebook`` gets every student graded, kept or in error as soon as
+    they are done, and is closed at the end (grader/gradebook).
 
     On SIGINT or SIGTERM: raises Interrupted once every worker has stopped,
     after naming the students not graded; nothing under way is recorded.
@@ -770,19 +996,21 @@ def run_batch(manifest: Manifest, sources: list[Source], out: Path, *, workers: 
     outcomes: dict[str, tuple[StudentOutcome, dict[str, Any] | None]] = {}
     stop = threading.Event()
     progress = Progress(stream, len(sources))
+    pool_size = max(1, min(workers or default_workers(), len(sources)))
     with _Signals(stop) as signals:
+        # Only once the handlers are in place: a signal right after this first line must still name who was not graded.
+        progress.start(pool_size, cloning=not cloned and any(source.is_git for source in sources))
         # One session for the class: the fork server starts and the catalog is read once.
         with Session(manifest, tests, reuse_identical=reuse_identical, sandboxed=sandboxed) as session:
             if not sandboxed:
                 progress.note("note: not sandboxed: these results are no grade of record (--sandbox off, or "
                               "auto where bubblewrap cannot run)")
             batch = _Batch(manifest, tests, session, identity(manifest, tests), out, force, seal, budget, stop,
-                           cloned)
+                           cloned, progress.clone_done, previous)
             for source in sources:
                 if source.note:
                     progress.note(f"note: {source.note}")
-            pool = ThreadPoolExecutor(max_workers=max(1, min(workers or default_workers(), len(sources))),
-                                      thread_name_prefix="batch")
+            pool = ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="batch")
             try:
                 futures = {pool.submit(_grade_student, batch, source): source for source in sources}
                 pending = set(futures)
@@ -791,6 +1019,8 @@ def run_batch(manifest: Manifest, sources: list[Source], out: Path, *, workers: 
                     for source, finished in _outcomes(batch, futures, done):
                         outcomes[source.student] = finished
                         progress.finished(finished[0])
+                        _to_gradebook(gradebook, finished)
+                    progress.tick()
                 if stop.is_set():
                     session.stop()
                 if pending:
@@ -802,6 +1032,9 @@ def run_batch(manifest: Manifest, sources: list[Source], out: Path, *, workers: 
             # A student whose file was written just before the signal counts as graded, though not yet shown.
             for source, finished in _outcomes(batch, futures, {f for f in pending if f.done()}):
                 outcomes[source.student] = finished
+                _to_gradebook(gradebook, finished)
+    if gradebook is not None and (problem := gradebook.close()) is not None:
+        progress.note(problem)
     missing = [s.student for s in sources if s.student not in outcomes or outcomes[s.student][1] is None
                or outcomes[s.student][0].action == "not graded"]
     if signals.signum is not None and missing:  # interrupted before every student had a complete result
@@ -811,7 +1044,7 @@ def run_batch(manifest: Manifest, sources: list[Source], out: Path, *, workers: 
         raise Interrupted(signals.signum)
     ordered = [outcomes[s.student] for s in sources]
     records = [record for _, record in ordered if record is not None]
-    write_atomic(out / "summary.json", summary_json(manifest, records))
+    write_atomic(out / "summary.json", summary_json(manifest, records, shard))
     write_atomic(out / "grades.csv", grades_csv(manifest, records))
     summary = BatchSummary(tuple(outcome for outcome, _ in ordered), time.monotonic() - started)
     progress.summary(summary, out)
@@ -844,7 +1077,7 @@ def _inside(path: Path, folder: Path) -> bool:
 
 def command(args: argparse.Namespace) -> int:
     """``batch SUBMISSIONS --out RESULTS [--workers N] [--force] [--tests DIR] [--assignment NN]... [--key FILE]
-    [--student-budget SECONDS] [--sandbox MODE] [--cloned]``."""
+    [--student-budget SECONDS] [--sandbox MODE] [--cloned] [--shard K/N]``."""
     manifest = load_manifest(find_course_root(Path.cwd())).only(getattr(args, "assignment", None))
     if args.tests is not None and not args.tests.is_dir():
         raise UsageError(f"hidden-test folder {args.tests} does not exist")
@@ -861,10 +1094,33 @@ def command(args: argparse.Namespace) -> int:
                              "code or student can write (the default, or --key outside both)")
     key = load_key(key_path)
     budget = student_budget(manifest, getattr(args, "student_budget", None))
+    shard: Shard | None = getattr(args, "shard", None)
+    if shard is not None:
+        sources = _slice(sources, shard)
+        if not sources:  # a slice the hash left empty: still a finished part of the class, for merge
+            prepare_results(args.out)
+            write_atomic(args.out / "summary.json", summary_json(manifest, [], shard))
+            write_atomic(args.out / "grades.csv", grades_csv(manifest, []))
+            print(f"nothing to grade in shard {shard}; its empty summary.json is there for merge", file=sys.stderr)
+            return 0
+    previous: Path | None = getattr(args, "previous", None)
+    if previous is not None and not previous.is_dir():  # nothing kept yet: a first run, an expired cache
+        print(f"note: no earlier results in {previous}: every student is graded", file=sys.stderr)
+        previous = None
+    url, asked = resolve_url(getattr(args, "gradebook", None), manifest.root, args.out)
+    recorder = open_for_batch(url, asked, key, lambda line: print(line, file=sys.stderr))
     run_batch(manifest, sources, args.out, workers=args.workers, force=args.force,
               tests=course_tests(manifest, args.tests), reuse_identical=not args.no_reuse, key=key, budget=budget,
-              sandboxed=getattr(args, "sandboxed", False), cloned=cloned)
+              sandboxed=getattr(args, "sandboxed", False), cloned=cloned, shard=shard, previous=previous,
+              gradebook=recorder)
     return 0
+
+
+def _slice(sources: list[Source], shard: Shard) -> list[Source]:
+    """The shard's sources, said on one line."""
+    chosen = shard.select(sources)
+    print(f"shard {shard}: {len(chosen)} of the {len(sources)} student(s)", file=sys.stderr)
+    return chosen
 
 
 def clone_command(args: argparse.Namespace) -> int:
@@ -874,7 +1130,145 @@ def clone_command(args: argparse.Namespace) -> int:
     if args.out.exists() and not args.out.is_dir():
         raise UsageError(f"results folder {args.out} is a file")
     sources = read_sources(args.roster, args.out)
-    failed = clone_all(sources, args.out, sys.stdout)
+    shard: Shard | None = getattr(args, "shard", None)
+    if shard is not None:
+        sources = _slice(sources, shard)
+    print(f"cloning {sum(1 for s in sources if s.is_git)} repositories, {CLONE_WORKERS} at a time", file=sys.stderr)
+    failed = clone_all(sources, args.out, sys.stdout, CLONE_WORKERS)
     print(f"cloned {len(sources) - failed} of {len(sources)} repositories into {args.out / 'checkouts'}"
           + (f"; {failed} not cloned (batch --cloned records them as errors)" if failed else ""), file=sys.stderr)
+    return 0
+
+
+# --- merging the results of several shards ----------------------------------------------------------
+
+
+def _summary_of(folder: Path) -> dict[str, Any]:
+    path = folder / "summary.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        names = [str(line["student"]) for line in data["students"]]
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc} (not the results of a finished batch: "
+                         "did that shard fail?)") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"{path} is not a batch's summary ({type(exc).__name__}: {exc})") from None
+    return {"course": data.get("course"), "shard": data.get("shard"), "students": names}
+
+
+def _check_shards(folders: list[Path], shards: list[object]) -> None:
+    """Sharded results must be the N slices of one N, each once; results without a shard are taken as they are."""
+    given = [(folder, shard) for folder, shard in zip(folders, shards) if shard is not None]
+    if not given:
+        return
+    if len(given) != len(folders):
+        raise UsageError("some results folders are shards (summary.json says `shard`) and some are not: merge the "
+                         "shards of one sharded batch")
+    try:
+        parsed = [(folder, parse_shard(str(shard))) for folder, shard in given]
+    except ValueError as exc:
+        raise UsageError(f"a summary.json names a shard that is not K/N: {exc}") from None
+    counts = {shard.count for _, shard in parsed}
+    if len(counts) > 1:
+        raise UsageError(f"the results come from different numbers of shards ({', '.join(map(str, sorted(counts)))})")
+    [count] = counts
+    seen: dict[int, Path] = {}
+    for folder, shard in parsed:
+        if shard.index in seen:
+            raise UsageError(f"shard {shard} is given twice: {seen[shard.index]} and {folder}")
+        seen[shard.index] = folder
+    missing = [f"{i}/{count}" for i in range(1, count + 1) if i not in seen]
+    if missing:
+        raise UsageError(f"shard(s) {', '.join(missing)} missing: give the results of every shard")
+
+
+def merge_results(manifest: Manifest, sources: list[Source], folders: list[Path], out: Path, key: Key) -> int:
+    """Merge the results folders of one class graded in parts (``batch --shard``) into ``out``; students merged.
+
+    Each folder's summary.json says which students that batch graded; every
+    student of ``sources`` must be in exactly one, and nobody else. Each
+    record's seal must verify with ``key``: the merged folder holds only
+    records this grader wrote. ``out`` gets the records as they are, and
+    summary.json and grades.csv exactly as one batch of ``sources`` writes
+    them (rows in the roster's order). UsageError, writing nothing, otherwise.
+    """
+    if not folders:
+        raise UsageError("no results folders to merge")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UsageError(f"{out} is not an empty or new folder: merge writes a results folder of its own")
+    resolved = [folder.resolve() for folder in folders]
+    if len(set(resolved)) != len(resolved):
+        raise UsageError("a results folder is given twice")
+    summaries = [_summary_of(folder) for folder in folders]
+    for folder, summary in zip(folders, summaries):
+        if summary["course"] != manifest.title:
+            raise UsageError(f"{folder} holds results of {summary['course']!r}, not of {manifest.title!r}")
+    _check_shards(folders, [summary["shard"] for summary in summaries])
+    owner: dict[str, Path] = {}
+    for folder, summary in zip(folders, summaries):
+        for student in summary["students"]:
+            if student in owner:
+                raise UsageError(f"student {student!r} is in two results folders: {owner[student]} and {folder}")
+            owner[student] = folder
+    roster = [source.student for source in sources]
+    absent = [student for student in roster if student not in owner]
+    unknown = sorted(set(owner) - set(roster))
+    if absent:
+        raise UsageError(f"{len(absent)} student(s) of the roster in no results folder: {_few(absent)}")
+    if unknown:
+        raise UsageError(f"{len(unknown)} student(s) in the results are not on the roster: {_few(unknown)}")
+    texts: list[str] = []
+    records: list[dict[str, Any]] = []
+    unverified: list[str] = []
+    for student in roster:
+        path = owner[student] / "students" / f"{student}.json"
+        try:
+            text = path.read_text(encoding="utf-8")
+            record = key.opened(RECORD_PURPOSE, json.loads(text))
+        except (OSError, ValueError):
+            record = None
+        if record is None or record.get("student") != student:
+            unverified.append(student)
+            continue
+        texts.append(text)
+        records.append(record)
+    if unverified:
+        raise UsageError(f"{len(unverified)} record(s) missing, or sealed with another key than {key.path}, or "
+                         f"edited since: {_few(unverified)}")
+    prepare_results(out)
+    for student, text in zip(roster, texts):
+        write_atomic(out / "students" / f"{student}.json", text)
+    write_atomic(out / "summary.json", summary_json(manifest, records))
+    write_atomic(out / "grades.csv", grades_csv(manifest, records))
+    return len(records)
+
+
+def _few(names: list[str], shown: int = 5) -> str:
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
+def merge_command(args: argparse.Namespace) -> int:
+    """``merge SUBMISSIONS RESULTS... --out MERGED [--key FILE] [--assignment NN]...``."""
+    manifest = load_manifest(find_course_root(Path.cwd())).only(getattr(args, "assignment", None))
+    sources = read_sources(args.submissions, args.out)
+    key = load_key(getattr(args, "key", None), create=False)
+    merged = merge_results(manifest, sources, list(args.results), args.out, key)
+    print(f"merged {merged} student(s) from {len(args.results)} results folder(s) into {args.out}", file=sys.stderr)
+    return 0
+
+
+def shards_command(args: argparse.Namespace) -> int:
+    """``shards ROSTER [--shards N | --per-shard M] [--max-shards X]``: a GitHub Actions matrix on stdout.
+
+    Prints one JSON list, ``[{"shard": "1/4", "slug": "1of4"}, ...]``, for
+    ``strategy.matrix.include``; the slug names caches and artifacts.
+    """
+    sources = read_sources(args.roster, None)
+    count = args.shards if args.shards is not None else shard_count(len(sources), per_shard=args.per_shard,
+                                                                       most=args.max_shards)
+    if count > MAX_SHARDS:
+        raise UsageError(f"--shards must be at most {MAX_SHARDS} (a GitHub Actions matrix runs at most that many jobs)")
+    print(json.dumps([{"shard": f"{i}/{count}", "slug": f"{i}of{count}"} for i in range(1, count + 1)]))
+    print(f"{len(sources)} student(s) in {count} shard(s)", file=sys.stderr)
     return 0

@@ -136,13 +136,13 @@ def _collect(manifest: Manifest, tests: CourseTests, stage: Stage, runner: Runne
         if not stub.is_file():
             raise CourseError(f"the course has no stub {stub}")
         folders.append(str(place(stage, assignment, stub.read_bytes(), tests).folder))
-    listing = stage.root / "collected.json"
-    args = [*command_args(shuffle_seed=None), "--collect-only", "--grader-collect", str(listing), *folders]
+    args = [*command_args(shuffle_seed=None), "--collect-only", "--grader-collect", *folders]
     output = runner.run(Job(stage, args, cwd=stage.root, scratch=stage.scratch("collect"),
                             report=stage.root / "collect.jsonl", limits=manifest.limits))
-    if not listing.is_file():
+    items = [r for r in output.records if r.get("kind") == "collected"]
+    finished = [r for r in output.records if r.get("kind") == "collection_finished"]
+    if not finished or finished[0].get("count") != len(items):
         raise CourseError(f"the course's tests did not collect: {output.stderr_tail.strip()[-500:]}")
-    items = json.loads(listing.read_text(encoding="utf-8"))
     return {a.id: _entries(a, items, tests) for a in manifest.assignments}
 
 

@@ -39,7 +39,8 @@ _baseline: grader_guard.Baseline | None = None
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("grader")
     group.addoption("--grader-report", default=None, help="write outcomes here, one JSON object a line")
-    group.addoption("--grader-collect", default=None, help="write the collected tests here as JSON")
+    group.addoption("--grader-collect", action="store_true", default=False,
+                    help="report the collected tests (a record each, then one with their count)")
     group.addoption("--grader-module", default=None, help="the student's module, imported first")
     group.addoption("--grader-network", default="none", choices=("none", "loopback"),
                     help="whether graded code may connect to loopback")
@@ -82,6 +83,7 @@ def pytest_configure(config: pytest.Config) -> None:
     global _report, _watchdog
     path = config.getoption("grader_report")
     if path:
+        # The grader's named pipe (it reads as the run writes); append mode also suits a plain file.
         _report = open(path, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as the run
     watchdog = config.getoption("grader_watchdog")
     if watchdog:
@@ -147,22 +149,19 @@ def _import_location(exc: BaseException, name: str) -> str | None:
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    path = session.config.getoption("grader_collect")
-    if not path:
+    # Into the report, not a file: a sandboxed run cannot write beside its stage.
+    if not session.config.getoption("grader_collect"):
         return
-    items = []
     for item in session.items:
         marker = item.get_closest_marker("points")
         function = getattr(item, "function", None)
-        items.append(
-            {
-                "nodeid": item.nodeid,
-                "points": marker.args[0] if marker and marker.args else None,
-                "doc": (getattr(function, "__doc__", None) or "").strip(),
-            }
-        )
-    with open(path, "w", encoding="utf-8") as out:
-        json.dump(items, out)
+        _emit({
+            "kind": "collected",
+            "nodeid": item.nodeid,
+            "points": marker.args[0] if marker and marker.args else None,
+            "doc": (getattr(function, "__doc__", None) or "").strip(),
+        })
+    _emit({"kind": "collection_finished", "count": len(session.items)})
 
 
 class Watchdog:

@@ -2,7 +2,13 @@
 
 Reads only ``RESULTS/students/*.json`` (one file per student, written by
 ``batch``); ``summary.json`` and ``grades.csv`` there are ignored, since the
-student files are the record they were derived from. Writes a static site that
+student files are the record they were derived from. Each student file is
+trusted only when its seal verifies with the results key ``batch`` sealed it
+with (``--key FILE``, else ``$GRADER_KEY_FILE``, else the default of
+grader/records.py): one that does not (edited by hand, forged, unsealed,
+sealed with another key, not even JSON) is shown as "unverified", with no
+score, and is left out of the class statistics, grades.csv and the nbgrader
+gradebook. Writes a static site that
 works from disk (``file://``) with no network: ``index.html`` (the class
 matrix, score distributions, the tests the class fails most),
 ``students/<student>.html`` (one page per student), ``grades.csv`` and
@@ -21,6 +27,7 @@ import math
 import re
 import shutil
 import statistics
+import sys
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -32,14 +39,20 @@ from string import Template
 from typing import Any
 from urllib.parse import quote
 
-from grader.batch import without_credentials
+from coursekit.hints import describe
+from grader.batch import RECORD_PURPOSE, without_credentials
 from grader.errors import UsageError
+from grader.manifest import Manifest, find_course_root, load_manifest
 from grader.model import AssignmentResult, GradeResult, TestResult
+from grader.records import Key, default_key_path, load_key
 
 MARKER = ".grader-dashboard"  # marks a folder this command wrote, so a rebuild may overwrite it
 ASSETS = ("dashboard.css", "dashboard.js")
 SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
 BINS = 10  # histogram bins of 10 % each
+UNVERIFIED = "unverified"  # the status shown for a student file whose seal does not verify
+UNVERIFIED_MESSAGE = ("this record's seal does not verify with the results key (edited, forged, unsealed or sealed "
+                      "with another key): nothing in it is shown or counted; grade the student again with batch")
 
 
 @dataclass(frozen=True)
@@ -55,6 +68,12 @@ class Student:
     message: str
     result: GradeResult
     not_graded: frozenset[str] = frozenset()  # assignments the time budget left ungraded (batch's "partial")
+    file: str = ""  # the student file's name under students/
+
+    @property
+    def verified(self) -> bool:
+        """Whether the record's seal verified: an unverified one shows nothing of its content."""
+        return self.status != UNVERIFIED
 
     def assignment(self, assignment_id: str) -> AssignmentResult | None:
         """This student's result for one assignment, None when the result does not list it."""
@@ -80,6 +99,12 @@ class Column:
     id: str
     title: str
     max_score: float
+    short: str = ""  # the header's short title: the course's slug (``why-async``), else the title
+
+    @property
+    def label(self) -> str:
+        """What the column header shows under the id."""
+        return self.short or self.title
 
 
 @dataclass(frozen=True)
@@ -97,34 +122,66 @@ class FailedTest:
 
 
 def command(args: argparse.Namespace) -> int:
-    """Build the site from ``args.results`` into ``args.out``; also the nbgrader gradebook if asked."""
+    """Build the site from ``args.results`` into ``args.out``; also the nbgrader gradebook if asked.
+
+    Says on stderr how many student files failed verification (and which).
+    """
     results: Path = args.results
     out: Path = args.out
-    students = load_students(results)
-    columns = assignment_columns(students)
-    files = {"index.html": render_index(students, columns, results), "grades.csv": grades_csv(students, columns)}
+    key = results_key(getattr(args, "key", None), results)
+    manifest = load_manifest(find_course_root(Path.cwd()))
+    students = load_students(results, key)
+    columns = assignment_columns(students, manifest)
+    files = {"index.html": render_index(students, columns, manifest.title),
+             "grades.csv": grades_csv(students, columns)}
     for student in students:
         files[f"students/{student.page}"] = render_student(student, columns)
     write_site(out, files)
+    unverified = [s.file for s in students if not s.verified]
+    if unverified:
+        print(f"{_count(len(unverified), 'student file')} failed verification with the key {key.path} (edited, "
+              f"forged, unsealed or sealed with another key), shown as unverified with no score and left out of "
+              f"the statistics and grades.csv: {', '.join(unverified)}", file=sys.stderr)
     if args.nbgrader_db is not None:
         from grader.nbgrader_export import export  # only for those who use nbgrader
 
-        export(results, args.nbgrader_db)
+        exported = export(results, args.nbgrader_db, key)
+        for line in exported.left_out:
+            print(f"nbgrader: {line}", file=sys.stderr)
+        print(f"nbgrader gradebook {args.nbgrader_db}: {_count(exported.students, 'student')} written"
+              + (f", {len(exported.left_out)} left as they were (not graded)" if exported.left_out else ""),
+              file=sys.stderr)
     print(f"dashboard of {len(students)} student(s), {len(columns)} assignment(s): {out / 'index.html'}")
     return 0
+
+
+def results_key(given: Path | None, results: Path) -> Key:
+    """The key that verifies the student files: ``given``, else the default (``$GRADER_KEY_FILE``, ...).
+
+    Never created here (a new key verifies nothing) and never one inside the
+    results folder, where whatever wrote the records could have written it.
+    """
+    path = given if given is not None else default_key_path()
+    if path.resolve().is_relative_to(results.resolve()):
+        raise UsageError(f"the results key {path} is inside the results folder {results}: it cannot vouch for them")
+    if not path.exists():
+        raise UsageError(f"no results key at {path}: the dashboard verifies every student file with the key batch "
+                         "sealed it with; give that key with --key FILE or $GRADER_KEY_FILE")
+    return load_key(path, create=False)
 
 
 # --- reading the results -------------------------------------------------------------------------
 
 
-def load_students(results: Path) -> list[Student]:
-    """Every student file of a results folder, sorted by name; UsageError when unusable."""
+def load_students(results: Path, key: Key) -> list[Student]:
+    """Every student file of a results folder, sorted by name, those ``key`` did not seal as unverified;
+    UsageError when unusable."""
     folder = results / "students"
     if not results.is_dir():
         raise UsageError(f"results folder {results} does not exist")
     if not folder.is_dir():
         raise UsageError(f"{results} has no students/ folder: is it a folder written by `batch`?")
-    records = [_read_record(path) for path in sorted(folder.glob("*.json"))]
+    records = [_read_record(path, key) for path in sorted(folder.glob("*.json"))]
     if not records:
         raise UsageError(f"no student results (*.json) in {folder}")
     records.sort(key=lambda r: (str(r["student"]).lower(), str(r["student"])))
@@ -136,20 +193,25 @@ def load_students(results: Path) -> list[Student]:
     return [_student(record, page) for record, page in zip(records, pages)]
 
 
-def _read_record(path: Path) -> dict[str, Any]:
-    """One student file, checked enough that rendering cannot fail on it."""
+def _read_record(path: Path, key: Key) -> dict[str, Any]:
+    """One student file, checked enough that rendering cannot fail on it; an unverified one (named after its
+    file, no result) when ``key``'s seal does not verify it."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = key.opened(RECORD_PURPOSE, json.loads(path.read_text(encoding="utf-8")))
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from None
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise UsageError(f"{path} is not valid JSON ({exc})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("student"), str) or not data["student"]:
+    except (UnicodeDecodeError, ValueError):
+        data = None  # not even JSON: no seal to verify
+    if data is None:
+        return {"student": path.stem, "status": UNVERIFIED, "message": UNVERIFIED_MESSAGE, "file": path.name,
+                "result": GradeResult((), hidden_tests_included=False)}
+    data["file"] = path.name
+    if not isinstance(data.get("student"), str) or not data["student"]:
         raise UsageError(f"{path} is not a student result: no \"student\" name")
     try:
         data["result"] = GradeResult.from_dict(data["result"])
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise UsageError(f"{path} has no usable \"result\" ({type(exc).__name__}: {exc})") from None
+        raise UsageError(f"{path} has no usable \"result\" ({describe(exc)})") from None
     scores = [x for a in data["result"].assignments for x in (a.score, a.max_score)]
     if not all(math.isfinite(x) and x >= 0 for x in scores):
         raise UsageError(f"{path} has a score that is negative or not a number")
@@ -163,7 +225,7 @@ def _student(record: dict[str, Any], page: str) -> Student:
 
     return Student(name=text("student"), page=page, source=without_credentials(text("source")),
                    key=text("key"), graded_at=text("graded_at"), status=text("status") or "graded",
-                   message=text("message"), result=record["result"],
+                   message=text("message"), result=record["result"], file=text("file"),
                    not_graded=frozenset(str(k) for k in not_graded) if isinstance(
                        not_graded := record.get("not_graded"), dict) else frozenset())
 
@@ -188,8 +250,10 @@ def _page_names(names: list[str]) -> list[str]:
     return pages
 
 
-def assignment_columns(students: list[Student]) -> list[Column]:
-    """Every assignment any student's result lists, in id order; the most common maximum."""
+def assignment_columns(students: list[Student], manifest: Manifest | None = None) -> list[Column]:
+    """Every assignment any student's result lists, in id order; the most common maximum; the short title is
+    the slug ``manifest`` gives the id, if it lists it."""
+    slugs = {a.id: a.slug for a in manifest.assignments} if manifest is not None else {}
     seen: dict[str, list[AssignmentResult]] = {}
     for student in students:
         for a in student.result.assignments:
@@ -199,7 +263,7 @@ def assignment_columns(students: list[Student]) -> list[Column]:
         results = seen[assignment_id]
         title = next((a.title for a in results if a.title), "")
         top = Counter(a.max_score for a in results).most_common(1)[0][0]
-        columns.append(Column(assignment_id, title, top))
+        columns.append(Column(assignment_id, title, top, slugs.get(assignment_id, "")))
     return columns
 
 
@@ -276,14 +340,33 @@ def _anchor(assignment_id: str) -> str:
     return "a-" + quote(assignment_id, safe="")
 
 
-def render_index(students: list[Student], columns: list[Column], results: Path) -> str:
-    """The class page: the matrix, the distributions, the most-failed tests, the ungraded."""
+def graded_when(students: list[Student]) -> str:
+    """When the verified records were graded, in UTC: ``"graded 2026-10-01 12:00 UTC"``, or the span from the
+    earliest to the latest (a batch skips students it graded before)."""
+    moments = []
+    for s in students:
+        try:
+            moment = datetime.fromisoformat(s.graded_at) if s.verified else None
+        except ValueError:
+            moment = None
+        if moment is not None:
+            moments.append(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+    if not moments:
+        return "no grading time recorded"
+    first, last = (m.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") for m in (min(moments), max(moments)))
+    return f"graded {first}" if first == last else f"graded between {first} and {last}"
+
+
+def render_index(students: list[Student], columns: list[Column], course: str) -> str:
+    """The class page of the course titled ``course``: the matrix, the distributions, the most-failed tests,
+    the ungraded."""
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     body = [
         "<header>",
-        "<h1>Class dashboard</h1>",
-        (f'<p class="meta">{len(students)} students · {len(columns)} assignments · '
-         f"from <code>{escape(str(results))}</code> · generated {generated}</p>"),
+        f"<h1>{escape(course)}</h1>",
+        (f'<p class="meta">Class dashboard · {_count(len(students), "student")} · '
+         f"{_count(len(columns), 'assignment')} · {graded_when(students)} · page built {generated}</p>"),
+        _unsandboxed(students),
         "</header>",
         "<main>",
         _matrix(students, columns),
@@ -292,14 +375,24 @@ def render_index(students: list[Student], columns: list[Column], results: Path) 
         _failing_section(students, columns),
         "</main>",
     ]
-    return _page("Class dashboard", "\n".join(part for part in body if part), root="", script=True)
+    return _page(f"{course}: class dashboard", "\n".join(part for part in body if part), root="", script=True)
+
+
+def _unsandboxed(students: list[Student]) -> str:
+    """A warning when verified results were graded outside the OS sandbox: they are no grade of record."""
+    verified = [s for s in students if s.verified]
+    outside = sum(1 for s in verified if not s.result.sandboxed)
+    if not outside:
+        return ""
+    return (f'<p class="warning" id="unsandboxed"><b>Not sandboxed:</b> {outside} of {_count(len(verified), "result")} '
+            "graded without the operating-system sandbox (bubblewrap): no grade of record.</p>")
 
 
 def _matrix(students: list[Student], columns: list[Column]) -> str:
     head = ['<th scope="col" data-sort="text" aria-sort="ascending">Student</th>']
     for c in columns:
-        head.append(f'<th scope="col" data-sort="number" title="{_attr(c.title)}">{escape(c.id)}'
-                    f'<span class="sub">/{_num(c.max_score)}</span></th>')
+        head.append(f'<th scope="col" data-sort="number" title="{_attr(f"{c.id} {c.title}")}">{escape(c.id)}'
+                    f'<span class="short">{escape(c.label)}</span><span class="sub">/{_num(c.max_score)}</span></th>')
     total_max = sum(c.max_score for c in columns)
     head.append(f'<th scope="col" data-sort="number">Total<span class="sub">/{_num(total_max)}</span></th>')
     rows = [_matrix_row(s, columns) for s in students]
@@ -324,32 +417,46 @@ def _legend() -> str:
     bands = [("s-zero", "0 %"), ("s-low", "under 50 %"), ("s-mid", "50–79 %"), ("s-high", "80–99 %"),
              ("s-full", "100 %"), ("s-missing", "not submitted")]
     items = "".join(f'<li><span class="swatch {cls}"></span>{label}</li>' for cls, label in bands)
+    # The sorting sentence is hidden until the script that sorts runs (it unhides it).
     return (f'<ul class="legend" aria-label="colour legend">{items}</ul>'
-            '<p class="hint">Click a column header to sort by it (again to reverse); '
-            "click a score for the student's feedback.</p>")
+            '<p class="hint">Click a score for the student\'s feedback.'
+            '<span id="sort-hint" hidden> Click a column header to sort by it (again to reverse).</span></p>')
 
 
 def _matrix_row(student: Student, columns: list[Column]) -> str:
     href = "students/" + quote(student.page)
-    flag = ' <span class="badge">error</span>' if student.status == "error" else ""
+    flag = f' <span class="badge">{escape(student.status)}</span>' if student.status in ("error", UNVERIFIED) else ""
     cells = [f'<th scope="row" data-value="{_attr(student.name)}"><a href="{href}">{escape(student.name)}</a>{flag}</th>']
     for c in columns:
         cells.append(_matrix_cell(student, c, href))
     result = student.result
-    cells.append(f'<td class="total {_band(result.score, result.max_score)}" data-value="{_num(result.score)}">'
-                 f"{_num(result.score)}</td>")
+    if not student.verified:
+        cells.append('<td class="total s-none" data-value="" title="unverified record: no score">–</td>')
+    elif student.total is None:  # not graded in full: no total, as in grades.csv
+        cells.append('<td class="total s-none" data-value="" title="not graded in full: no total">–</td>')
+    else:
+        # data-stat: the value the footer's mean and median count (only a grade; the script recomputes them).
+        stat = "" if student.total is None else f' data-stat="{_num(student.total)}"'
+        cells.append(f'<td class="total {_band(result.score, result.max_score)}" data-value="{_num(result.score)}"'
+                     f"{stat}>{_num(result.score)}</td>")
     return f'<tr data-student="{_attr(student.name)}">{"".join(cells)}</tr>'
 
 
 def _matrix_cell(student: Student, column: Column, href: str) -> str:
     a = student.assignment(column.id)
     if a is None:
-        return '<td class="s-none" data-value="" title="no result">–</td>'
+        why = "unverified record: no score" if not student.verified else "no result"
+        return f'<td class="s-none" data-value="" title="{why}">–</td>'
+    if student.graded(column.id) is None:  # could not be graded, or past the time budget: no score, never a 0
+        title = f"{a.id} {a.title}: not graded: {student.message or a.message}"
+        return (f'<td class="s-none" data-value=""><a href="{href}#{_anchor(a.id)}" title="{_attr(title)}">–'
+                '<span class="mark" aria-label="not graded">!</span></a></td>')
     band = "s-missing" if a.status == "missing" else _band(a.score, a.max_score)
     tests = f", {a.passed}/{len(a.tests)} tests passed" if a.tests else ""
     title = f"{a.id} {a.title}: {_num(a.score)}/{_num(a.max_score)}, {a.status}{tests}"
     mark = '<span class="mark" aria-label="error">!</span>' if a.status == "error" else ""
-    return (f'<td class="{band}" data-value="{_num(a.score)}"><a href="{href}#{_anchor(a.id)}" '
+    stat = f' data-stat="{_num(a.score)}"'
+    return (f'<td class="{band}" data-value="{_num(a.score)}"{stat}><a href="{href}#{_anchor(a.id)}" '
             f'title="{_attr(title)}">{_num(a.score)}{mark}</a></td>')
 
 
@@ -357,8 +464,9 @@ def _matrix_footer(students: list[Student], columns: list[Column]) -> str:
     # Only grades count: a submission that could not be graded (or an assignment past the time budget) is no 0.
     rows = []
     totals = [t for s in students if (t := s.total) is not None]
-    for label, stat in (("Class mean", statistics.fmean), ("Class median", statistics.median)):
-        cells = [f'<th scope="row">{label}</th>']
+    # data-kind: which statistic the script recomputes over the students a filter leaves shown.
+    for label, kind, stat in (("Class mean", "mean", statistics.fmean), ("Class median", "median", statistics.median)):
+        cells = [f'<th scope="row" data-kind="{kind}">{label}</th>']
         for c in columns:
             scores = [a.score for s in students if (a := s.graded(c.id)) is not None]
             cells.append(f"<td>{_num(stat(scores)) if scores else '–'}</td>")
@@ -368,13 +476,21 @@ def _matrix_footer(students: list[Student], columns: list[Column]) -> str:
 
 
 def _problems(students: list[Student]) -> str:
+    parts = []
     broken = [s for s in students if s.status == "error"]
-    if not broken:
-        return ""
-    items = "".join(f'<li><a href="students/{quote(s.page)}">{escape(s.name)}</a>: {escape(s.message)}</li>'
-                    for s in broken)
-    return (f'<section id="problems"><h2>Submissions that could not be graded</h2>'
-            f'<ul class="problems">{items}</ul></section>')
+    if broken:
+        items = "".join(f'<li><a href="students/{quote(s.page)}">{escape(s.name)}</a>: {escape(s.message)}</li>'
+                        for s in broken)
+        parts.append(f'<section id="problems"><h2>Submissions that could not be graded</h2>'
+                     f'<ul class="problems">{items}</ul></section>')
+    forged = [s for s in students if not s.verified]
+    if forged:
+        items = "".join(f'<li><a href="students/{quote(s.page)}">{escape(s.file)}</a></li>' for s in forged)
+        parts.append(f'<section id="unverified"><h2>Records that failed verification</h2>'
+                     f'<p class="hint">Their seal does not verify with the results key: edited, forged, unsealed or '
+                     f"sealed with another key. No score of theirs is shown or counted; grade these students again "
+                     f'with <code>batch</code>.</p><ul class="problems">{items}</ul></section>')
+    return "\n".join(parts)
 
 
 def _distributions(students: list[Student], columns: list[Column]) -> str:
@@ -389,8 +505,9 @@ def _distributions(students: list[Student], columns: list[Column]) -> str:
                    f"{_mean_median([a.score for a in graded])}")
         figures.append(_figure(f"{c.id} {c.title}", percents, caption))
     totals = [s.result for s in students if s.total is not None]
-    left_out = len(students) - len(totals)
-    note = f", {left_out} not graded in full" if left_out else ""
+    unverified = sum(1 for s in students if not s.verified)
+    left_out = len(students) - len(totals) - unverified
+    note = (f", {left_out} not graded in full" if left_out else "") + (f", {unverified} unverified" if unverified else "")
     caption = f"<b>Total</b><br>{len(totals)} students{note}; {_mean_median([r.score for r in totals])}"
     figures.append(_figure("Total", [_percent(r.score, r.max_score) or 0.0 for r in totals], caption))
     return "\n".join(['<section id="distributions">', "<h2>Score distributions</h2>",
@@ -465,6 +582,12 @@ def _failed_row(f: FailedTest) -> str:
 def render_student(student: Student, columns: list[Column]) -> str:
     """One student's page: the summary, each assignment's score, then the feedback of every test not passed."""
     result = student.result
+    if not student.verified:
+        meta = [("Status", UNVERIFIED), ("File", f"students/{student.file}"), ("Why", UNVERIFIED_MESSAGE)]
+        rows = "".join(f"<dt>{label}</dt><dd>{escape(value)}</dd>" for label, value in meta)
+        body = ['<nav><a href="../index.html">← Class dashboard</a></nav>',
+                f'<header><h1>{escape(student.name)}</h1><dl class="meta">{rows}</dl></header>']
+        return _page(f"{student.name} — unverified", "\n".join(body), root="../", script=False)
     percent = _percent(result.score, result.max_score)
     meta = [("Total", f"{_num(result.score)} / {_num(result.max_score)}"
                       + (f" ({round(percent)}%)" if percent is not None else "")),
@@ -521,8 +644,9 @@ def grades_csv(students: list[Student], columns: list[Column]) -> str:
     """``student,<each assignment id>,total,status``; what is no grade is left empty, never 0.
 
     Empty: an assignment a result does not list, every cell of a submission
-    that could not be graded (status "error"), an assignment the time budget
-    left ungraded and then the total (status "partial").
+    that could not be graded (status "error") or whose seal did not verify
+    (status "unverified"), an assignment the time budget left ungraded and
+    then the total (status "partial").
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")

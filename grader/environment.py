@@ -21,6 +21,7 @@ from functools import cache
 from pathlib import Path
 
 from grader.catalog import update_digest
+from grader.errors import EnvironmentFault
 
 PROBE_TIMEOUT = 60.0  # seconds the graded runs' interpreter may take to list its packages
 _PIN = re.compile(r"^\s*([A-Za-z0-9_.-]+)\s*==\s*([^\s;,]+)\s*$")
@@ -46,10 +47,6 @@ print(json.dumps(out))
 """
 _MODULES = {"pytest": "pytest", "pytest-asyncio": "pytest_asyncio", "pytest-timeout": "pytest_timeout",
             "looptime": "looptime", "aiohttp": "aiohttp", "aioresponses": "aioresponses"}
-
-
-class EnvironmentFault(Exception):
-    """The grader cannot grade here; the message is one line naming what is wrong."""
 
 
 def pins(course_root: Path) -> dict[str, str]:

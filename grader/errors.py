@@ -5,6 +5,11 @@ class UsageError(Exception):
     """Bad usage or unusable input: the message is shown as is, on one line (exit status 2)."""
 
 
+class EnvironmentFault(Exception):
+    """The grader cannot do its job here (its packages, the sandbox, an optional extra): nothing is graded or
+    written; the message is one line naming what is wrong (``environment error: ...``, exit status 1)."""
+
+
 class Interrupted(Exception):
     """A signal (SIGINT, SIGTERM) stopped a command cleanly; it exits with 128 + the signal's number."""
 

@@ -8,6 +8,8 @@ from grader.errors import UsageError
 from grader.manifest import Assignment, Manifest
 
 MAX_MODULE_BYTES = 512 * 1024
+MAX_NAMES = 5  # stray file names a hint lists
+_NOT_THE_MODULE = ("__init__.py", "conftest.py")  # .py files a student's folder holds besides the module
 
 
 @dataclass(frozen=True)
@@ -17,6 +19,7 @@ class Found:
     assignment: Assignment
     source: bytes | None
     problem: str | None = None  # set when the file exists but cannot be graded
+    hint: str | None = None  # when it does not exist: the other .py files found where it was expected
 
 
 def _candidates(root: Path, assignment: Assignment) -> list[Path]:
@@ -60,4 +63,21 @@ def _read_one(root: Path, assignment: Assignment) -> Found:
         if size > MAX_MODULE_BYTES:
             return Found(assignment, None, f"{assignment.module} is {size} bytes; the limit is {MAX_MODULE_BYTES}")
         return Found(assignment, path.read_bytes())
-    return Found(assignment, None)
+    return Found(assignment, None, hint=_stray_modules(root, assignment))
+
+
+def _stray_modules(root: Path, assignment: Assignment) -> str | None:
+    """Where the module is missing, the .py files beside where it was expected (a misspelt ``whyasync.py``),
+    said in one sentence; None when there are none. The public tests' own files are not counted."""
+    for path in _candidates(root, assignment):
+        folder = path.parent
+        if not folder.is_dir() or _linked(root, folder):
+            continue
+        names = sorted(p.name for p in folder.glob("*.py") if p.name not in _NOT_THE_MODULE
+                       and not p.name.startswith("test_") and p.name.isprintable() and len(p.name) <= 60)
+        if names:
+            shown = ", ".join(names[:MAX_NAMES]) + (f" and {len(names) - MAX_NAMES} more" if len(names) > MAX_NAMES
+                                                    else "")
+            where = folder.relative_to(root).as_posix()
+            return f"found {shown} in {where}/ instead: the file must be named {assignment.module}"
+    return None

@@ -15,11 +15,21 @@ cells in its notebooks, and an assignment's maximum as the sum of those cells'
   whose ``max_score`` is the assignment's points;
 - every student file is a ``Student`` whose id is the student name (no names
   or e-mail: the results do not have them);
-- every assignment graded (status ``graded`` or ``error``) is a
-  ``SubmittedAssignment`` stamped with the result's ``graded_at``, whose one
-  ``Grade`` has ``auto_score`` = the grader's score and needs no manual
-  grading. An assignment the student did not submit (``missing``) has no
-  submission, which nbgrader exports as score 0 with an empty timestamp.
+- every assignment graded (status ``graded``, or ``error`` when the
+  student's code could not be imported or run) is a ``SubmittedAssignment``
+  stamped with the result's ``graded_at``, whose one ``Grade`` has
+  ``auto_score`` = the grader's score and needs no manual grading. An
+  assignment the student did not submit (``missing``) has no submission,
+  which nbgrader exports as score 0 with an empty timestamp.
+
+What is no grade is never written as one (nbgrader would export it as a 0):
+a student file whose seal does not verify with the results key (edited,
+forged, or sealed with another key), a student the batch could not grade
+(record status ``error``: a failed clone, a fault of the grader's), an
+assignment the time budget left ungraded (listed in ``not_graded``), and an
+assignment whose status is none of the above (``void``: results that cannot
+be trusted). Their rows in the gradebook are left as they were, and
+:func:`export` returns them, one line each, for the command to show.
 
 Per-test detail stays in the dashboard: one grade cell per test would need
 the same cells for every student and nbgrader shows no feedback text anyway.
@@ -51,13 +61,18 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from grader.errors import UsageError
+from coursekit.hints import describe
+from grader.batch import RECORD_PURPOSE
+from grader.errors import EnvironmentFault, UsageError
 from grader.manifest import Assignment, Manifest, find_course_root, load_manifest
 from grader.model import AssignmentResult, GradeResult
+from grader.records import Key
 
 NEEDS_EXTRA = "nbgrader export needs the optional extra: pip install -e '.[nbgrader]'"
 GRADE_CELL = "autograder"
 STUDENT_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+GRADED_RECORDS = ("graded", "partial")  # record statuses whose assignments hold grades (batch's RecordStatus)
+GRADES = ("graded", "error")  # assignment statuses that are a grade the student earned
 
 
 @dataclass(frozen=True)
@@ -67,6 +82,24 @@ class StudentRecord:
     student: str
     graded_at: datetime
     result: GradeResult
+    status: str = "graded"  # the batch record's status: graded, partial, error
+    message: str = ""  # the batch record's message: why a student was not graded
+    not_graded: frozenset[str] = frozenset()  # assignments the time budget left ungraded
+
+    def grade(self, assignment_id: str) -> AssignmentResult | None:
+        """The assignment's result when it is a grade or "missing" (not submitted); None when it is no grade."""
+        if self.status not in GRADED_RECORDS or assignment_id in self.not_graded:
+            return None
+        found = next((a for a in self.result.assignments if a.id == assignment_id), None)
+        return found if found is not None and found.status in (*GRADES, "missing") else None
+
+
+@dataclass(frozen=True)
+class Exported:
+    """What :func:`export` did: students written, and one line per student or assignment left as it was."""
+
+    students: int
+    left_out: tuple[str, ...] = ()
 
 
 def assignment_name(assignment: Assignment) -> str:
@@ -74,17 +107,18 @@ def assignment_name(assignment: Assignment) -> str:
     return f"{assignment.id}-{assignment.slug}"
 
 
-def export(results_dir: Path, db: Path) -> int:
-    """Write the grades of ``results_dir`` into the nbgrader gradebook ``db``; the number of students written.
+def export(results_dir: Path, db: Path, key: Key) -> Exported:
+    """Write the grades of ``results_dir`` into the nbgrader gradebook ``db``, trusting only records ``key`` sealed.
 
     The course is the one around the current directory (as for every
     command). The whole results folder is checked before anything is
-    written. Raises UsageError when nbgrader is not installed, the results
-    are unusable, or the database cannot be written.
+    written. Raises EnvironmentFault when nbgrader (or its ``alembic``) is not
+    installed, UsageError when the results are unusable or the database
+    cannot be written.
     """
     api = _nbgrader_api()
     manifest = load_manifest(find_course_root(Path.cwd()))
-    records = load_records(results_dir, manifest)
+    records, left_out = load_records(results_dir, manifest, key)
     db = db.resolve()
     try:
         db.parent.mkdir(parents=True, exist_ok=True)
@@ -96,18 +130,18 @@ def export(results_dir: Path, db: Path) -> int:
             with _quiet_nbgrader(), api.Gradebook(f"sqlite:///{db}") as gradebook:
                 _write_assignments(gradebook, manifest)
                 for record in records:
-                    _write_student(api, gradebook, manifest, record)
+                    left_out += _write_student(api, gradebook, manifest, record)
         except _database_errors(api) as exc:
             lines = str(exc).strip().splitlines() or [type(exc).__name__]
             raise UsageError(f"cannot write the nbgrader gradebook {db}: {lines[0]}") from None
-    return len(records)
+    return Exported(sum(1 for r in records if r.status in GRADED_RECORDS), tuple(left_out))
 
 
 def _nbgrader_api() -> ModuleType:
     try:
         from nbgrader import api
     except ImportError:
-        raise UsageError(NEEDS_EXTRA) from None
+        raise EnvironmentFault(NEEDS_EXTRA) from None
     return api
 
 
@@ -175,46 +209,60 @@ def _check_database(db: Path) -> None:
         if tables:
             return
     if shutil.which("alembic") is None:
-        raise UsageError("nbgrader needs the `alembic` command to create a gradebook and it is not on PATH "
+        raise EnvironmentFault("nbgrader needs the `alembic` command to create a gradebook and it is not on PATH "
                          f"nor in {sysconfig.get_path('scripts')}: reinstall the extra: pip install -e '.[nbgrader]'")
 
 
-def load_records(results_dir: Path, manifest: Manifest) -> list[StudentRecord]:
-    """Every RESULTS/students/*.json as a StudentRecord, checked against the course; UsageError otherwise."""
+def load_records(results_dir: Path, manifest: Manifest, key: Key) -> tuple[list[StudentRecord], list[str]]:
+    """Every RESULTS/students/*.json that ``key`` sealed as a StudentRecord, checked against the course, and one
+    line per file left out because its seal does not verify; UsageError for results that are unusable."""
     folder = results_dir / "students"
     if not folder.is_dir():
         raise UsageError(f"{results_dir} has no students/ folder: is it a folder written by `batch`?")
     records: dict[str, StudentRecord] = {}
+    left_out = []
     for path in sorted(folder.glob("*.json")):
-        record = _read_record(path, manifest)
+        record = _read_record(path, manifest, key)
+        if record is None:
+            left_out.append(f"{path.name}: its seal does not verify with the key {key.path} (edited, forged or "
+                            "sealed with another key): nothing of it is written")
+            continue
         if record.student in records:
             raise UsageError(f"{path}: student {record.student!r} appears in two result files")
         records[record.student] = record
-    return list(records.values())
+    return list(records.values()), left_out
 
 
-def _read_record(path: Path, manifest: Manifest) -> StudentRecord:
+def _read_record(path: Path, manifest: Manifest, key: Key) -> StudentRecord | None:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        data = key.opened(RECORD_PURPOSE, raw)
+        if data is None:
+            return None
         student = data["student"]
         graded_at = datetime.fromisoformat(data["graded_at"])
         result = GradeResult.from_dict(data["result"])
+        status = str(data.get("status", "graded"))
+        message = str(data.get("message", ""))
+        not_graded = frozenset(str(k) for k in data.get("not_graded") or {})
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from None
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise UsageError(f"{path} is not a batch result file ({type(exc).__name__}: {exc})") from None
+        raise UsageError(f"{path} is not a batch result file ({describe(exc)})") from None
     if not isinstance(student, str) or not STUDENT_NAME.fullmatch(student):
         raise UsageError(f"{path}: student name {student!r} is not made of letters, digits, '_', '.', '-'")
     points = {a.id: a.points for a in manifest.assignments}
+    record = StudentRecord(student, graded_at, result, status, message, not_graded)
     for graded in result.assignments:
         if graded.id not in points:
             raise UsageError(f"{path}: assignment {graded.id!r} is not in course.toml: results of another course?")
         # The gradebook holds one maximum per assignment: a score out of another
         # maximum (graded without the hidden tests) would be exported wrongly.
-        if graded.status == "graded" and not math.isclose(graded.max_score, points[graded.id]):
+        if (graded.status == "graded" and record.grade(graded.id) is not None
+                and not math.isclose(graded.max_score, points[graded.id])):
             raise UsageError(f"{path}: assignment {graded.id} was graded out of {graded.max_score:g} points but "
                              f"course.toml gives it {points[graded.id]}: grade with the hidden tests")
-    return StudentRecord(student, graded_at, result)
+    return record
 
 
 def _write_assignments(gradebook: Any, manifest: Manifest) -> None:
@@ -227,15 +275,25 @@ def _write_assignments(gradebook: Any, manifest: Manifest) -> None:
                                               max_score=float(assignment.points), cell_type="code")
 
 
-def _write_student(api: ModuleType, gradebook: Any, manifest: Manifest, record: StudentRecord) -> None:
+def _write_student(api: ModuleType, gradebook: Any, manifest: Manifest, record: StudentRecord) -> list[str]:
+    """Write the student's grades; one line per assignment (or the whole student) left as it was, and why."""
+    if record.status not in GRADED_RECORDS:
+        why = f": {record.message}" if record.message else ""
+        return [f"{record.student}: not graded (status {record.status}{why}): nothing written"]
     gradebook.update_or_create_student(record.student)
-    graded = {a.id: a for a in record.result.assignments}
+    listed = {a.id: a for a in record.result.assignments}
+    left_out = []
     for assignment in manifest.assignments:
-        result = graded.get(assignment.id)
-        if result is None or result.status == "missing":
+        result = listed.get(assignment.id)
+        grade = record.grade(assignment.id)
+        if result is not None and grade is None:
+            why = "the time budget ran out" if assignment.id in record.not_graded else f"status {result.status}"
+            left_out.append(f"{record.student}: {assignment.id} not graded ({why}): not written")
+        elif grade is None or grade.status == "missing":
             _remove_submission(api, gradebook, assignment, record.student)
         else:
-            _write_grade(api, gradebook, assignment, record, result)
+            _write_grade(api, gradebook, assignment, record, grade)
+    return left_out
 
 
 def _remove_submission(api: ModuleType, gradebook: Any, assignment: Assignment, student: str) -> None:

@@ -73,8 +73,12 @@ class Session:
         try:
             folder = Path(self._exit.enter_context(tempfile.TemporaryDirectory(prefix="grader-runtime-")))
             self.runtime: Runtime = new_runtime(folder, self.manifest)
+            # Every submission's stage is made in here, and nothing else: in a sandbox one fork server sees this
+            # folder, and each run hides every stage but its own.
+            self._stages = Path(self._exit.enter_context(tempfile.TemporaryDirectory(prefix="grader-stages-")))
             self.runner: Runner = self._exit.enter_context(open_runner(self.runtime, fork=self._fork,
-                                                                         sandboxed=self.sandboxed))
+                                                                         sandboxed=self.sandboxed,
+                                                                         stages=self._stages))
             self.catalog: Catalog = load_catalog(self.manifest, self.tests, self.runtime, self.runner)
             self.hidden: HiddenText = hidden_text(self.manifest, self.tests)
         except BaseException:
@@ -124,7 +128,7 @@ class Session:
                 not_graded[f.assignment.id] = str(exc)
                 return score.missing(f.assignment, self.catalog[f.assignment.id], f"not graded: {exc}")
 
-        with tempfile.TemporaryDirectory(prefix="grader-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="grader-", dir=self._stages) as tmp:
             stage = Stage(Path(tmp), self.runtime)
             pool_size = workers or min(len(to_run), os.cpu_count() or 1) or 1
             with ThreadPoolExecutor(max_workers=pool_size) as pool:
@@ -134,7 +138,7 @@ class Session:
         results = []
         for f in found:
             entries = self.catalog[f.assignment.id]
-            results.append(graded.get(f.assignment.id) or score.missing(f.assignment, entries, f.problem))
+            results.append(graded.get(f.assignment.id) or score.missing(f.assignment, entries, f.problem, f.hint))
         hidden = self.tests.hidden_root is not None
         result = GradeResult(tuple(results), hidden_tests_included=hidden, duration=time.monotonic() - started,
                              sandboxed=self.sandboxed)
@@ -162,14 +166,14 @@ class Session:
         entries = self.catalog[assignment.id]
         args = [*command_args(shuffle_seed=shuffle_seed), "--grader-module", assignment.module_name,
                 "--grader-network", assignment.network, *self._secret_args]
-        runs = self._run_resuming(stage, assignment.id, placed.folder, args, entries, deadline)
+        runs = self._run_resuming(stage, assignment.id, placed.folder, args, entries, deadline, assignment.network)
         altered = placed.altered_tests()
         if altered:
             return score.tampered(assignment, entries, altered)
         return score.grade_run(assignment, entries, runs, self.manifest.limits, self.hidden)
 
-    def _run_resuming(self, stage: Stage, name: str, folder: Path, args: list[str],
-                      entries: list[Entry], deadline: float | None = None) -> list[RunOutput]:
+    def _run_resuming(self, stage: Stage, name: str, folder: Path, args: list[str], entries: list[Entry],
+                      deadline: float | None = None, network: str = "none") -> list[RunOutput]:
         """Run an assignment's tests; when the code ends a process early, the tests it never started again.
 
         An exit, a crash or a test that would not stop costs only the tests
@@ -198,7 +202,7 @@ class Session:
             run_name = f"{name}-{attempt}"
             runs.append(self.runner.run(Job(stage, [*args, *skip, str(folder)], cwd=folder,
                                             scratch=stage.scratch(run_name), report=stage.root / f"{run_name}.jsonl",
-                                            limits=replace(limits, assignment_timeout=budget))))
+                                            limits=replace(limits, assignment_timeout=budget), network=network)))
             if self.stopping:
                 raise Stopped("the grading session was stopped")
             if capped and runs[-1].killed:

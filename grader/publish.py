@@ -2,8 +2,12 @@
 
 - ``DIR/template/``: the student template repository (course.toml, the
   assignments' READMEs, stubs and public tests, the test kit, the grader, the
-  grading workflow, a student README, pyproject.toml, .gitignore). No
+  grading workflow, a student README (and the course's README.zh-CN.md, the
+  same in Simplified Chinese), pyproject.toml, .gitignore). No
   solutions, no hidden tests, no instructor-only files.
+- ``DIR/template-classroom50/``: the same template for Classroom 50, without
+  the grading workflow (Classroom 50 adds its own to every student
+  repository, and a second one would grade every push twice).
 - ``DIR/hidden-tests/``: ``tests/NN/test_hidden_*.py`` for a private
   repository, which the students' grading workflow fetches.
 - ``DIR/classroom50/autograders/<slug>/``: one Classroom 50 autograder per
@@ -17,6 +21,7 @@ check fails nothing is left behind.
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import sys
 import tempfile
@@ -29,9 +34,19 @@ from grader.catalog import CourseError
 from grader.errors import UsageError
 from grader.manifest import MANIFEST_NAME, Manifest, find_course_root, load_manifest
 from grader.platforms import bundle, leaks, student_files
+from grader.report.gradescope import hidden_visibility
 
 PLATFORMS = Path(__file__).resolve().parent / "platforms"
 WORKFLOW = Path(".github") / "workflows" / "classroom.yml"
+CLASSROOM50_TEMPLATE = "template-classroom50"
+CHINESE_README = "README.zh-CN.md"  # the student README in Simplified Chinese, copied into the template
+# Step 5 of its student guide (pushing, the Autograding workflow), up to step 6.
+CHINESE_GRADING_STEP = re.compile(r"^5\. .*?(?=^6\. )", re.S | re.M)
+CHINESE_CLASSROOM50_STEP = """\
+5. 提交（`gh student submit`；如果你的课程对每次推送都评分，推送即可）。Classroom 50 为这次提交评分：
+   运行公开测试，以及你的课程的隐藏测试，并把你的分数和反馈发布为这次提交的 release。
+   对于隐藏测试，你能看到它的名字、它期望什么，以及你的代码抛出了什么，但永远看不到它的源代码。
+"""
 # Course folders that publishing reads: the output must not be inside one.
 SOURCES = ("assignments", "coursekit", "grader", "solutions", "tests", ".github")
 # Files that are the instructor's alone, wherever they are.
@@ -106,12 +121,15 @@ def publish(manifest: Manifest, out: Path) -> list[str]:
     requirements = _requirements(manifest.root)
     write_template(manifest, out / "template")
     _check(out / "template", secrets.template, allow_tests=False)
+    write_template(manifest, out / CLASSROOM50_TEMPLATE, classroom50=True)
+    _check(out / CLASSROOM50_TEMPLATE, secrets.template, allow_tests=False)
     hidden = write_hidden_tests(manifest, out / "hidden-tests")
     slugs = write_classroom50(manifest, out / "classroom50", requirements, secrets.bundles)
     zips = write_gradescope(manifest, out / "gradescope", requirements, secrets.bundles)
     (out / "README.md").write_text(_index(manifest), encoding="utf-8")
     return [
         f"wrote {out / 'template'}: the student template ({len(manifest.assignments)} assignments)",
+        f"wrote {out / CLASSROOM50_TEMPLATE}: the student template for Classroom 50 (no grading workflow)",
         f"wrote {out / 'hidden-tests'}: {hidden} hidden test files, for a private repository",
         f"wrote {out / 'classroom50' / 'autograders'}: {len(slugs)} Classroom 50 autograders ({', '.join(slugs)})",
         f"wrote {out / 'gradescope'}: {len(zips)} Gradescope autograder zips",
@@ -139,8 +157,8 @@ def _check(folder: Path, secret_lines: frozenset[str], *, allow_tests: bool) -> 
         raise CourseError(f"refusing to publish {folder.name}: {problems[0]}{more}")
 
 
-def write_template(manifest: Manifest, dest: Path) -> None:
-    """The student template repository."""
+def write_template(manifest: Manifest, dest: Path, *, classroom50: bool = False) -> None:
+    """The student template repository; for Classroom 50 (``classroom50``), without the grading workflow."""
     root = manifest.root
     dest.mkdir()
     shutil.copyfile(root / MANIFEST_NAME, dest / MANIFEST_NAME)
@@ -149,16 +167,31 @@ def write_template(manifest: Manifest, dest: Path) -> None:
         shutil.copytree(root / "assignments" / a.id, dest / "assignments" / a.id, ignore=skip)
     for package in bundle.RUNTIME_PACKAGES:
         bundle.copy_package(bundle.RUNTIME_ROOT / package, dest / package)
-    (dest / WORKFLOW).parent.mkdir(parents=True)
-    shutil.copyfile(root / WORKFLOW, dest / WORKFLOW)
+    if not classroom50:
+        (dest / WORKFLOW).parent.mkdir(parents=True)
+        shutil.copyfile(root / WORKFLOW, dest / WORKFLOW)
     packages = sorted(".".join(p.parent.relative_to(dest).parts) for p in dest.rglob("__init__.py"))
     files = {
         "pyproject.toml": student_files.student_pyproject(root / "pyproject.toml", packages),
-        "README.md": student_files.readme(manifest, root / "README.md"),
+        "README.md": student_files.readme(manifest, root / "README.md", classroom50=classroom50),
         ".gitignore": student_files.gitignore(),
     }
+    chinese = root / CHINESE_README
+    if chinese.is_file():
+        files[CHINESE_README] = _chinese_readme(chinese.read_text(encoding="utf-8"), classroom50=classroom50)
     for name, text in files.items():
         (dest / name).write_text(text, encoding="utf-8")
+
+
+def _chinese_readme(text: str, *, classroom50: bool) -> str:
+    """The course's Chinese student README for a template: as it is, except for Classroom 50,
+    where step 5 of the guide says how Classroom 50 grades (the template has no workflow)."""
+    if not classroom50:
+        return text
+    step, count = CHINESE_GRADING_STEP.subn(lambda _: CHINESE_CLASSROOM50_STEP, text)
+    if count != 1:
+        raise CourseError(f"{CHINESE_README}: the student guide has no step 5 to adapt for Classroom 50")
+    return step
 
 
 def write_hidden_tests(manifest: Manifest, dest: Path) -> int:
@@ -189,6 +222,7 @@ def write_classroom50(manifest: Manifest, dest: Path, requirements: list[str],
 def write_gradescope(manifest: Manifest, dest: Path, requirements: list[str],
                      solution_lines: frozenset[str]) -> list[Path]:
     """Gradescope's autograder.zip for the whole course, and one per assignment; the zips."""
+    hidden_visibility(manifest.root)  # refuse a course.toml setting Gradescope would not accept, before zipping
     plan: list[tuple[list[str] | None, Path]] = [(None, dest / "autograder.zip")]
     plan += [([a.id], dest / a.slug / "autograder.zip") for a in manifest.assignments]
     with tempfile.TemporaryDirectory(prefix="publish-gradescope-") as tmp:
@@ -230,6 +264,7 @@ INDEX_README = """\
 | folder | what it is | where it goes |
 |---|---|---|
 | `template/` | the student template: assignments (instructions, stubs, public tests), the test kit, the grader, the *Autograding* workflow, a student README and packaging | a template repository students get their copy from |
+| `template-classroom50/` | the same template without the *Autograding* workflow: Classroom 50 adds its own grading workflow to each student repository | the template repository of a Classroom 50 assignment |
 | `hidden-tests/` | the hidden tests, for grading in students' repositories | a **private** repository, named in the students' `HIDDEN_TESTS_REPO` variable |
 | `classroom50/autograders/<slug>/` | one Classroom 50 autograder per assignment | the classroom's config repository, as `<classroom>/autograders/<slug>/` |
 | `gradescope/autograder.zip`, `gradescope/<slug>/autograder.zip` | Gradescope autograders: the whole course, or one assignment | a Gradescope programming assignment's autograder |
@@ -265,26 +300,36 @@ CLASSROOM50_README = """\
 slug in course.toml. Copy each folder into the classroom's config repository
 as `<classroom>/autograders/<slug>/`. The folder's name must be the Classroom 50
 assignment's slug: rename it if yours differs (`bundle.json`, not the name,
-says which assignment it grades).
+says which assignment it grades). Make the assignment's template repository
+from `template-classroom50/` (beside this folder): it has no grading workflow
+of its own, since Classroom 50 adds one to every student repository.
 
 Classroom 50 runs `python3 autograder.py` with the student's checkout as the
 working directory and the folder in `CLASSROOM50_BUNDLE_DIR`. The autograder
 grades the checkout's `assignments/NN/<module>.py` with the folder's own grader,
 test kit, course.toml, public and hidden tests: nothing else of the checkout
 is read, so a changed test, a `conftest.py` or an edited grader in it changes
-nothing. It writes `result.json` (public and hidden tests, their points and
-feedback, never a hidden test's source) and `release-body.md`, and always
-exits 0: when grading itself fails, `result.json` says why with a score of 0
-and the run's status is `error`.
+nothing. It writes `result.json` (valid against Classroom 50's result-v1
+schema: public and hidden tests, their points and feedback, never a hidden
+test's source), `release-body.md`, and the commit status with a summary of at
+most 140 characters. It always exits 0; when grading itself fails, the status
+is `error`, the summary says why in one line, and result.json has no score.
 
-**Setup.** The Python that runs the autograder (3.11 to 3.13) needs the
-course's pinned dependencies, listed in each folder's `requirements.txt`: the
-classroom's runtime setup must run
-`python3 -m pip install -r "$CLASSROOM50_BUNDLE_DIR/requirements.txt"`.
-Without them, `result.json` names what is missing.
+**Python and packages.** Classroom 50's runtime installs no Python packages,
+so the autograder provisions its own: when the Python that runs it lacks the
+course's pinned packages (each folder's `requirements.txt`), it builds a
+virtual environment with them from PyPI (about 15 s), kept in
+`~/.cache/asyncio-course` (a self-hosted runner reuses it; a GitHub-hosted one
+starts afresh each job), and grades there. The course runs on Python 3.11 to
+3.13: set the assignment's runtime `python` to `"3.13"` in `assignments.json`.
+Left at Classroom 50's default (3.14), the autograder builds its environment
+with a Python 3.11-3.13 the runner also has (Ubuntu 24.04 runners have
+`/usr/bin/python3.12`), and fails with one line saying to set `"3.13"` when
+there is none.
 
 **Trade-off.** Students can read Classroom 50's bundles, hidden tests included:
-like any grading in the student's repository, this deters rather than hides.
+like any grading in the student's repository, this deters rather than hides,
+and it runs without the operating-system sandbox (every result says so).
 """
 
 GRADESCOPE_README = """\
@@ -302,8 +347,15 @@ Ubuntu base image. `setup.sh` makes a Python 3.11 to 3.13 environment in
 `/autograder/venv` (from the deadsnakes archive when the image's Python is
 older) with the course's pinned `requirements.txt`. `run_autograder` grades
 `/autograder/submission` with the zip's own course copy, hidden tests included,
-and writes `/autograder/results/results.json`. Hidden tests are marked
-`hidden`, so Gradescope never shows them to students; public ones are visible.
+and writes `/autograder/results/results.json` (Markdown feedback; per
+assignment, public tests first, numbered `NN.k`). Public tests are visible at
+once; hidden ones are released `after_due_date` (their names and feedback,
+never their source). For `after_published`, or `hidden` (never shown, which
+also hides the total score from students), set `[gradescope]
+hidden_visibility` in course.toml before publishing. When grading itself
+fails, the autograder writes no results.json: Gradescope shows "The
+autograder failed to execute correctly" and no score, and the instructor sees
+the reason in the autograder output.
 
 To try it locally: unzip into `ROOT/source`, put an upload in `ROOT/submission`,
 and run `AUTOGRADER_ROOT=ROOT AUTOGRADER_PYTHON=$(which python3) ROOT/source/run_autograder`

@@ -4,9 +4,12 @@ Every graded run is a process of its own, in its own session (so the outer
 kill takes whatever it started too), with a minimal environment (no
 GITHUB_* files it could write forged results to), resource limits on memory,
 file size (``disk_mb``) and core dumps, and a scratch folder as its HOME and
-TMPDIR. Its standard output and error go into a pipe the grader reads (an
-``OutputTap``), never to disk: past ``output_kb`` the run is ended, so a flood
-of prints costs neither disk nor memory.
+TMPDIR (in a sandbox, a tmpfs of ``disk_mb`` mounted over that folder, so
+nothing it writes reaches the disk). What it tells the grader goes into named
+pipes the grader reads (``OutputTap``), never into files: its standard output
+and error (past ``output_kb`` the run is ended, so a flood of prints costs
+neither disk nor memory), its report (past MAX_REPORT_BYTES likewise) and its
+watchdog's last words.
 
 Two ways to start that process, with the same result: forking it from the
 fork server (``grader/zygote.py``), which has pytest and aiohttp imported
@@ -16,6 +19,7 @@ where it cannot start, or dies, runs fall back to spawning.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import selectors
@@ -30,6 +34,7 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from grader import sandbox
+from grader.errors import EnvironmentFault
 from grader.manifest import Limits
 from grader.pytest_options import PLUGINS
 from grader.stage import Runtime, Stage
@@ -37,7 +42,12 @@ from grader.zygote import limit_resources
 
 MAX_RECORDS = 20_000
 MAX_RECORD_BYTES = 64 * 1024  # one report line; the child clips its messages far below this
+# A run's own records take a few KB (a record per test phase, messages clipped to 1500 characters):
+# a report past this was padded by the code under test, and ends the run.
+MAX_REPORT_BYTES = 16 * 1024 * 1024
+WATCHDOG_BYTES = 64 * 1024  # of the watchdog's stack dump, kept; that it wrote at all is what counts
 TAIL_BYTES = 4000  # of the child's output, kept for maintainers
+ISOLATED = {"kind": "isolated"}  # a sandboxed run's first record: written before any graded code runs
 START_TIMEOUT = 60.0  # seconds the fork server may take to import everything
 REAP_TIMEOUT = 30.0  # seconds to wait for a killed child to be reaped
 
@@ -53,11 +63,20 @@ class RunOutput:
     stderr_tail: str = field(default="", repr=False)  # for maintainers' diagnosis, never shown to students
     watchdog_fired: bool = False  # the child's watchdog ended it: a test ran far past its timeout
     output_exceeded: bool = False  # it wrote more than output_kb to stdout and stderr, so it was ended
+    report_exceeded: bool = False  # its report grew past MAX_REPORT_BYTES, so it was ended
+
+
+class RunNotIsolated(EnvironmentFault):
+    """A sandboxed run did not confirm its namespaces: the grader's failure, never the student's score."""
 
 
 @dataclass(frozen=True)
 class Job:
-    """One pytest run in a stage: its arguments, where it runs, what it may write, where it reports."""
+    """One pytest run in a stage: its arguments, where it runs, what it may write, where it reports.
+
+    ``network`` is the assignment's course.toml setting: in a sandbox, "none"
+    leaves the run no interface up at all, "loopback" brings up ``lo``.
+    """
 
     stage: Stage
     args: list[str]
@@ -65,6 +84,7 @@ class Job:
     scratch: Path
     report: Path
     limits: Limits
+    network: str = "none"
 
     @property
     def argv(self) -> list[str]:
@@ -84,8 +104,13 @@ class Job:
 
     @property
     def watchdog(self) -> Path:
-        """Where the child's watchdog writes when it ends the process (empty while it has not)."""
+        """The named pipe the child's watchdog writes into when it ends the process."""
         return self.report.with_suffix(".watchdog")
+
+    def isolation(self) -> dict[str, Any]:
+        """What a sandboxed run's own namespaces are made of (``grader/zygote.py``'s ``isolate``)."""
+        return {"scratch": str(self.scratch), "disk": _disk_bytes(self.limits), "network": self.network,
+                "report": str(self.report)}
 
     def discard_outputs(self) -> None:
         """Remove what a lost run wrote (report, output, watchdog), before the job runs again."""
@@ -112,6 +137,7 @@ def child_env(home: Path) -> dict[str, str]:
         "HOME": str(home),
         "TMPDIR": str(home),
         "LANG": "C.UTF-8",
+        "COURSE_LANG": "en",  # records stay English: the grader words what it shows in the student's language
         "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
         # Each glibc malloc arena reserves 64 MB of address space; without a cap,
         # a thread pool alone would run into the memory limit.
@@ -133,45 +159,53 @@ def _disk_bytes(limits: Limits) -> int:
 
 
 def read_records(path: Path) -> list[dict[str, Any]]:
+    """The JSON lines of a report file (see parse_records); none when it cannot be read."""
+    try:
+        with path.open("rb") as lines:
+            return parse_records(lines)
+    except OSError:
+        return []
+
+
+def parse_records(lines: IO[bytes]) -> list[dict[str, Any]]:
     """The child's JSON lines; malformed or overlong lines (a crash mid-write, forgery) are dropped.
 
     Read a line at a time with a bound, so a report the code padded costs
     the grader no more memory than one legitimate line.
     """
     records: list[dict[str, Any]] = []
-    try:
-        with path.open("rb") as lines:
-            while len(records) < MAX_RECORDS:
+    while len(records) < MAX_RECORDS:
+        line = lines.readline(MAX_RECORD_BYTES)
+        if not line:
+            break
+        if not line.endswith(b"\n") and len(line) == MAX_RECORD_BYTES:
+            while line and not line.endswith(b"\n"):  # the rest of an overlong line
                 line = lines.readline(MAX_RECORD_BYTES)
-                if not line:
-                    break
-                if not line.endswith(b"\n") and len(line) == MAX_RECORD_BYTES:
-                    while line and not line.endswith(b"\n"):  # the rest of an overlong line
-                        line = lines.readline(MAX_RECORD_BYTES)
-                    continue
-                try:
-                    record = json.loads(line.decode("utf-8", "replace"))
-                except ValueError:
-                    continue
-                if isinstance(record, dict):
-                    records.append(record)
-    except OSError:
-        pass
+            continue
+        try:
+            record = json.loads(line.decode("utf-8", "replace"))
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
     return records
 
 
 class OutputTap:
-    """The read end of the named pipe a child writes its standard output and error into.
+    """The read end of a named pipe a child writes into: its standard output and error, its report, its watchdog.
 
     A thread reads it as the child writes, counts the bytes and keeps the
-    last TAIL_BYTES. Past ``limit`` it kills the child's session (once the
-    run has started): output never reaches the disk, and a flood ends
-    the run instead of filling anything.
+    last ``keep`` of them. Past ``limit`` (None: no limit) it kills the
+    child's session (once the run has started): nothing reaches the disk,
+    and a flood ends the run instead of filling anything. A named pipe can
+    be opened for writing on a read-only mount, so the sandbox binds the
+    stage that holds it read-only. The pipe is removed when the tap closes.
     """
 
-    def __init__(self, path: Path, limit: int) -> None:
+    def __init__(self, path: Path, limit: int | None, *, keep: int = TAIL_BYTES) -> None:
         self.path = path
         self.limit = limit
+        self.keep = keep
         self.total = 0
         self.exceeded = False
         self._tail = bytearray()
@@ -201,8 +235,8 @@ class OutputTap:
     def _take(self, chunk: bytes) -> None:
         self.total += len(chunk)
         self._tail += chunk
-        del self._tail[:-TAIL_BYTES]
-        if self.total > self.limit:
+        del self._tail[:-self.keep]
+        if self.limit is not None and self.total > self.limit:
             with self._lock:
                 first = not self.exceeded
                 self.exceeded = True
@@ -238,14 +272,53 @@ class OutputTap:
             for fd in (self._read_end, self._wake_read, self._wake_write):
                 os.close(fd)
             self._tail_text = bytes(self._tail).decode("utf-8", "replace")
+            self.path.unlink(missing_ok=True)
         return self._tail_text
 
+    def kept(self) -> bytes:
+        """The last ``keep`` bytes read (all of them, for a tap whose ``keep`` is its limit); after close()."""
+        return bytes(self._tail)
 
-def _output(job: Job, tap: OutputTap, returncode: int | None, killed: bool, started: float) -> RunOutput:
+
+class _Taps:
+    """The three pipes of one run, opened before it starts and closed once it ended."""
+
+    def __init__(self, job: Job) -> None:
+        self.output = OutputTap(job.output, _output_bytes(job.limits))
+        try:
+            self.report = OutputTap(job.report, MAX_REPORT_BYTES, keep=MAX_REPORT_BYTES)
+            try:
+                self.watchdog = OutputTap(job.watchdog, None, keep=WATCHDOG_BYTES)
+            except BaseException:
+                self.report.close()
+                raise
+        except BaseException:
+            self.output.close()
+            raise
+
+    def started(self, kill: Callable[[], None]) -> None:
+        """How to end the run, for a tap whose limit is passed."""
+        for tap in (self.output, self.report, self.watchdog):
+            tap.started(kill)
+
+    def close(self) -> None:
+        """Stop reading (idempotent)."""
+        for tap in (self.output, self.report, self.watchdog):
+            tap.close()
+
+
+def _output(taps: _Taps, returncode: int | None, killed: bool, started: float, *, isolated: bool) -> RunOutput:
+    """What the run left in its pipes; for a sandboxed run (``isolated``), RunNotIsolated if it did not confirm."""
     duration = time.monotonic() - started
-    tail = tap.close()
-    fired = job.watchdog.is_file() and job.watchdog.stat().st_size > 0
-    return RunOutput(read_records(job.report), returncode, killed, duration, tail, fired, tap.exceeded)
+    tail = taps.output.close()
+    taps.close()
+    records = parse_records(io.BytesIO(taps.report.kept()))
+    if isolated:
+        if not records or records[0] != ISOLATED:
+            raise RunNotIsolated(f"a sandboxed run could not get namespaces of its own: {tail.strip()[-300:]}")
+        records = records[1:]
+    return RunOutput(records, returncode, killed, duration, tail, taps.watchdog.total > 0, taps.output.exceeded,
+                     taps.report.exceeded)
 
 
 def kill_group(pid: int) -> None:
@@ -263,15 +336,17 @@ class SpawnRunner:
     def run(self, job: Job) -> RunOutput:
         """Spawn the child, wait for it up to the assignment timeout, then kill its session."""
         runtime = job.stage.runtime
-        command = [sys.executable, "-I", "-B", str(runtime.boot), str(runtime.root), *job.argv]
+        isolation = job.isolation() if self.sandboxed else None
+        command = [sys.executable, "-I", "-B", str(runtime.boot), str(runtime.root), json.dumps(isolation),
+                   *job.argv]
         if self.sandboxed:
-            command = [*sandbox.command(runtime=runtime.root, stage=job.stage.root, tmp_bytes=_disk_bytes(job.limits),
-                                        env=job.env(), cwd=job.cwd), *command]
+            command = [*sandbox.command(runtime=runtime.root, stage=job.stage.root, env=job.env(), cwd=job.cwd),
+                       *command]
         started = time.monotonic()
         killed = False
-        tap = OutputTap(job.output, _output_bytes(job.limits))
+        taps = _Taps(job)
         try:
-            writer = tap.writer()
+            writer = taps.output.writer()
             try:
                 child = subprocess.Popen(
                     command, cwd=job.cwd, env=job.env(), stdin=subprocess.DEVNULL, stdout=writer, stderr=writer,
@@ -280,7 +355,7 @@ class SpawnRunner:
                 )
             finally:
                 os.close(writer)
-            tap.started(lambda: kill_group(child.pid))
+            taps.started(lambda: kill_group(child.pid))
             try:
                 child.wait(timeout=job.limits.assignment_timeout)
             except subprocess.TimeoutExpired:
@@ -291,9 +366,9 @@ class SpawnRunner:
             code = child.returncode
             if self.sandboxed and code is not None and code > 128:
                 code = 128 - code  # bwrap exits 128 + N for a child that signal N ended
-            return _output(job, tap, code, killed, started)
+            return _output(taps, code, killed, started, isolated=self.sandboxed)
         finally:
-            tap.close()
+            taps.close()
 
 
 class ForkServerGone(Exception):
@@ -311,9 +386,14 @@ class _Request:
 class ForkServer:
     """Forks every run from one process that has imported pytest, aiohttp and the test kit already."""
 
-    def __init__(self, runtime: Runtime, log: Path, *, stage: Path | None = None, tmp_bytes: int = 0) -> None:
-        """Start the server; with ``stage``, inside a sandbox of its own that sees that stage only."""
+    def __init__(self, runtime: Runtime, log: Path, *, stage: Path | None = None) -> None:
+        """Start the server; with ``stage``, inside a sandbox of its own that sees that folder only.
+
+        ``stage`` is one stage, or the folder of every stage of a session: then each run hides every stage
+        but its own (``grader/zygote.py``'s ``isolate``).
+        """
         self._sandboxed = stage is not None
+        self._bound = stage
         self._requests: dict[int, _Request] = {}
         self._lock = threading.Lock()
         self._next_id = 0
@@ -322,7 +402,7 @@ class ForkServer:
         command = [sys.executable, "-I", "-B", str(runtime.zygote), *PLUGINS, "randomly"]
         env = child_env(runtime.root)
         if stage is not None:
-            command = [*sandbox.command(runtime=runtime.root, stage=stage, tmp_bytes=tmp_bytes, env=env), *command]
+            command = [*sandbox.command(runtime=runtime.root, stage=stage, env=env), *command]
         with log.open("wb") as stderr:
             self._process = subprocess.Popen(
                 command, cwd=runtime.root, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -374,21 +454,21 @@ class ForkServer:
             self._requests[request_id] = request
             message = {"id": request_id, "argv": job.argv, "cwd": str(job.cwd), "env": job.env(),
                        "output": str(job.output), "memory": _memory_bytes(job.limits),
-                       "disk": _disk_bytes(job.limits)}
+                       "disk": _disk_bytes(job.limits), "isolate": self._isolation(job)}
             started = time.monotonic()
-            tap = OutputTap(job.output, _output_bytes(job.limits))
+            taps = _Taps(job)
             try:
                 self._control.write((json.dumps(message) + "\n").encode())
                 self._control.flush()
             except OSError as error:
-                tap.close()
+                taps.close()
                 raise ForkServerGone(f"the fork server has stopped: {error}") from error
         try:
             request.started.wait(START_TIMEOUT)
             if request.pid is None:
                 raise ForkServerGone("the fork server stopped before the run started")
             pid = request.pid
-            tap.started(lambda: self._kill(pid))
+            taps.started(lambda: self._kill(pid))
             killed = not request.ended.wait(job.limits.assignment_timeout)
             if killed:
                 self._kill(pid)
@@ -397,11 +477,19 @@ class ForkServer:
             self._kill(pid)
             if request.status is None and not killed:
                 raise ForkServerGone("the fork server stopped during a run")
-            return _output(job, tap, request.status, killed, started)
+            return _output(taps, request.status, killed, started, isolated=self._sandboxed)
         finally:
-            tap.close()
+            taps.close()
             with self._lock:
                 self._requests.pop(request_id, None)
+
+    def _isolation(self, job: Job) -> dict[str, Any] | None:
+        if not self._sandboxed:
+            return None
+        spec = job.isolation()
+        if job.stage.root != self._bound:
+            spec |= {"stages": str(self._bound), "stage": str(job.stage.root)}
+        return spec
 
     def _kill(self, pid: int) -> None:
         """Kill the session of the child ``pid``: directly, or through the server when its pids are a sandbox's."""
@@ -449,46 +537,61 @@ class PreferForks:
 
 
 class SandboxedRunner:
-    """Runs every job inside bubblewrap: one sandboxed fork server per stage (one per submission).
+    """Runs every job inside bubblewrap: one sandboxed fork server for the session's stages, or one per stage.
 
-    A stage's runs share a server, and so a PID namespace and a ``/tmp``;
-    runs of different stages (different students) share nothing. A server
-    whose stage is gone is closed when the next one starts, and every
-    server at the end of the session. Where a server cannot start or dies,
-    that stage's runs are spawned, each in a sandbox of its own.
+    With ``stages`` (the folder a session makes its stages in), one server
+    sees that folder read-only and each run it forks hides every stage but
+    its own; a stage elsewhere (the catalog's) gets a server of its own that
+    sees that stage only. Each run gets user, PID, IPC, network and mount
+    namespaces of its own (``grader/zygote.py``), so runs share no process,
+    file, scratch or loopback, whether they are one student's or two. A
+    server whose folder is gone is closed when the next one starts, and
+    every server at the end of the session. Where a server cannot start or
+    dies, that folder's runs are spawned, each in a sandbox of its own.
     """
 
     sandboxed = True
 
-    def __init__(self, runtime: Runtime, *, fork: bool = True) -> None:
+    def __init__(self, runtime: Runtime, *, fork: bool = True, stages: Path | None = None) -> None:
         self._runtime = runtime
         self._fork = fork
+        self._stages = stages
         self._servers: dict[Path, ForkServer | None] = {}
         self._lock = threading.Lock()
         self._spawn = SpawnRunner(sandboxed=True)
         self._started = 0
+        if fork and stages is not None:
+            # Started now, by the thread that opens the session and outlives it: --die-with-parent ends the
+            # sandbox with the thread that started it, and a submission's worker threads end with the submission.
+            # It imports while the grader loads the catalog and stages the first submission, too.
+            self._servers[stages] = self._start(stages)
+
+    def _start(self, folder: Path) -> ForkServer | None:
+        self._started += 1
+        try:
+            return ForkServer(self._runtime, self._runtime.root / f"zygote-{self._started}.log", stage=folder)
+        except OSError:
+            return None
 
     @property
     def mode(self) -> str:
-        """How runs start: "fork" (a sandboxed fork server per stage) or "spawn"."""
+        """How runs start: "fork" (a sandboxed fork server) or "spawn"."""
         return "fork" if self._fork else "spawn"
+
+    def _folder(self, job: Job) -> Path:
+        """What the server for ``job`` binds: the session's stages, or the job's stage alone."""
+        return self._stages if self._stages is not None and job.stage.root.parent == self._stages else job.stage.root
 
     def _server_for(self, job: Job) -> ForkServer | None:
         if not self._fork:
             return None
+        folder = self._folder(job)
         with self._lock:
-            if job.stage.root in self._servers:
-                return self._servers[job.stage.root]
+            if folder in self._servers:
+                return self._servers[folder]
             gone = [root for root in self._servers if not root.exists()]
             closing = [self._servers.pop(root) for root in gone]
-            self._started += 1
-            try:
-                server: ForkServer | None = ForkServer(
-                    self._runtime, self._runtime.root / f"zygote-{self._started}.log", stage=job.stage.root,
-                    tmp_bytes=_disk_bytes(job.limits))
-            except OSError:
-                server = None
-            self._servers[job.stage.root] = server
+            server = self._servers[folder] = self._start(folder)
         for old in closing:
             if old is not None:
                 old.close()
@@ -502,7 +605,7 @@ class SandboxedRunner:
                 return server.run(job)
             except ForkServerGone:
                 with self._lock:
-                    self._servers[job.stage.root] = None
+                    self._servers[self._folder(job)] = None
                 server.close()
                 job.discard_outputs()
         return self._spawn.run(job)
@@ -517,17 +620,20 @@ class SandboxedRunner:
 
 
 @contextlib.contextmanager
-def open_runner(runtime: Runtime, *, fork: bool = True, sandboxed: bool = False) -> Iterator[Runner]:
+def open_runner(runtime: Runtime, *, fork: bool = True, sandboxed: bool = False,
+                stages: Path | None = None) -> Iterator[Runner]:
     """A runner for the session of ``runtime``: the fork server if ``fork`` and it starts, else spawning.
 
     ``sandboxed`` runs everything inside bubblewrap (the caller decides, with
     ``sandbox.decide``); ``sandbox.SandboxUnavailable`` says why it cannot, before anything runs.
+    ``stages`` is the folder the session makes its stages in (nothing else): sandboxed, one fork server
+    serves them all.
     """
     if sandboxed:
         problem = sandbox.unavailable()
         if problem is not None:
             raise sandbox.SandboxUnavailable(f"cannot sandbox the graded runs: {problem}")
-        runner = SandboxedRunner(runtime, fork=fork)
+        runner = SandboxedRunner(runtime, fork=fork, stages=stages)
         try:
             yield runner
         finally:

@@ -3,16 +3,19 @@
 Whether graded runs are sandboxed is a grading setting (``mode``):
 ``--sandbox {auto,required,off}`` on ``grade``, ``check`` and ``batch``, else
 ``[grading] sandbox`` in course.toml (``grade`` and ``check``; default
-"auto"), else "required" for ``batch``, the grade of record. Each staged submission gets a fork server of its own inside
-one ``bwrap``, so code in one submission shares no process, file or
-namespace with another's. Inside, the process has its own user, PID, IPC,
-UTS, network (loopback only) and mount namespaces; it sees read-only the
-system's libraries, the interpreter and its site-packages and the session
-runtime, read-write only its own stage and a size-limited ``/tmp`` (tmpfs);
-nothing of the course repository, other stages, results, caches, or any
-process outside (its ``/proc`` is its own PID namespace's); its
-environment is built from nothing (``--clearenv``); it dies with the grader
-(``--die-with-parent``).
+"auto"), else "required" for ``batch``, the grade of record. Each staged
+submission gets a fork server of its own inside one ``bwrap``, so code in
+one submission shares no process, file or namespace with another's. Inside,
+everything is read-only: the system's libraries, the interpreter and its
+site-packages, the session runtime and the submission's own stage; nothing
+of the course repository, other stages, results, caches, or any process
+outside (its ``/proc`` is its own PID namespace's); the environment is built
+from nothing (``--clearenv``); it dies with the grader
+(``--die-with-parent``). Every run the server forks then gets namespaces of
+its own (``grader/zygote.py``'s ``isolate``): user, PID, IPC, network (no
+interface up, or only ``lo`` where course.toml says "loopback") and mount,
+where its scratch folder (HOME, TMPDIR) and ``/dev/shm`` are tmpfs of
+``disk_mb``: the only places it can write.
 """
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from grader.errors import UsageError
+from grader.errors import EnvironmentFault, UsageError
 
 # Read-only from the host: the system's programs and libraries, and the few
 # files in /etc that the libraries read (dynamic linker cache, certificates,
@@ -36,8 +39,9 @@ SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/et
                 "/etc/pki", "/etc/mime.types")
 
 
-class SandboxUnavailable(UsageError):
-    """A sandbox was asked for and cannot be made here: the command line shows why, on one line, and grades nothing."""
+class SandboxUnavailable(EnvironmentFault):
+    """A sandbox was asked for and cannot be made here: the command line shows why, on one line ("environment
+    error: ..."), exits 1 (the machine, not the input, is at fault) and grades nothing."""
 
 
 Mode = Literal["auto", "required", "off"]
@@ -106,13 +110,15 @@ def _outermost(paths: object) -> list[str]:
     return kept
 
 
-def command(*, runtime: Path, stage: Path, tmp_bytes: int, env: dict[str, str], cwd: Path | None = None) -> list[str]:
+def command(*, runtime: Path, stage: Path, env: dict[str, str], cwd: Path | None = None) -> list[str]:
     """The ``bwrap`` command line to put before a graded process's own command line.
 
-    ``runtime`` is bound read-only and ``stage`` read-write, each at its own
-    path, so every path the grader passes keeps its meaning inside; ``/tmp``
-    is a tmpfs of ``tmp_bytes``; ``env`` is the whole environment; the
-    process starts in ``cwd`` (default: the stage).
+    ``runtime`` and ``stage`` are bound read-only, each at its own path, so
+    every path the grader passes keeps its meaning inside; ``env`` is the
+    whole environment; the process starts in ``cwd`` (default: the stage).
+    Nothing inside is writable: the root, ``/tmp`` and ``/dev`` are
+    remounted read-only once the binds are in place (the runs' scratch
+    tmpfs are mounted by each run, over folders of the stage).
     """
     program = bwrap()
     if program is None:
@@ -127,10 +133,13 @@ def command(*, runtime: Path, stage: Path, tmp_bytes: int, env: dict[str, str], 
         args += ["--ro-bind-try", path, path]
     # The tmpfs first: an interpreter, runtime or stage that lives under /tmp (a checkout
     # in a temporary folder, the default place for stages) is bound on top of it, not hidden by it.
-    args += ["--proc", "/proc", "--dev", "/dev", "--size", str(tmp_bytes), "--tmpfs", "/tmp"]
+    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     for path in _python_dirs():
         args += ["--ro-bind", path, path]
-    args += ["--ro-bind", str(runtime), str(runtime), "--bind", str(stage), str(stage)]
+    args += ["--ro-bind", str(runtime), str(runtime), "--ro-bind", str(stage), str(stage)]
+    # bwrap's root, /tmp and /dev are tmpfs it made writable: writes there would be shared by a
+    # submission's runs and bounded by nothing but memory.
+    args += ["--remount-ro", "/tmp", "--remount-ro", "/dev", "--remount-ro", "/"]
     args += ["--chdir", str(cwd or stage)]
     return args
 
@@ -141,13 +150,15 @@ def unavailable() -> str | None:
     program = bwrap()
     if program is None:
         return "bubblewrap (bwrap) is not installed: install the Debian package bubblewrap"
+    # The whole chain a run goes through: bwrap's namespaces, then each run's own (grader/zygote.py --probe).
     probe = [program, "--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-net",
-             "--die-with-parent", "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "true"]
+             "--die-with-parent", "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev",
+             sys.executable, "-I", "-B", str(Path(__file__).resolve().parent / "zygote.py"), "--probe"]
     try:
         done = subprocess.run(probe, capture_output=True, text=True, timeout=30, check=False)
     except (OSError, subprocess.TimeoutExpired) as error:
         return f"bubblewrap could not run: {error}"
     if done.returncode != 0:
-        reason = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        reason = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
         return f"bubblewrap cannot create namespaces here ({reason}); are user namespaces enabled?"
     return None

@@ -16,7 +16,7 @@ from grader.catalog import Entry
 from grader.manifest import Assignment, Limits
 from grader.model import AssignmentResult, Outcome, TestResult
 from grader.redact import HiddenText
-from grader.run import RunOutput
+from grader.run import MAX_REPORT_BYTES, RunOutput
 
 SIGNAL_NAMES = {-9: "SIGKILL", -11: "SIGSEGV", -6: "SIGABRT", -25: "SIGXFSZ"}
 
@@ -30,13 +30,17 @@ def _ungraded(assignment: Assignment, max_score: float) -> float:
     return _round(max(0.0, assignment.points - max_score))
 
 
-def missing(assignment: Assignment, entries: list[Entry], problem: str | None) -> AssignmentResult:
-    """An assignment with no gradable file: nothing earned, everything still counted."""
+def missing(assignment: Assignment, entries: list[Entry], problem: str | None,
+            hint: str | None = None) -> AssignmentResult:
+    """An assignment with no gradable file: nothing earned, everything still counted; ``hint`` (find's) names
+    the files found instead of a missing one."""
     max_score = _round(sum(e.points for e in entries))
     if problem:
         return AssignmentResult(assignment.id, assignment.title, 0.0, max_score, "error", problem,
                                 ungraded_points=_ungraded(assignment, max_score))
     message = f"not submitted: expected assignments/{assignment.id}/{assignment.module}"
+    if hint:
+        message += f"; {hint}"
     return AssignmentResult(assignment.id, assignment.title, 0.0, max_score, "missing", message,
                             ungraded_points=_ungraded(assignment, max_score))
 
@@ -100,6 +104,10 @@ def process_end(run: RunOutput, limits: Limits, *, complete: bool, finished: boo
                    f"is something blocking the loop or spinning? {hints.TIMED_OUT}", timed_out=True)
     if run.output_exceeded:
         return End(output_exceeded(limits))
+    if run.report_exceeded:
+        return End(f"your code wrote more than {MAX_REPORT_BYTES // (1024 * 1024)} MB into the grader's record of "
+                   "this run's outcomes (a run's own outcomes take a few KB), so its process was ended: graded code "
+                   "may write only its own temporary files")
     code = run.returncode
     if code == -25:
         return End(disk_exceeded(limits, "its process was killed by SIGXFSZ"))

@@ -19,11 +19,17 @@ from pathlib import Path
 from grader.manifest import Assignment, Manifest
 from grader.pytest_options import ini_text
 
+# A spawned run: the runtime on the path; in a sandbox, the same namespaces a forked run gets (the second
+# argument is the JSON of Job.isolation(), or null); then pytest.
 BOOT = """\
-import sys
+import json, sys
 sys.path.insert(0, sys.argv[1])
+isolation = json.loads(sys.argv[2])
+if isolation:
+    import grader_zygote
+    grader_zygote.isolate(isolation)
 import pytest
-sys.exit(pytest.main(sys.argv[2:]))
+sys.exit(pytest.main(sys.argv[3:]))
 """
 _GRADER = Path(__file__).resolve().parent
 
@@ -102,7 +108,10 @@ class Stage:
         return self.root / assignment.id
 
     def scratch(self, name: str) -> Path:
-        """A fresh folder a run may write to (its HOME and TMPDIR); nothing else is writable for it."""
+        """A fresh folder a run may write to (its HOME and TMPDIR); nothing else is writable for it.
+
+        In a sandbox the run mounts a tmpfs over it, so the folder on disk stays empty.
+        """
         path = self.root / f"scratch-{name}"
         path.mkdir()
         return path

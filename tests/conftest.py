@@ -6,6 +6,7 @@ per session and shared.
 """
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -14,6 +15,9 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+# The suite checks the English wording: a developer's Chinese LANG (or COURSE_LANG) must not change what it
+# reads. Set before the course's plugin chooses the language; the tests of the Chinese set it themselves.
+os.environ["COURSE_LANG"] = "en"
 
 from repo_support import ROOT, grade_json  # noqa: E402
 

@@ -132,8 +132,8 @@ def check_requirements(bundle: Path) -> list[str]:
     """Raise BundleError naming what is not installed; return the version mismatches (a warning)."""
     missing, mismatched = requirement_problems(bundle)
     if missing:
-        raise BundleError(f"the grading environment lacks {', '.join(missing)}: its setup must run "
-                          f"`python3 -m pip install -r {REQUIREMENTS_NAME}` from the autograder's folder")
+        raise BundleError(f"the grading environment lacks {', '.join(missing)}: install the pinned "
+                          f"{REQUIREMENTS_NAME} of the autograder's folder")
     return mismatched
 
 

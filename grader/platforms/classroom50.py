@@ -5,7 +5,9 @@ repository, then runs ``python3 autograder.py`` with the student's checkout
 as the working directory and the bundle in ``CLASSROOM50_BUNDLE_DIR``. The
 bundle's ``autograder.py`` (``classroom50_autograder.py`` here) calls
 :func:`grade_checkout`, which writes ``./result.json`` and
-``./release-body.md``.
+``./release-body.md``, and the commit status and its one-line summary to
+``$GITHUB_OUTPUT`` (the runner posts them as a commit status, which GitHub
+caps at 140 characters).
 """
 from __future__ import annotations
 
@@ -40,6 +42,9 @@ def platform_env(env: Mapping[str, str]) -> dict[str, str]:
         if not completed.get(var):
             completed[var] = PLACEHOLDER
             print(f"autograder: {var} is not set; result.json says {PLACEHOLDER!r}", file=sys.stderr)
+    if result_format.owner(completed) is None:
+        completed["OWNER"] = PLACEHOLDER
+        print(f"autograder: OWNER is not set; result.json says {PLACEHOLDER!r}", file=sys.stderr)
     if not completed["SUBMISSION_TAG"].startswith("submit/"):
         completed["SUBMISSION_TAG"] = f"submit/{completed['SUBMISSION_TAG']}"
     return completed
@@ -61,6 +66,16 @@ def grade_checkout(bundle: Path, workspace: Path, env: Mapping[str, str]) -> Gra
         write_atomic(workspace / BODY_NAME, body)
     except OSError as exc:  # optional for Classroom 50, which then writes one from result.json
         print(f"autograder: could not write {BODY_NAME}: {exc}", file=sys.stderr)
+    state, summary = result_format.status_and_summary(result)
+    write_outputs(env, state, summary)
     for a in result.assignments:
         print(f"autograder: {a.id} {a.title}: {a.score:g}/{a.max_score:g} ({a.status}: {a.message})")
     return result
+
+
+def write_outputs(env: Mapping[str, str], state: str, summary: str) -> None:
+    """Append ``status`` and ``summary`` to ``$GITHUB_OUTPUT`` (when set): the runner then posts them as they are."""
+    target = env.get("GITHUB_OUTPUT")
+    if target:
+        with open(target, "a", encoding="utf-8") as outputs:
+            outputs.write(f"status={state}\nsummary={result_format.summary_line(summary)}\n")

@@ -3,7 +3,8 @@
 Gradescope unzips autograder.zip into ``/autograder/source``, runs
 ``setup.sh`` once, then ``run_autograder`` for every submission with the
 student's upload in ``/autograder/submission``, and reads
-``/autograder/results/results.json``. An upload is a repository (from
+``/autograder/results/results.json``; hidden tests are released as course.toml's
+``[gradescope] hidden_visibility`` says (default ``after_due_date``). An upload is a repository (from
 GitHub, or zipped, perhaps inside one top folder) or loose ``<module>.py``
 files; only the course's contract files are taken from it.
 """
@@ -83,10 +84,10 @@ def grade_upload(root: Path) -> dict[str, object]:
         # bundle grades what the upload holds (everything, as missing, if nothing).
         ids = list(config.grades) if config.grades else found or [a.id for a in manifest.assignments]
         result = grade_bundle(source, Path(tmp), ids)
-    document = result_format.payload(result)
+    document = result_format.payload(result, result_format.hidden_visibility(source))
     if not found:
         expected = ", ".join(a.module for a in manifest.assignments)
-        document["output"] = f"No course file found in your upload (expected one of: {expected}). {document['output']}"
+        document["output"] = f"No course file found in your upload (expected one of: {expected}).\n\n{document['output']}"
     results = root / "results" / RESULTS_NAME
     results.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(results, json.dumps(document, indent=2, ensure_ascii=False) + "\n")

@@ -107,8 +107,9 @@ def _value(value: Any) -> str:
     raise TypeError(f"cannot write {type(value).__name__} to TOML")
 
 
-def readme(manifest: Manifest, course_readme: Path) -> str:
-    """The student README: what the course is, the course map, and the student guide."""
+def readme(manifest: Manifest, course_readme: Path, *, classroom50: bool = False) -> str:
+    """The student README: what the course is, the course map, and the student guide (for a template
+    graded by its own *Autograding* workflow, or with ``classroom50`` by Classroom 50's)."""
     first = manifest.assignments[0]
     out = [f"# {manifest.title}", "", _introduction(manifest, course_readme), ""]
     out += [
@@ -134,7 +135,7 @@ def readme(manifest: Manifest, course_readme: Path) -> str:
     for a in manifest.assignments:
         link = f"[{_cell(a.title)}](assignments/{a.id}/README.md)"
         out.append(f"| {a.id} | {link} | {_cell(a.article)} | {_cell(a.topics)} |")
-    out += ["", *_guide(manifest)]
+    out += ["", *_guide(manifest, classroom50)]
     return "\n".join(out) + "\n"
 
 
@@ -157,7 +158,24 @@ def _introduction(manifest: Manifest, course_readme: Path) -> str:
     return f"{len(manifest.assignments)} auto-graded assignments on {manifest.title}."
 
 
-def _guide(manifest: Manifest) -> list[str]:
+def _grading_step(classroom50: bool) -> list[str]:
+    if classroom50:
+        return [
+            "5. Commit and submit (`gh student submit`, or push if your course grades every push).",
+            "   Classroom 50 grades the submission: the public tests, plus the hidden tests of your",
+            "   course, and publishes your score and feedback as the submission's release. For a",
+            "   hidden test you see its name, what it expected and what your code raised, never its source.",
+        ]
+    return [
+        "5. Commit and push. The *Autograding* workflow grades every push: the public tests, plus",
+        "   hidden tests if your course provides them, and shows your score and feedback in the",
+        "   run's summary. For a hidden test you see its name, what it expected and what your",
+        "   code raised, never its source. (If your course grades on Classroom 50 or Gradescope",
+        "   instead, the same grader and tests run there.)",
+    ]
+
+
+def _guide(manifest: Manifest, classroom50: bool = False) -> list[str]:
     example = manifest.assignments[min(2, len(manifest.assignments) - 1)]
     nn, module = example.id, example.module
     return [
@@ -174,11 +192,7 @@ def _guide(manifest: Manifest) -> list[str]:
         "   real time, and a `time.sleep` inside a coroutine fails at once.",
         f"4. See what the grader sees: `python -m grader grade --assignment {nn}` grades your module",
         "   in isolation, the way the graded run does (it needs Linux or macOS; on Windows, use WSL).",
-        "5. Commit and push. The *Autograding* workflow grades every push: the public tests, plus",
-        "   hidden tests if your course provides them, and shows your score and feedback in the",
-        "   run's summary. For a hidden test you see its name, what it expected and what your",
-        "   code raised, never its source. (If your course grades on Classroom 50 or Gradescope",
-        "   instead, the same grader and tests run there.)",
+        *_grading_step(classroom50),
         "",
         "Only `assignments/NN/<module>.py` is graded. Changing the tests, adding a `conftest.py`",
         "or editing the grader changes nothing in your grade: grading always uses the course's",

@@ -1,41 +1,91 @@
-"""``--format gradescope``: Gradescope's ``results.json``."""
+"""``--format gradescope``: Gradescope's ``results.json``.
+
+Per Gradescope's autograder specification: a test marked ``hidden`` is never
+shown to students and hides their total score too, so hidden tests are
+released with ``after_due_date`` by default (``after_published`` or
+``hidden`` if course.toml says so: ``[gradescope] hidden_visibility``);
+public tests are ``visible``. Outputs are Markdown (``output_format: md``), so
+hints render as code rather than as literal backticks. Tests are listed per
+assignment, public ones first, each group in name order, and numbered
+``NN.k`` in that order, so a test keeps its number from one submission to the
+next.
+"""
 from __future__ import annotations
 
 import json
+import tomllib
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-from grader.model import GradeResult
-from grader.report.wording import public_only_note
+from grader.errors import UsageError
+from grader.manifest import MANIFEST_NAME, find_course_root
+from grader.model import AssignmentResult, GradeResult, TestResult
+from grader.report.wording import NOT_SANDBOXED, public_only_note
 
-# Hidden tests stay hidden on Gradescope too; public ones are visible at once.
-VISIBILITY = {"public": "visible", "hidden": "hidden"}
+HIDDEN_CHOICES = ("after_due_date", "after_published", "hidden")
+DEFAULT_HIDDEN = "after_due_date"
+FORMAT = "md"
 
 
-def payload(result: GradeResult) -> dict[str, Any]:
-    """The results.json document."""
+def hidden_visibility(course_root: Path) -> str:
+    """course.toml's ``[gradescope] hidden_visibility`` (DEFAULT_HIDDEN when absent); UsageError when not a choice."""
+    path = course_root / MANIFEST_NAME
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise UsageError(f"cannot read {path}: {exc}") from None
+    section = data.get("gradescope", {})
+    value = section.get("hidden_visibility", DEFAULT_HIDDEN) if isinstance(section, dict) else section
+    if value not in HIDDEN_CHOICES:
+        raise UsageError(f"{path}: [gradescope] hidden_visibility must be one of {', '.join(HIDDEN_CHOICES)}, "
+                         f"got {value!r}")
+    return str(value)
+
+
+def ordered(assignment: AssignmentResult) -> list[TestResult]:
+    """The assignment's tests as Gradescope lists them: public first, then hidden, each in name order."""
+    return sorted(assignment.tests, key=lambda t: (t.visibility != "public", t.name))
+
+
+def payload(result: GradeResult, hidden: str = DEFAULT_HIDDEN) -> dict[str, Any]:
+    """The results.json document, hidden tests released as ``hidden`` says."""
+    if hidden not in HIDDEN_CHOICES:
+        raise ValueError(f"hidden visibility {hidden!r} is not one of {HIDDEN_CHOICES}")
     tests = []
     for a in result.assignments:
-        for t in a.tests:
+        for number, t in enumerate(ordered(a), start=1):
             tests.append({
+                "number": f"{a.id}.{number}",
                 "name": f"{a.id} {t.name}",
                 "score": t.score,
                 "max_score": t.max_score,
                 "status": "passed" if t.outcome == "passed" else "failed",
                 "output": t.feedback,
-                "visibility": VISIBILITY[t.visibility],
+                "output_format": FORMAT,
+                "visibility": "visible" if t.visibility == "public" else hidden,
             })
-    summary = "; ".join(f"{a.id}: {a.score:g}/{a.max_score:g} ({a.message})" for a in result.assignments)
+    summary = "\n\n".join(f"{a.id}: {a.score:g}/{a.max_score:g} ({a.message})" for a in result.assignments)
     if result.ungraded_points:
-        summary = f"Public tests only: {public_only_note(result)}\n{summary}"
+        summary = f"**Public tests only:** {public_only_note(result)}\n\n{summary}"
+    if not result.sandboxed:
+        summary += f"\n\n**Not sandboxed:** {NOT_SANDBOXED}."
     return {
         "score": result.score,
         "execution_time": round(result.duration),
         "output": summary,
+        "output_format": FORMAT,
+        "test_output_format": FORMAT,
         "tests": tests,
     }
 
 
 def render(result: GradeResult, env: Mapping[str, str]) -> str:
-    """results.json as text."""
-    return json.dumps(payload(result), indent=2, ensure_ascii=False) + "\n"
+    """results.json as text, with the hidden-test visibility of the course found from the working directory."""
+    try:
+        hidden = hidden_visibility(find_course_root(Path.cwd()))
+    except UsageError as exc:
+        if "hidden_visibility" in str(exc):
+            raise
+        hidden = DEFAULT_HIDDEN  # no course here: Gradescope's own default for this course
+    return json.dumps(payload(result, hidden), indent=2, ensure_ascii=False) + "\n"

@@ -220,7 +220,7 @@ def test_run_rejects_a_non_coroutine_with_type_error(keep_current_loop):
             )
         except Exception as exc:  # noqa: BLE001 - any other error is the feedback
             raise AssertionError(
-                f"run({fn.__name__}) should raise TypeError, it raised {type(exc).__name__}: {exc}. "
+                f"run({fn.__name__}) should raise TypeError, it raised {hints.describe(exc)}. "
                 "(asyncio.run itself raises ValueError here: check with inspect.iscoroutine first.)"
             ) from exc
         else:

@@ -40,7 +40,7 @@ async def expect_api_error(aw, *, what):
                 " The error body is not valid text in its declared encoding: decode it leniently, "
                 "e.g. `await response.text(errors=\"replace\")`."
             )
-        pytest.fail(f"{what} should raise ApiError, it raised {type(exc).__name__}: {exc}.{extra}")
+        pytest.fail(f"{what} should raise ApiError, it raised {hints.describe(exc)}.{extra}")
     pytest.fail(f"{what} should raise ApiError on an error status, it returned {result!r}")
 
 
@@ -56,7 +56,7 @@ def test_api_error_can_be_raised_and_caught():
         raise
     except Exception as exc:  # noqa: BLE001 - the point: it is caught as an Exception
         err = exc
-    assert isinstance(err, http_client.ApiError), f"expected an ApiError, got {type(err).__name__}: {err}"
+    assert isinstance(err, http_client.ApiError), f"expected an ApiError, got {hints.describe(err)}"
     assert_same((err.status, err.url, err.body), (500, "http://api.test/x", '{"error": "boom"}'),
                 what="(.status, .url, .body)")
 
@@ -223,7 +223,7 @@ async def test_post_json_returns_none_for_an_empty_answer(mock_http, traffic):
             empty = await within(http_client.post_json(session, "/made", [1, 2]), 10, what="post_json")
             plain = await within(http_client.post_json(session, "/plain", {}), 10, what="post_json")
         except (json.JSONDecodeError, aiohttp.ContentTypeError) as exc:
-            pytest.fail(f"post_json failed to handle an empty or text/plain answer: {type(exc).__name__}: {exc}")
+            pytest.fail(f"post_json failed to handle an empty or text/plain answer: {hints.describe(exc)}")
     assert no_content is None, f"expected None for a 204 answer, got {no_content!r}"
     assert empty is None, f"expected None for an empty 201 answer, got {empty!r}"
     assert_same(plain, {"ok": 1}, what="post_json's result for a text/plain JSON answer")

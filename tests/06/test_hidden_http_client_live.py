@@ -160,7 +160,7 @@ async def test_live_fetch_users_end_to_end(session_spy, looptime):
             extra = ""
             if isinstance(exc, BaseExceptionGroup):
                 extra = " (a TaskGroup wraps failures in an ExceptionGroup: catch it with `except* ApiError` and re-raise the ApiError)"
-            pytest.fail(f"fetch_users should raise ApiError for a 404, it raised {type(exc).__name__}: {exc}{extra}")
+            pytest.fail(f"fetch_users should raise ApiError for a 404, it raised {hints.describe(exc)}{extra}")
         assert err is not None and same((err.status, err.body), (404, "no user 0")), (
             f"expected ApiError(404, ..., 'no user 0') for user 0, got {err!r}"
         )
@@ -359,7 +359,7 @@ async def test_live_download_removes_the_partial_file_when_the_connection_drops(
             except Exception as exc:  # noqa: BLE001
                 pytest.fail(
                     "download should re-raise the transfer's own error (an aiohttp.ClientError such as "
-                    f"ClientPayloadError) when the connection drops, it raised {type(exc).__name__}: {exc}"
+                    f"ClientPayloadError) when the connection drops, it raised {hints.describe(exc)}"
                 )
             else:
                 pytest.fail(

@@ -46,7 +46,7 @@ async def link_pages(session, url):
         )
     except aiohttp.ClientError as exc:
         raise AssertionError(
-            f"iter_link_pages failed with {type(exc).__name__}: {exc}. Follow the rel=\"next\" target, "
+            f"iter_link_pages failed with {hints.describe(exc)}. Follow the rel=\"next\" target, "
             "resolved against the URL of the page that named it (response.links does it for you)."
         ) from exc
 
@@ -72,7 +72,7 @@ def test_parse_retry_after_none_empty_or_garbage_gives_none():
         except NotImplementedError:
             raise
         except Exception as exc:
-            got = f"raised {type(exc).__name__}: {exc}"
+            got = f"raised {hints.describe(exc)}"
         if got is not None:
             wrong[value] = got
     assert not wrong, (
@@ -182,7 +182,7 @@ async def test_request_with_retry_reraises_the_last_exception(mock_http, traffic
             pass
         except BaseException as exc:
             raise AssertionError(
-                f"expected the last exception (ClientConnectionError) to be re-raised, got {type(exc).__name__}: {exc}"
+                f"expected the last exception (ClientConnectionError) to be re-raised, got {hints.describe(exc)}"
             ) from exc
         else:
             raise AssertionError(f"expected ClientConnectionError after 3 failed attempts, returned {result!r}")
@@ -531,7 +531,7 @@ async def fetch(session, urls, **kwargs):
         raise
     except Exception as exc:
         raise AssertionError(
-            f"fetch_many raised {type(exc).__name__}: {exc}; it must never raise for one URL: a failed request "
+            f"fetch_many raised {hints.describe(exc)}; it must never raise for one URL: a failed request "
             "is recorded by its class name in FetchResult.error, and a body that does not parse as JSON is data=None"
         ) from exc
 

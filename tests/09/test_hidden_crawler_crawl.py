@@ -50,7 +50,7 @@ async def run_crawl(start, *, seconds=120, **options):
         raise
     except Exception as exc:
         raise AssertionError(
-            f"crawl raised {type(exc).__name__}: {exc}. A failed fetch belongs in result.errors; the crawl goes on"
+            f"crawl raised {hints.describe(exc)}. A failed fetch belongs in result.errors; the crawl goes on"
         ) from None
 
 

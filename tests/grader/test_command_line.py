@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from repo_support import run_grader
+from repo_support import ROOT, run_grader
 
 
 @pytest.mark.parametrize("args", [
@@ -93,3 +93,17 @@ def test_auto_without_bubblewrap_grades_and_every_output_says_not_sandboxed(path
     done = run_grader("grade", "--submission", "solutions", "--assignment", "01", "--no-sandbox")
     assert done.returncode == 0 and done.stderr == "", done.stderr
     assert "\nNot sandboxed: the graded code ran without the operating-system sandbox" in done.stdout
+
+
+def test_a_sandbox_lost_after_the_check_is_an_environment_error(monkeypatch, capsys):
+    """bubblewrap gone between the environment check and the run (the check said yes, the runner cannot start it):
+    the grader's fault, not the input's: exit 1 with one "environment error:" line, and no report."""
+    from grader import cli, sandbox
+
+    monkeypatch.setattr(sandbox, "unavailable", lambda: None)  # what the check saw
+    monkeypatch.setattr(sandbox, "bwrap", lambda: None)  # what the runner finds
+    status = cli.main(["grade", "--submission", str(ROOT / "solutions"), "--assignment", "01", "--sandbox", "required"])
+    out, err = capsys.readouterr()
+    assert status == 1, err
+    assert err == "environment error: cannot sandbox the graded runs: bubblewrap (bwrap) is not installed\n"
+    assert out == ""

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from repo_support import ROOT, solution_source
+from repo_support import ROOT, batch_records, git_submission, run_grader, solution_source
 
 from grader import batch, environment, sandbox
 from grader.manifest import load_manifest
@@ -54,6 +54,34 @@ def test_a_bare_interpreter_records_no_student(bare_python: Path, tmp_path: Path
     assert done.returncode == 1, done.stderr
     assert done.stderr.count("\n") == 1 and done.stderr.startswith("environment error: "), done.stderr
     assert not out.exists()
+
+
+def test_a_bare_interpreter_leaves_earlier_results_and_the_next_plain_run_keeps_them(bare_python: Path,
+                                                                                    tmp_path: Path) -> None:
+    """A roster graded once, then batch from a bare interpreter over the same results: exit 1, every file as it
+    was (nobody below the true score), nothing cloned; the next plain run keeps every student at the true score."""
+    true = {"alice": 100.0, "bob": 0.0}
+    stub = (ROOT / "assignments" / "01" / "why_async.py").read_text(encoding="utf-8")
+    lines = [f"{name} {git_submission(tmp_path / name, {'01': solution_source('01') if score else stub})}"
+             for name, score in true.items()]
+    roster = tmp_path / "roster.txt"
+    roster.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "results"
+    env = {"GRADER_KEY_FILE": str(tmp_path / "key" / "results.key")}
+    args = ["batch", str(roster), "--out", str(out), "--assignment", "01"]
+    assert run_grader(*args, env=env).returncode == 0
+    before = {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*") if p.is_file() and ".git" not in p.parts}
+
+    done = _run_bare(bare_python, *args, tmp=tmp_path)
+    assert done.returncode == 1 and done.stderr.startswith("environment error: "), done.stderr
+    assert {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*")
+            if p.is_file() and ".git" not in p.parts} == before
+
+    again = run_grader(*args, env=env)
+    assert again.returncode == 0, again.stderr
+    assert {name: record["result"]["score"] for name, record in batch_records(out).items()} == true
+    assert (out / "grades.csv").read_text(encoding="utf-8") == "student,01,total,status\nalice,100,100,graded\n" \
+                                                                "bob,0,0,graded\n"
 
 
 def test_a_version_other_than_the_pin_is_a_problem(tmp_path: Path) -> None:

@@ -3,7 +3,10 @@
 Every case is assignment 01's reference solution with one thing changed,
 graded in one grading session (the way ``batch`` grades a class), and every
 result is then rendered in every output format and checked for hidden test
-text. The cases that need a whole submission or the command line are in
+text. The whole corpus runs twice with the same checks: without the OS
+sandbox, and inside it (``slow``; skipped where bubblewrap cannot run). One
+case is told something else inside (SANDBOXED_CHECKS) and earns the same.
+The cases that need a whole submission or the command line are in
 test_hostile_submissions.py.
 """
 from __future__ import annotations
@@ -21,6 +24,7 @@ from repo_support import (
     solution_source,
 )
 
+from grader import sandbox
 from grader.manifest import load_manifest
 from grader.pipeline import Session, course_tests
 from grader.redact import WITHHELD, secret_lines
@@ -192,27 +196,47 @@ CORPUS |= {
 }
 
 
-@pytest.fixture(scope="module")
-def corpus_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Every case graded in one session: the GradeResult of each."""
+_NO_SANDBOX = sandbox.unavailable()
+# Where the sandbox changes what a case is told, never what it earns (0 either way; inside, its status is "error"):
+# the reference solution does not exist inside, so pytest's import_path fails (ImportError) before anything opens
+# the file for the guard to refuse.
+SANDBOXED_CHECKS: dict[str, Check] = {
+    "copy_the_solution_through_pytest": _void("your module could not be imported", "ImportError"),
+}
+
+
+# The same corpus, the same checks, without and inside the OS sandbox: what the guard and the limits report must
+# not change when bubblewrap runs around them. Sandboxed, every submission starts a fork server of its own (about
+# a second each), so that run is slow (dev.py check runs it, on every Python it finds).
+@pytest.fixture(scope="module", params=[
+    pytest.param(False, id="unsandboxed"),
+    pytest.param(True, id="sandboxed", marks=[pytest.mark.slow, pytest.mark.skipif(
+        _NO_SANDBOX is not None, reason=f"no sandbox here: {_NO_SANDBOX}")]),
+])
+def corpus_results(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Every case graded in one session, unsandboxed or sandboxed: the GradeResult of each."""
+    sandboxed: bool = request.param
     manifest = load_manifest(ROOT).only(["01"])
     results = {}
     FORGED.unlink(missing_ok=True)
-    with Session(manifest, course_tests(manifest, None)) as session:
+    with Session(manifest, course_tests(manifest, None), sandboxed=sandboxed) as session:
         for name, (source, _) in CORPUS.items():
             root = tmp_path_factory.mktemp(name)
             module = root / "assignments" / "01" / "why_async.py"
             module.parent.mkdir(parents=True)
             module.write_bytes(source.encode() if isinstance(source, str) else source)
             results[name] = session.grade(root)
+    assert {result.sandboxed for result in results.values()} == {sandboxed}
     return results
 
 
 @pytest.mark.parametrize("case", sorted(CORPUS))
 def test_each_case_earns_what_it_earned(corpus_results: dict[str, Any], case: str) -> None:
     """The case's score, status and message are what its check expects."""
-    [assignment] = corpus_results[case].to_dict()["assignments"]
-    CORPUS[case][1](assignment)
+    result = corpus_results[case]
+    [assignment] = result.to_dict()["assignments"]
+    check = SANDBOXED_CHECKS.get(case, CORPUS[case][1]) if result.sandboxed else CORPUS[case][1]
+    check(assignment)
 
 
 def test_no_forged_file_was_written(corpus_results: dict[str, Any]) -> None:

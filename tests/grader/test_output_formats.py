@@ -88,7 +88,7 @@ def test_classroom50_without_its_variables_is_a_usage_error(saved_results):
 
 
 def test_gradescope_results(saved_results):
-    """--format gradescope has Gradescope's field names; hidden tests are marked hidden."""
+    """--format gradescope has Gradescope's field names; hidden tests are released after the due date."""
     document = json.loads(_render(saved_results["stubs"], "gradescope"))
     assert set(document) >= {"score", "execution_time", "output", "tests"}
     visibilities = set()
@@ -96,7 +96,7 @@ def test_gradescope_results(saved_results):
         assert set(test) >= {"name", "score", "max_score", "status", "output", "visibility"}
         assert test["status"] in {"passed", "failed"}
         visibilities.add(test["visibility"])
-    assert visibilities == {"visible", "hidden"}
+    assert visibilities == {"visible", "after_due_date"}
 
 
 def test_markdown_summary(saved_results):

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from repo_support import ROOT
 
-from grader import sandbox
+from grader import sandbox, score
 from grader.manifest import load_manifest
 from grader.pipeline import Session, course_tests
-from grader.run import Job, RunOutput
+from grader.pytest_options import command_args
+from grader.run import MAX_REPORT_BYTES, Job, RunOutput, open_runner
 from grader.stage import CourseTests, Placed, Runtime, Stage, new_runtime, place
 
 # 03 starts fresh interpreters from its tests; 08 runs a real server on loopback.
@@ -106,3 +107,28 @@ def test_identical_files_are_graded_once_when_asked(tmp_path: Path) -> None:
             assert session.reused == expected
         assert ann.to_dict() == bob.to_dict()
         assert [a.score for a in bob.assignments] == [100, 0]
+
+
+@pytest.mark.parametrize("fork", [True, False], ids=["forked", "spawned"])
+def test_a_report_padded_past_its_cap_ends_the_run(tmp_path: Path, fork: bool) -> None:
+    """The report is a pipe the grader reads, not a file: code that writes into it without end is stopped at
+    MAX_REPORT_BYTES, and the student reads why."""
+    manifest = load_manifest(ROOT).only(["01"])
+    stage = Stage(tmp_path / "stage", new_runtime(tmp_path / "runtime", manifest))
+    stage.root.mkdir()
+    folder = stage.root / "01"
+    folder.mkdir()
+    (folder / "test_flood.py").write_text(
+        "def test_flood(pytestconfig):\n"
+        "    with open(pytestconfig.getoption('grader_report'), 'a') as report:\n"
+        "        while True:\n"
+        "            report.write('{\"kind\": \"padding\"}\\n' * 4096)\n")
+    job = Job(stage, [*command_args(shuffle_seed=None), str(folder)], cwd=folder, scratch=stage.scratch("flood"),
+              report=stage.root / "flood.jsonl", limits=manifest.limits)
+    with open_runner(stage.runtime, fork=fork) as runner:
+        output = runner.run(job)
+    assert output.report_exceeded and not output.killed and output.returncode == -9
+    end = score.process_end(output, manifest.limits, complete=False)
+    assert end is not None and end.message.startswith(
+        f"your code wrote more than {MAX_REPORT_BYTES // 2**20} MB into the grader's record of this run's outcomes")
+    assert sorted(p.name for p in stage.root.iterdir()) == ["01", "scratch-flood"]  # no report file, no pipe

@@ -30,13 +30,13 @@ MANIFEST = load_manifest(ROOT).only(["01"])
 ENV = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"}
 
 
-def _probe(tmp_path: Path, code: str, *, tmp_bytes: int = 1 << 20) -> dict[str, Any]:
+def _probe(tmp_path: Path, code: str) -> dict[str, Any]:
     """Run ``code`` (which fills the dict ``seen``) inside a sandbox of a fresh runtime and stage."""
     runtime = new_runtime(_fresh(tmp_path / "runtime"), MANIFEST)
     stage = _fresh(tmp_path / "stage")
     script = stage / "probe.py"
     script.write_text(f"import json, os, sys\nseen = {{}}\n{code}\nprint(json.dumps(seen))\n")
-    command = [*sandbox.command(runtime=runtime.root, stage=stage, tmp_bytes=tmp_bytes, env=ENV),
+    command = [*sandbox.command(runtime=runtime.root, stage=stage, env=ENV),
                sys.executable, "-I", str(script)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
@@ -84,25 +84,20 @@ def test_the_course_and_other_folders_do_not_exist_inside(tmp_path: Path) -> Non
     assert seen["exists"] == [], seen
 
 
-def test_the_runtime_is_read_only_and_the_stage_and_tmp_writable(tmp_path: Path) -> None:
-    """Appending to the shared runtime's pytest.ini fails (read-only file system); the stage and /tmp take writes."""
+def test_nothing_in_the_sandbox_itself_is_writable(tmp_path: Path) -> None:
+    """Appending to the shared runtime's pytest.ini fails (read-only file system), and so does writing to the stage,
+    /tmp, /dev or the root: a run writes only to the tmpfs it mounts itself (tests/grader/test_sandbox_runs.py)."""
     code = ("import errno\n"
             f"ini = {str(tmp_path / 'runtime' / 'pytest.ini')!r}\n"
-            "try:\n    open(ini, 'a').write('addopts = -p no:everything\\n')\n    seen['ini'] = 'written'\n"
-            "except OSError as e:\n    seen['ini'] = errno.errorcode[e.errno]\n"
-            "open(os.path.join(os.path.dirname(sys.argv[0]), 'mine.txt'), 'w').write('ok')\n"
-            "open('/tmp/scratch.txt', 'w').write('ok')\nseen['wrote'] = True\n")
+            "stage = os.path.dirname(sys.argv[0])\n"
+            "for name, path in (('ini', ini), ('stage', os.path.join(stage, 'mine.txt')), ('tmp', '/tmp/x'),\n"
+            "                   ('dev', '/dev/x'), ('shm', '/dev/shm/x'), ('root', '/x')):\n"
+            "    try:\n        open(path, 'a').write('addopts = -p no:everything\\n')\n        seen[name] = 'written'\n"
+            "    except OSError as e:\n        seen[name] = errno.errorcode[e.errno]\n")
     seen = _probe(tmp_path, code)
-    assert seen == {"ini": "EROFS", "wrote": True}
+    assert seen == dict.fromkeys(("ini", "stage", "tmp", "dev", "shm", "root"), "EROFS")
     assert "no:everything" not in (tmp_path / "runtime" / "pytest.ini").read_text()
-
-
-def test_tmp_is_a_size_limited_tmpfs(tmp_path: Path) -> None:
-    """/tmp holds at most the size it was given: past it, writes fail with ENOSPC (nothing reaches the real disk)."""
-    code = ("import errno\ntry:\n    with open('/tmp/big', 'wb') as f:\n"
-            "        for _ in range(64):\n            f.write(b'x' * 65536)\n    seen['big'] = 'written'\n"
-            "except OSError as e:\n    seen['big'] = errno.errorcode[e.errno]\n")
-    assert _probe(tmp_path, code, tmp_bytes=1 << 20) == {"big": "ENOSPC"}
+    assert sorted(p.name for p in (tmp_path / "stage").iterdir()) == ["probe.py"]
 
 
 def test_only_loopback_is_there(tmp_path: Path) -> None:
@@ -124,7 +119,7 @@ def test_a_setsid_daemon_dies_with_the_sandbox(tmp_path: Path) -> None:
     script = stage / "probe.py"
     script.write_text(f"import json, os\nseen = {{}}\n{code}\nprint(json.dumps(seen))\n")
     env = {**ENV, "HOLD": str(write_end)}
-    command = [*sandbox.command(runtime=runtime.root, stage=stage, tmp_bytes=1 << 20, env=env),
+    command = [*sandbox.command(runtime=runtime.root, stage=stage, env=env),
                sys.executable, "-I", str(script)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, pass_fds=(write_end,), check=False)
     os.close(write_end)
@@ -208,8 +203,8 @@ def _scores(result: dict[str, Any]) -> list[tuple[float, str]]:
 
 
 def test_open_runner_refuses_when_no_sandbox_can_be_made(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Asked for a sandbox where bubblewrap is missing, the runner refuses (a UsageError: one line on the command
-    line, exit status 2) instead of running unconfined."""
+    """Asked for a sandbox where bubblewrap is missing, the runner refuses (an environment error: one line on the
+    command line, exit status 1) instead of running unconfined."""
     monkeypatch.setattr(sandbox, "bwrap", lambda: None)
     sandbox.unavailable.cache_clear()
     try:

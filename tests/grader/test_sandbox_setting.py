@@ -138,7 +138,7 @@ def test_an_interpreter_or_stage_under_tmp_is_bound_on_top_of_the_tmpfs(monkeypa
     """
     monkeypatch.setattr(sandbox, "bwrap", lambda: "/usr/bin/bwrap")
     monkeypatch.setattr(sandbox, "_python_dirs", lambda: ["/tmp/checkout/.venv", "/usr/lib/python3"])
-    args = sandbox.command(runtime=tmp_path / "runtime", stage=tmp_path / "stage", tmp_bytes=1 << 20, env={})
+    args = sandbox.command(runtime=tmp_path / "runtime", stage=tmp_path / "stage", env={})
     tmpfs = args.index("--tmpfs")
     binds = [i for i, arg in enumerate(args) if arg in ("--ro-bind", "--bind") and args[i + 1].startswith("/tmp")]
     assert binds and all(i > tmpfs for i in binds), args

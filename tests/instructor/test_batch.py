@@ -91,6 +91,7 @@ def test_a_class_folder_is_graded_then_only_changes_are_regraded(class_folder: P
     """Each student gets exactly their score in the documented files; re-runs skip, a change regrades one."""
     out = tmp_path / "results"
     first = batch_01(class_folder, out)
+    assert first.stderr.splitlines()[0] == "grading 5 student(s), 2 at a time"  # before any student is done
     assert f"note: student name {'Zoë Q'!r} is not [A-Za-z0-9_.-]+: filed as 'Zo__Q'" in first.stderr
     lines = _progress(first.stderr)
     assert sorted(lines) == ["Zo__Q", "alice", "bob", "carol", "dave"]
@@ -194,6 +195,7 @@ def test_a_roster_of_git_repositories_is_cloned_graded_and_updated(tmp_path: Pat
     out = tmp_path / "results"
 
     first = batch_01(roster, out)
+    assert first.stderr.splitlines()[0] == "grading 4 student(s), 2 at a time; each repository is fetched first"
     assert _last_line(first.stderr).startswith("graded 3, skipped 0, errors 1 of 4 student(s) in ")
     assert re.search(r"^\[\d/4\] ghost error: clone failed: .*ghost\.git.* \(\d+\.\d s\)$", first.stderr, re.MULTILINE)
     records = batch_records(out)
@@ -309,8 +311,48 @@ def _outcomes() -> list[StudentOutcome]:
             StudentOutcome("carol", "skipped", 900.0, 900.0, 0.0)]
 
 
-def test_progress_is_one_line_per_student_off_a_terminal() -> None:
-    """Off a terminal (a log, CI): one finished line per student, then the summary line."""
+class _Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_progress_in_a_log_starts_at_once_and_says_what_is_left_every_so_often() -> None:
+    """Off a terminal (a log, CI): a line from the start, one finished line per student, a `progress:` line
+    (done, cloned, left, time to go) every PROGRESS_EVERY seconds and only then, then the summary line."""
+    stream, clock = io.StringIO(), _Clock()
+    progress = Progress(stream, total=3, clock=clock, every=30.0)
+    progress.start(2, cloning=True)
+    progress.tick()
+    assert stream.getvalue() == "grading 3 student(s), 2 at a time; each repository is fetched first\n"
+    clock.now += 30.0  # nothing finished yet: the estimate is not guessed
+    progress.clone_done()
+    progress.tick()
+    clock.now += 10.0
+    progress.finished(_outcomes()[0])  # 40 s for the first of three: 80 s for the other two
+    progress.tick()  # 10 s since the last status line: none
+    progress.clone_done()
+    clock.now += 20.0
+    progress.tick()
+    for outcome in _outcomes()[1:]:
+        progress.finished(outcome)
+    progress.summary(BatchSummary(tuple(_outcomes()), 12.34), Path("results"))
+    assert stream.getvalue() == (
+        "grading 3 student(s), 2 at a time; each repository is fetched first\n"
+        "progress: 0/3 done, cloned 1/3, 3 left, time to go not known yet\n"
+        "[1/3] alice 285/900 (3.1 s)\n"
+        "progress: 1/3 done, cloned 2/3, 2 left, about 2 min to go\n"
+        "[2/3] bob error: clone failed: not found (0.2 s)\n"
+        "[3/3] carol 900/900 (unchanged, skipped)\n"
+        "graded 1, skipped 1, errors 1 of 3 student(s) in 12.3 s; results in results\n")
+
+
+def test_progress_without_a_start_is_one_line_per_student() -> None:
+    """The lines a log gets per student and at the end are exactly the documented ones."""
     stream = io.StringIO()
     progress = Progress(stream, total=3)
     for outcome in _outcomes():
@@ -323,18 +365,35 @@ def test_progress_is_one_line_per_student_off_a_terminal() -> None:
         "graded 1, skipped 1, errors 1 of 3 student(s) in 12.3 s; results in results\n")
 
 
-def test_progress_updates_one_line_on_a_terminal() -> None:
-    """On a terminal the line is rewritten in place; errors stay on screen; the summary gets its own line."""
-    stream = _Terminal()
-    progress = Progress(stream, total=3)
-    for outcome in _outcomes():
-        progress.finished(outcome)
+def test_progress_on_a_terminal_is_one_status_line_from_the_start() -> None:
+    """On a terminal one line, rewritten in place, shows from the start what is done, fetched and left and the
+    time to go, with the last student; errors and the summary get lines of their own; a line never wraps."""
+    stream, clock = _Terminal(), _Clock()
+    progress = Progress(stream, total=3, clock=clock, width=200)
+    progress.start(2, cloning=True)
+    progress.tick()  # nothing changed, under a second: no redraw
+    progress.clone_done()
+    progress.tick()
+    clock.now += 6.0
+    progress.finished(_outcomes()[0])
+    progress.finished(_outcomes()[1])
+    clock.now += 1.0
+    progress.tick()  # a second passed: the estimate is redrawn
+    progress.finished(_outcomes()[2])
     progress.summary(BatchSummary(tuple(_outcomes()), 1.0), Path("r"))
     assert stream.getvalue() == (
-        "\r\x1b[K[1/3] alice 285/900 (3.1 s)\n"
-        "[2/3] bob error: clone failed: not found (0.2 s)\n"
-        "\r\x1b[K[3/3] carol 900/900 (unchanged, skipped)\n"
-        "graded 1, skipped 1, errors 1 of 3 student(s) in 1.0 s; results in r\n")
+        "grading 3 student(s), 2 at a time; each repository is fetched first\n"
+        "\r\x1b[K[0/3] cloned 0/3, 3 left, time to go not known yet"
+        "\r\x1b[K[0/3] cloned 1/3, 3 left, time to go not known yet"
+        "\r\x1b[K[1/3] alice 285/900 (3.1 s) · cloned 1/3, 2 left, about 12 s to go"
+        "\r\x1b[K[2/3] bob error: clone failed: not found (0.2 s)\n"
+        "\r\x1b[K[2/3] alice 285/900 (3.1 s) · cloned 1/3, 1 left, about 3 s to go"
+        "\r\x1b[K[2/3] alice 285/900 (3.1 s) · cloned 1/3, 1 left, about 4 s to go"
+        "\r\x1b[K[3/3] carol 900/900 (unchanged, skipped) · cloned 1/3, 0 left"
+        "\r\x1b[Kgraded 1, skipped 1, errors 1 of 3 student(s) in 1.0 s; results in r\n")
+    narrow = _Terminal()
+    Progress(narrow, total=3, width=20).start(1, cloning=True)
+    assert narrow.getvalue().endswith("\r\x1b[K[0/3] cloned 0/3, …")  # 19 characters: no wrap at 20
 
 
 def test_the_key_covers_contract_files_and_the_course_only(tmp_path: Path) -> None:
@@ -393,10 +452,18 @@ def _bad_input(case: str, tmp: Path) -> tuple[Path, Path]:
     roster, one = tmp / "roster.txt", tmp / "class" / "alice"
     _module(one, SOLUTION)
     lines = {"empty roster": "# nobody yet\n\n", "three fields": "a b c\n",
-             "same name twice": "x file:///srv/a\nX file:///srv/b\n"}
+             "same name twice": "x file:///srv/a\nX file:///srv/b\n",
+             "misspelt scheme": f"{one.as_uri()}\nbob htps://github.com/course/hw-bob.git\n",
+             "transport": "mallory ext::touch%S\n"}
     if case in lines:
         roster.write_text(lines[case], encoding="utf-8")
         return roster, tmp / "out"
+    if case == "grades.csv given as the roster":
+        (tmp / "grades.csv").write_text("student,01,total,status\nalice,100,100,graded\n", encoding="utf-8")
+        return tmp / "grades.csv", tmp / "out"
+    if case == "summary.json given as the roster":
+        (tmp / "summary.json").write_text('{\n  "course": "x",\n  "students": []\n}\n', encoding="utf-8")
+        return tmp / "summary.json", tmp / "out"
     if case == "no students":
         (tmp / "empty").mkdir()
         return tmp / "empty", tmp / "out"
@@ -416,6 +483,11 @@ def _bad_input(case: str, tmp: Path) -> tuple[Path, Path]:
     ("no students", "has no student folders"),
     ("results is a file", "is a file"),
     ("one submission", "looks like one submission"),
+    ("misspelt scheme", "line 2: htps://github.com/course/hw-bob.git is not a URL git can clone: its scheme htps://"),
+    ("transport", "line 1: ext::touch%S is not a URL git can clone here"),
+    ("grades.csv given as the roster", "line 1: 'student,01,total,status' is neither a git URL, host:path nor an "
+                                       "existing folder: is grades.csv a roster?"),
+    ("summary.json given as the roster", "line 1: '{' is neither a git URL"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, case: str, message: str) -> None:
     """Unusable submissions, an empty or malformed roster, or an unwritable results folder: one line, exit 2."""
@@ -424,7 +496,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, case: str, message: st
     assert done.returncode == 2, done.stderr
     assert len(done.stderr.splitlines()) == 1 and done.stderr.startswith("error: "), done.stderr
     assert message in done.stderr
-    assert not (tmp_path / "out" / "students").exists()
+    assert not (tmp_path / "out" / "students").exists() and not (tmp_path / "out" / "checkouts").exists()
 
 
 def test_clone_then_batch_cloned_grades_without_fetching(tmp_path: Path) -> None:
@@ -438,6 +510,7 @@ def test_clone_then_batch_cloned_grades_without_fetching(tmp_path: Path) -> None
     cloned = run_grader("clone", str(roster), "--out", str(out))
     assert cloned.returncode == 0, cloned.stderr
     sha = _git(alice, "rev-parse", "HEAD")
+    assert cloned.stderr.splitlines()[0] == "cloning 2 repositories, 8 at a time"  # before the first clone ends
     assert cloned.stdout.splitlines()[0] == f"alice {sha[:12]}"
     assert cloned.stdout.splitlines()[1].startswith("ghost not cloned: clone failed: ")
     assert _last_line(cloned.stderr) == (f"cloned 1 of 2 repositories into {out / 'checkouts'}; 1 not cloned "

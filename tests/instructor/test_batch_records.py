@@ -14,12 +14,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from repo_support import ROOT, batch_01, batch_files, batch_records, run_grader, solution_source
+from repo_support import ROOT, batch_01, batch_files, batch_records, git_submission, run_grader, solution_source
 
 from grader import batch
 from grader.manifest import load_manifest
 from grader.model import AssignmentResult, GradeResult
 from grader.pipeline import course_tests
+from grader.records import load_key
 from grader.stage import CourseTests
 
 SOLUTION = solution_source("01")
@@ -46,6 +47,18 @@ def _class(root: Path) -> Path:
     for name, score in TRUE.items():
         _module(root / ("Zoë" if name == "Zo_" else name), SOLUTION if score else STUB)
     return root
+
+
+def _roster(root: Path) -> Path:
+    """The same class as a roster of git repositories (``NAME PATH`` lines), cloned by the batch."""
+    lines = []
+    for name, score in TRUE.items():
+        raw = "Zoë" if name == "Zo_" else name
+        git_submission(root / raw, {"01": SOLUTION if score else STUB})
+        lines.append(f"{raw} {root / raw}")
+    roster = root / "roster.txt"
+    roster.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return roster
 
 
 def _interrupted(submissions: Path, out: Path, lines_before: int, signum: int) -> tuple[int, str]:
@@ -75,17 +88,23 @@ def _assert_true_or_earlier(out: Path, earlier: dict[str, bytes]) -> None:
         assert record["result"]["score"] == TRUE[record["student"]], record
 
 
-# 1 line: the note, printed once the session is open, before any student finished; 2: the first student is
-# done and the second under way; 3: two done, the third under way.
+# Standard error's first line (what the batch will do) is printed once the signal handlers are in place and
+# before the session opens; the second, the note on Zoë's name, once it is open. So, interrupted after 1 line:
+# nobody is under way yet; 2: the first student (a roster: the clones) under way; 3: one student done; 4: two.
 # One moment runs by default; the others are `slow` (dev.py check runs them).
-@pytest.mark.parametrize(("lines_before", "signum"), [
-    pytest.param(1, signal.SIGINT, marks=pytest.mark.slow), pytest.param(2, signal.SIGINT, marks=pytest.mark.slow),
-    (3, signal.SIGINT), pytest.param(2, signal.SIGTERM, marks=pytest.mark.slow),
+@pytest.mark.parametrize(("kind", "lines_before", "signum"), [
+    pytest.param("folder", 1, signal.SIGINT, marks=pytest.mark.slow),
+    pytest.param("folder", 2, signal.SIGINT, marks=pytest.mark.slow),
+    ("folder", 3, signal.SIGINT), pytest.param("folder", 2, signal.SIGTERM, marks=pytest.mark.slow),
+    pytest.param("roster", 2, signal.SIGINT, marks=pytest.mark.slow),
+    pytest.param("roster", 3, signal.SIGINT, marks=pytest.mark.slow),
+    pytest.param("roster", 4, signal.SIGINT, marks=pytest.mark.slow),
 ])
-def test_an_interrupted_batch_records_only_complete_results(tmp_path: Path, lines_before: int, signum: int) -> None:
+def test_an_interrupted_batch_records_only_complete_results(tmp_path: Path, kind: str, lines_before: int,
+                                                            signum: int) -> None:
     """No student below the true score after Ctrl-C or SIGTERM; the run names who was not graded; the next run
     grades everyone at the true score and skips only the complete results."""
-    submissions = _class(tmp_path / "class")
+    submissions = _class(tmp_path / "class") if kind == "folder" else _roster(tmp_path / "repositories")
     out = tmp_path / "results"
     status, stderr = _interrupted(submissions, out, lines_before, signum)
     assert status == 128 + signum, stderr
@@ -253,6 +272,8 @@ def test_the_dashboard_counts_only_grades(tmp_path: Path) -> None:
     and out of the mean and median."""
     from grader import dashboard
 
+    key = load_key(tmp_path / "state" / "results.key")
+
     def result(scores: dict[str, float], status: str = "graded") -> dict[str, object]:
         return GradeResult(tuple(AssignmentResult(i, i, s, 100.0, status, "m") for i, s in scores.items()),
                            True).to_dict()
@@ -266,16 +287,17 @@ def test_the_dashboard_counts_only_grades(tmp_path: Path) -> None:
         record = {"student": name, "source": name, "key": "k", "graded_at": "2026-12-01T00:00:00+00:00",
                   "status": status, "message": "", "not_graded": not_graded,
                   "result": result(scores, "error" if status == "error" else "graded")}
-        (students / f"{name}.json").write_text(json.dumps(record), encoding="utf-8")
-    loaded = dashboard.load_students(tmp_path / "results")
+        (students / f"{name}.json").write_text(json.dumps(key.sealed(batch.RECORD_PURPOSE, record)), encoding="utf-8")
+    loaded = dashboard.load_students(tmp_path / "results", key)
     columns = dashboard.assignment_columns(loaded)
     assert dashboard.grades_csv(loaded, columns) == (
         "student,01,02,total,status\nalice,100,80,180,graded\nbob,50,40,90,graded\ncarol,90,,,partial\n"
         "ghost,,,,error\n")
-    index = dashboard.render_index(loaded, columns, tmp_path / "results")
+    index = dashboard.render_index(loaded, columns, "A course")
     page = index[index.index("<tfoot>"):index.index("</tfoot>")]
-    assert page == ("<tfoot><tr><th scope=\"row\">Class mean</th><td>80</td><td>60</td><td>135</td></tr>"
-                    "<tr><th scope=\"row\">Class median</th><td>90</td><td>60</td><td>135</td></tr>")
+    assert page == ("<tfoot><tr><th scope=\"row\" data-kind=\"mean\">Class mean</th><td>80</td><td>60</td><td>135</td>"
+                    "</tr><tr><th scope=\"row\" data-kind=\"median\">Class median</th><td>90</td><td>60</td>"
+                    "<td>135</td></tr>")
     assert "<b>Total</b><br>2 students, 2 not graded in full; mean 135, median 135" in index
     assert "<br>2 students, 2 not graded; mean 60, median 60" in index
     assert "aria-label=\"02 02 score distribution: 40%: 1, 80%: 1\"" in index

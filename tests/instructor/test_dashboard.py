@@ -2,7 +2,8 @@
 
 A known results folder is built by hand (five students, three assignments,
 known scores, statuses and failing tests, one hostile name and one hostile
-feedback), so every number on the site can be checked exactly. The browser
+feedback), sealed with a test key as ``batch`` seals it, so every number on
+the site can be checked exactly. The browser
 tests drive Debian's Chromium through Playwright; CI installs both, so their
 absence is a failure, not a skip.
 """
@@ -22,6 +23,8 @@ import pytest
 from repo_support import ROOT, run_grader
 
 from grader import model
+from grader.batch import RECORD_PURPOSE
+from grader.records import Key, load_key
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -50,9 +53,11 @@ SCORES = {  # what the failures above leave each student
     "bob": {"01": 50, "02": 0, "03": 0, "total": 50},
     "carol": {"01": 50, "02": 60, "03": 0, "total": 110},
     "dave": {"01": 20, "02": 100, "03": 100, "total": 220},
-    HOSTILE_NAME: {"01": 0, "02": 0, "03": 0, "total": 0},
+    HOSTILE_NAME: {"01": "–", "02": "–", "03": "–", "total": "–"},  # could not be graded: no score, never 0
 }
 BY_NAME = [HOSTILE_NAME, "alice", "bob", "carol", "dave"]  # "<" sorts before letters
+COURSE_TITLE = "Asynchronous Python: asyncio and aiohttp"  # course.toml's, which the dashboard's header shows
+SHORT = {"01": "why-async", "02": "coroutines", "03": "event-loop"}  # course.toml's slugs: the short titles
 
 
 # --- building the known results folder -----------------------------------------------------------
@@ -79,17 +84,22 @@ def _record(student: str, result: model.GradeResult, status: str = "graded", mes
             "message": message, "result": result.to_dict()}
 
 
-def write_results(folder: Path) -> Path:
+def write_record(path: Path, record: dict[str, Any], key: Key) -> None:
+    """A student file as batch writes it: the record sealed with ``key``."""
+    path.write_text(json.dumps(key.sealed(RECORD_PURPOSE, record)), encoding="utf-8")
+
+
+def write_results(folder: Path, key: Key) -> Path:
     """The known class as ``batch`` writes it, with a summary.json that lies (the dashboard must ignore it)."""
     students = folder / "students"
     students.mkdir(parents=True)
     for name, per_assignment in FAILURES.items():
         result = model.GradeResult(tuple(_assignment(i, f) for i, f in per_assignment.items()), True)
-        (students / f"{name}.json").write_text(json.dumps(_record(name, result)), encoding="utf-8")
+        write_record(students / f"{name}.json", _record(name, result), key)
     broken = model.GradeResult(tuple(model.AssignmentResult(i, t, 0.0, 100.0, "error", "could not be graded")
                                for i, t in TITLES.items()), True)
     record = _record(HOSTILE_NAME, broken, "error", "clone failed: <b>fatal</b> repository not found")
-    (students / "mallory.json").write_text(json.dumps(record), encoding="utf-8")
+    write_record(students / "mallory.json", record, key)
     (folder / "summary.json").write_text(json.dumps({"course": "x", "generated_at": "", "students": [
         {"student": "alice", "score": 9999, "max_score": 1, "status": "graded", "assignments": {"01": 9999}}]}))
     (folder / "grades.csv").write_text("student,01,total\nalice,9999,9999\n")
@@ -97,14 +107,26 @@ def write_results(folder: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def key(tmp_path_factory: pytest.TempPathFactory) -> Key:
+    """The results key of these tests (outside every results folder), as batch creates it."""
+    return load_key(tmp_path_factory.mktemp("state") / "results.key")
+
+
+def run_dashboard(results: Path, out: Path, key: Key, *extra: str) -> Any:
+    """``python -m grader dashboard RESULTS --out OUT`` with ``key`` as the default key ($GRADER_KEY_FILE)."""
+    return run_grader("dashboard", str(results), "--out", str(out), *extra, env={"GRADER_KEY_FILE": str(key.path)})
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory, key: Key) -> Path:
     """The dashboard of the known class, built once through the command line."""
     base = tmp_path_factory.mktemp("dashboard")
-    results = write_results(base / "results")
+    results = write_results(base / "results", key)
     out = base / "site"
-    done = run_grader("dashboard", str(results), "--out", str(out))
+    done = run_dashboard(results, out, key)
     assert done.returncode == 0, done.stderr
     assert "5 student(s), 3 assignment(s)" in done.stdout
+    assert done.stderr == ""  # every record verifies
     return out
 
 
@@ -178,7 +200,7 @@ def failing_tables(page: Tables) -> list[list[list[str]]]:
 def test_matrix_shows_every_score_and_total(site: Path) -> None:
     """The class matrix: one row per student in name order, each assignment's score and the total."""
     rows = parse(site / "index.html").tables["grades"]
-    assert rows[0] == ["Student", "01/100", "02/100", "03/100", "Total/300"]
+    assert rows[0] == ["Student", *(f"{i}{SHORT[i]}/100" for i in ("01", "02", "03")), "Total/300"]
     body = rows[1:len(BY_NAME) + 1]
     assert [row[0].removesuffix(" error") for row in body] == BY_NAME
     for row in body:
@@ -195,12 +217,15 @@ def test_matrix_shows_every_score_and_total(site: Path) -> None:
 def test_cells_are_coloured_by_fraction_and_link_to_the_student(site: Path) -> None:
     """Each score cell carries its band and links to the assignment's section on the student's page."""
     html = (site / "index.html").read_text(encoding="utf-8")
-    assert '<td class="s-full" data-value="100"><a href="students/alice.html#a-01"' in html
-    assert '<td class="s-mid" data-value="60"><a href="students/alice.html#a-02"' in html
-    assert '<td class="s-mid" data-value="50"><a href="students/bob.html#a-01"' in html
-    assert '<td class="s-missing" data-value="0"><a href="students/bob.html#a-03"' in html
-    assert '<td class="s-low" data-value="20"><a href="students/dave.html#a-01"' in html
-    assert '<td class="s-zero" data-value="0"><a href="students/carol.html#a-03"' in html
+    assert '<td class="s-full" data-value="100" data-stat="100"><a href="students/alice.html#a-01"' in html
+    assert '<td class="s-mid" data-value="60" data-stat="60"><a href="students/alice.html#a-02"' in html
+    assert '<td class="s-mid" data-value="50" data-stat="50"><a href="students/bob.html#a-01"' in html
+    assert '<td class="s-missing" data-value="0" data-stat="0"><a href="students/bob.html#a-03"' in html
+    assert '<td class="s-low" data-value="20" data-stat="20"><a href="students/dave.html#a-01"' in html
+    assert '<td class="s-zero" data-value="0" data-stat="0"><a href="students/carol.html#a-03"' in html
+    # The submission that could not be graded: a dash in each cell, no value to sort or count, never a 0.
+    assert html.count('<td class="s-none" data-value=""><a href="students/') == 3
+    assert '<td class="total s-none" data-value="" title="not graded in full: no total">–</td>' in html
 
 
 def test_csv_export_has_every_score(site: Path) -> None:
@@ -267,70 +292,81 @@ def test_student_page_lists_scores_and_every_test_not_passed(site: Path) -> None
     assert "Sandboxed</dt><dd>no: graded without the OS sandbox, no grade of record</dd>" in html
 
 
-def test_rebuild_replaces_an_earlier_dashboard_but_not_other_folders(tmp_path: Path, site: Path) -> None:
+def test_rebuild_replaces_an_earlier_dashboard_but_not_other_folders(tmp_path: Path, site: Path, key: Key) -> None:
     """A rebuild over an earlier dashboard drops pages of students gone; a foreign folder is refused."""
-    results = write_results(tmp_path / "results")
+    results = write_results(tmp_path / "results", key)
     (results / "students" / "dave.json").unlink()
     out = tmp_path / "site"
     shutil.copytree(site, out)
-    done = run_grader("dashboard", str(results), "--out", str(out))
+    done = run_dashboard(results, out, key)
     assert done.returncode == 0, done.stderr
     assert not (out / "students" / "dave.html").exists() and (out / "students" / "alice.html").exists()
     foreign = tmp_path / "notes"
     foreign.mkdir()
     (foreign / "todo.txt").write_text("keep me")
-    done = run_grader("dashboard", str(results), "--out", str(foreign))
+    done = run_dashboard(results, foreign, key)
     assert done.returncode == 2 and "not empty" in done.stderr
     assert sorted(p.name for p in foreign.iterdir()) == ["todo.txt"]
 
 
-@pytest.mark.parametrize("breakage", ["no folder", "no students", "empty", "bad json", "no result", "duplicate"])
-def test_unusable_results_are_one_line_and_exit_2(tmp_path: Path, breakage: str) -> None:
+@pytest.mark.parametrize("breakage", ["no folder", "no students", "empty", "no result", "duplicate"])
+def test_unusable_results_are_one_line_and_exit_2(tmp_path: Path, breakage: str, key: Key) -> None:
     """A results folder the dashboard cannot use: exit 2 with one line naming the problem."""
     results = tmp_path / "results"
     if breakage != "no folder":
-        write_results(results)
+        write_results(results, key)
     students = results / "students"
     if breakage == "no students":
         shutil.rmtree(students)
     elif breakage == "empty":
         for path in students.glob("*.json"):
             path.unlink()
-    elif breakage == "bad json":
-        (students / "bob.json").write_text("{not json")
-    elif breakage == "no result":
-        (students / "bob.json").write_text(json.dumps({"student": "bob", "status": "graded"}))
+    elif breakage == "no result":  # sealed by the key, so not a forgery: a record of another shape
+        write_record(students / "bob.json", {"student": "bob", "status": "graded"}, key)
     elif breakage == "duplicate":
         shutil.copy(students / "bob.json", students / "bob2.json")
-    done = run_grader("dashboard", str(results), "--out", str(tmp_path / "site"))
+    done = run_dashboard(results, tmp_path / "site", key)
     assert done.returncode == 2, done.stderr
     assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: ") and "Traceback" not in done.stderr
 
 
-def test_nbgrader_export_is_delegated_and_formulas_are_defused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """--nbgrader-db hands the results folder to grader.nbgrader_export; a formula-like name is quoted in the CSV."""
+def test_nbgrader_export_is_delegated_and_formulas_are_defused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               key: Key, capsys: pytest.CaptureFixture[str]) -> None:
+    """--nbgrader-db hands the results folder and the key to grader.nbgrader_export, and shows on stderr what it
+    left out; a formula-like name is quoted in the CSV."""
     import argparse
     import types
 
     from grader import dashboard
+    from grader.nbgrader_export import Exported
 
-    results = write_results(tmp_path / "results")
-    record = json.loads((results / "students" / "alice.json").read_text())
+    results = write_results(tmp_path / "results", key)
+    record = key.opened(RECORD_PURPOSE, json.loads((results / "students" / "alice.json").read_text()))
+    assert record is not None
     record["student"] = "=HYPERLINK(1)"
-    (results / "students" / "formula.json").write_text(json.dumps(record))
+    write_record(results / "students" / "formula.json", record, key)
     calls = []
+
+    def export(results_dir: Path, db: Path, used: Key) -> Exported:
+        calls.append((results_dir, db, used.path))
+        return Exported(5, ("mallory: not graded (status error): nothing written",))
+
     fake = types.ModuleType("grader.nbgrader_export")
-    fake.export = lambda results_dir, db: calls.append((results_dir, db))  # type: ignore[attr-defined]
+    fake.export = export  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "grader.nbgrader_export", fake)
-    args = argparse.Namespace(results=results, out=tmp_path / "site", nbgrader_db=tmp_path / "gradebook.db")
+    args = argparse.Namespace(results=results, out=tmp_path / "site", nbgrader_db=tmp_path / "gradebook.db",
+                              key=key.path)
     assert dashboard.command(args) == 0
-    assert calls == [(results, tmp_path / "gradebook.db")]
+    assert calls == [(results, tmp_path / "gradebook.db", key.path)]
+    assert capsys.readouterr().err.splitlines() == [
+        "nbgrader: mallory: not graded (status error): nothing written",
+        f"nbgrader gradebook {tmp_path / 'gradebook.db'}: 5 students written, 1 left as they were (not graded)"]
     with (tmp_path / "site" / "grades.csv").open(newline="", encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
     assert ["'=HYPERLINK(1)", "100", "60", "100", "260", "graded"] in rows
 
 
-def test_a_real_grading_result_renders(tmp_path: Path) -> None:
+def test_a_real_grading_result_renders(tmp_path: Path, key: Key) -> None:
     """The grader's own JSON output (the stubs of 01, graded for real) goes straight into a dashboard."""
     done = run_grader("grade", "--assignment", "01", "--format", "json")
     assert done.returncode == 0, done.stderr
@@ -339,13 +375,107 @@ def test_a_real_grading_result_renders(tmp_path: Path) -> None:
     (results / "students").mkdir(parents=True)
     record = {"student": "stub", "source": str(ROOT), "key": "k", "graded_at": "2026-10-01T12:00:00+00:00",
               "status": "graded", "message": "", "result": result}
-    (results / "students" / "stub.json").write_text(json.dumps(record))
-    done = run_grader("dashboard", str(results), "--out", str(tmp_path / "site"))
+    write_record(results / "students" / "stub.json", record, key)
+    done = run_dashboard(results, tmp_path / "site", key)
     assert done.returncode == 0, done.stderr
     [table] = failing_tables(parse(tmp_path / "site" / "index.html"))
     tests = result["assignments"][0]["tests"]
     assert sorted(row[1] for row in table[1:]) == sorted(t["name"] for t in tests)
     assert all(row[0].startswith("1 of 1 (100%)") for row in table[1:])
+
+
+def test_header_names_the_course_and_when_it_was_graded_not_a_local_path(site: Path) -> None:
+    """The page header: course.toml's title and the records' grading time (UTC); no folder of the instructor's."""
+    html = (site / "index.html").read_text(encoding="utf-8")
+    header = html[html.index("<header>"):html.index("</header>")]
+    assert f"<h1>{COURSE_TITLE}</h1>" in header
+    assert "Class dashboard · 5 students · 3 assignments · graded 2026-10-01 12:00 UTC · page built " in header
+    assert str(site.parent) not in html and "<code>" not in header
+    # Built by hand without the sandbox flag, as results of --no-sandbox are: the header says what that means.
+    assert ('<b>Not sandboxed:</b> 5 of 5 results graded without the operating-system sandbox (bubblewrap): no grade '
+            "of record.") in header
+    # The full title stays one hover away in the header cell.
+    assert '<th scope="col" data-sort="number" title="02 Coroutines">02<span class="short">coroutines</span>' in html
+
+
+def test_graded_when_spans_the_records_in_utc() -> None:
+    """A batch that skipped unchanged students holds records of several runs: the header gives the span."""
+    from grader.dashboard import Student, graded_when
+
+    def student(graded_at: str, status: str = "graded") -> Student:
+        return Student("s", "s.html", "", "", graded_at, status, "", model.GradeResult((), True))
+
+    assert graded_when([student("2026-10-01T14:00:00+02:00")]) == "graded 2026-10-01 12:00 UTC"
+    assert graded_when([student("2026-10-02T09:30:00+00:00"), student("2026-10-01T12:00:00+00:00"),
+                        student("2027-01-01T00:00:00+00:00", "unverified"), student("not a time")]) == \
+        "graded between 2026-10-01 12:00 UTC and 2026-10-02 09:30 UTC"
+    assert graded_when([]) == "no grading time recorded"
+
+
+def test_sandboxed_results_carry_no_warning() -> None:
+    """The "Not sandboxed" warning counts the verified results graded outside the sandbox, and only those."""
+    from grader.dashboard import Student, _unsandboxed
+
+    def student(sandboxed: bool, status: str = "graded") -> Student:
+        return Student("s", "s.html", "", "", "", status, "", model.GradeResult((), True, sandboxed=sandboxed))
+
+    assert _unsandboxed([student(True), student(False, "unverified")]) == ""
+    assert "1 of 2 results graded without" in _unsandboxed([student(True), student(False)])
+
+
+def test_a_record_that_fails_verification_is_unverified_with_no_score(tmp_path: Path, key: Key) -> None:
+    """A score edited by hand, an unsealed record and one that is not even JSON: each is shown as "unverified"
+    with no score, counted in no statistic, empty in grades.csv, and the command says how many on stderr."""
+    results = write_results(tmp_path / "results", key)
+    students = results / "students"
+    bob = json.loads((students / "bob.json").read_text(encoding="utf-8"))
+    bob["result"]["assignments"][0]["score"] = 100.0  # seal kept: the edit is what must be caught
+    bob["result"]["score"] = 100.0
+    (students / "bob.json").write_text(json.dumps(bob), encoding="utf-8")
+    unsealed = json.loads((students / "carol.json").read_text(encoding="utf-8"))
+    del unsealed["seal"]
+    (students / "carol.json").write_text(json.dumps(unsealed), encoding="utf-8")
+    (students / "eve.json").write_text("{not json", encoding="utf-8")
+    dave = {k: v for k, v in json.loads((students / "dave.json").read_text(encoding="utf-8")).items() if k != "seal"}
+    write_record(students / "dave.json", dave, load_key(tmp_path / "other.key"))  # sealed by another grader's key
+    done = run_dashboard(results, tmp_path / "site", key)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == (f"4 student files failed verification with the key {key.path} (edited, forged, unsealed "
+                           "or sealed with another key), shown as unverified with no score and left out of the "
+                           "statistics and grades.csv: bob.json, carol.json, dave.json, eve.json\n")
+    page = parse(tmp_path / "site" / "index.html")
+    rows = {row[0]: row[1:] for row in page.tables["grades"][1:-2]}
+    for name in ("bob", "carol", "dave", "eve"):
+        assert rows[f"{name} unverified"] == ["–", "–", "–", "–"], rows
+    assert rows["alice"] == ["100", "60", "100", "260"]
+    # Only alice's record is a verified grade (the hostile name's could not be graded): the statistics are hers.
+    assert page.tables["grades"][-2:] == [["Class mean", "100", "60", "100", "260"],
+                                          ["Class median", "100", "60", "100", "260"]]
+    with (tmp_path / "site" / "grades.csv").open(newline="", encoding="utf-8") as handle:
+        csv_rows = {row[0]: row[1:] for row in csv.reader(handle)}
+    for name in ("bob", "carol", "dave", "eve"):
+        assert csv_rows[name] == ["", "", "", "", "unverified"]
+    assert csv_rows["alice"] == ["100", "60", "100", "260", "graded"]
+    bob_page = (tmp_path / "site" / "students" / "bob.html").read_text(encoding="utf-8")
+    assert "Status</dt><dd>unverified</dd>" in bob_page and "100 / 300" not in bob_page
+    assert page.tables["grades"] and "Records that failed verification" in (
+        tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+
+
+def test_the_key_must_exist_and_live_outside_the_results(tmp_path: Path, key: Key) -> None:
+    """No key at the given path, or a key inside the results folder (whoever wrote the records could have written
+    it): exit 2 with one line; --key names the key explicitly."""
+    results = write_results(tmp_path / "results", key)
+    done = run_grader("dashboard", str(results), "--out", str(tmp_path / "site"),
+                      env={"GRADER_KEY_FILE": str(tmp_path / "nowhere.key")})
+    assert done.returncode == 2 and done.stderr.startswith("error: no results key at "), done.stderr
+    assert done.stderr.count("\n") == 1 and not (tmp_path / "nowhere.key").exists()
+    inside = load_key(results / "results.key")
+    done = run_dashboard(results, tmp_path / "site", key, "--key", str(inside.path))
+    assert done.returncode == 2 and "is inside the results folder" in done.stderr, done.stderr
+    done = run_grader("dashboard", str(results), "--out", str(tmp_path / "site"), "--key", str(key.path),
+                      env={"GRADER_KEY_FILE": str(tmp_path / "nowhere.key")})
+    assert done.returncode == 0 and done.stderr == "", done.stderr
 
 
 # --- the site in a real browser -------------------------------------------------------------------
@@ -406,6 +536,12 @@ def matrix_rows(page: Any) -> list[list[str]]:
         ".map(r => Array.from(r.cells, c => c.innerText.trim()))")
 
 
+def footer(page: Any) -> list[list[str]]:
+    """The footer rows of the class matrix (mean, median) as the browser shows them."""
+    return page.eval_on_selector_all("#grades tfoot tr", "rows => rows.map(r => Array.from(r.cells, c => "
+                                     "c.innerText.trim()))")
+
+
 def names(page: Any) -> list[str]:
     return [row[0].removesuffix("error").strip() for row in matrix_rows(page)]
 
@@ -417,16 +553,16 @@ def test_browser_matrix_sorts_and_filters(site: Path, page: Any, problems: list[
     for row in matrix_rows(page):
         want = SCORES[row[0].removesuffix("error").strip()]
         assert [cell.rstrip("!") for cell in row[1:]] == [str(want[k]) for k in ("01", "02", "03", "total")]
-    assert page.title() == "Class dashboard"  # the hostile name's script never ran
+    assert page.title() == f"{COURSE_TITLE}: class dashboard"  # the hostile name's script never ran
     assert page.evaluate("window.hacked") is None
 
     page.click("#grades thead th:nth-child(5) button")  # Total, ascending
-    assert names(page) == [HOSTILE_NAME, "bob", "carol", "dave", "alice"]
+    assert names(page) == ["bob", "carol", "dave", "alice", HOSTILE_NAME]  # no score sorts last either way
     assert page.get_attribute("#grades thead th:nth-child(5)", "aria-sort") == "ascending"
     page.click("#grades thead th:nth-child(5) button")  # again: descending
     assert names(page) == ["alice", "dave", "carol", "bob", HOSTILE_NAME]
     page.click("#grades thead th:nth-child(2) button")  # 01 ascending; bob and carol tie at 50: by name
-    assert names(page) == [HOSTILE_NAME, "dave", "bob", "carol", "alice"]
+    assert names(page) == ["dave", "bob", "carol", "alice", HOSTILE_NAME]
     page.click("#grades thead th:nth-child(1) button")  # Student: back to the page's own order
     assert names(page) == BY_NAME
     page.click("#grades thead th:nth-child(1) button")
@@ -434,11 +570,23 @@ def test_browser_matrix_sorts_and_filters(site: Path, page: Any, problems: list[
     assert page.get_attribute("#grades thead th:nth-child(1)", "aria-sort") == "descending"
     assert page.get_attribute("#grades thead th:nth-child(5)", "aria-sort") is None
 
+    assert page.is_visible("#sort-hint")  # said only where sorting works
+
+    whole_class = footer(page)
+    assert whole_class == [["Class mean", "55", "55", "50", "160"], ["Class median", "50", "60", "50", "165"]]
     page.fill("#filter", "AR")
     assert names(page) == ["carol"]
     assert page.inner_text("#filter-count") == "1 of 5 students"
+    assert footer(page) == [["Mean of 1 shown", "50", "60", "0", "110"], ["Median of 1 shown", "50", "60", "0", "110"]]
+    page.fill("#filter", "a")  # alice, carol, dave: means to 2 places, medians of three
+    assert names(page) == ["dave", "carol", "alice"]  # still in the last sort's order (Student, descending)
+    assert footer(page) == [["Mean of 3 shown", "56.67", "73.33", "66.67", "196.67"],
+                            ["Median of 3 shown", "50", "60", "100", "220"]]
+    page.fill("#filter", "o")  # bob, carol and the hostile name, whose submission could not be graded: no grade
+    assert footer(page) == [["Mean of 3 shown", "50", "30", "0", "80"], ["Median of 3 shown", "50", "30", "0", "80"]]
     page.fill("#filter", "")
     assert len(matrix_rows(page)) == 5
+    assert footer(page) == whole_class
     assert problems == []
 
 
@@ -470,6 +618,8 @@ def test_browser_page_without_javascript_shows_everything(site: Path, browser: A
         page.goto((site / "index.html").as_uri())
         assert names(page) == BY_NAME
         assert page.is_hidden("#filter-box")
+        assert page.is_hidden("#sort-hint")  # nothing sorts without the script: the page does not say it does
+        assert "Click a score for the student's feedback." in page.inner_text("#matrix")
         assert page.locator("#grades thead button").count() == 0
         assert page.locator("#failing table.failing tbody tr").count() == 6
     finally:

@@ -20,8 +20,10 @@ from typing import Any
 
 import pytest
 
-from grader.errors import UsageError
+from grader.batch import RECORD_PURPOSE
+from grader.errors import EnvironmentFault, UsageError
 from grader.nbgrader_export import NEEDS_EXTRA, export
+from grader.records import Key, load_key
 
 # A course of its own, so the test does not move with course.toml; 03 is worth
 # 50 points to show the maximum comes from the course, not a constant.
@@ -87,6 +89,12 @@ def nbgrader_cli() -> Path:
 
 
 @pytest.fixture
+def key(tmp_path: Path) -> Key:
+    """The results key batch sealed the records with (outside the results folder)."""
+    return load_key(tmp_path / "state" / "results.key")
+
+
+@pytest.fixture
 def course(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A course folder (export reads course.toml from the current directory, like every command)."""
     root = tmp_path / "course"
@@ -96,8 +104,8 @@ def course(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
-def write_results(results: Path, grades: dict[str, dict[str, tuple[str, float]]]) -> Path:
-    """A RESULTS folder as batch writes it (students/<student>.json), with these statuses and scores."""
+def write_results(results: Path, grades: dict[str, dict[str, tuple[str, float]]], key: Key) -> Path:
+    """A RESULTS folder as batch writes it (students/<student>.json, sealed), with these statuses and scores."""
     folder = results / "students"
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
@@ -113,8 +121,13 @@ def write_results(results: Path, grades: dict[str, dict[str, tuple[str, float]]]
             "result": {"score": sum(a["score"] for a in assignments),
                        "max_score": sum(a["max_score"] for a in assignments), "assignments": assignments},
         }
-        (folder / f"{student}.json").write_text(json.dumps(record), encoding="utf-8")
+        write_record(folder / f"{student}.json", record, key)
     return results
+
+
+def write_record(path: Path, record: dict[str, Any], key: Key) -> None:
+    """One student file as batch writes it: sealed with ``key``."""
+    path.write_text(json.dumps(key.sealed(RECORD_PURPOSE, record)), encoding="utf-8")
 
 
 def expected_rows(grades: dict[str, dict[str, tuple[str, float]]]) -> dict[tuple[str, str], tuple[str, float, float]]:
@@ -162,17 +175,17 @@ def table_counts(db: Path) -> dict[str, int]:
 
 @pytest.mark.slow  # nbgrader's own start-up
 def test_round_trip_through_nbgrader_export(nbgrader_cli: Path, course: Path, tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+                                            monkeypatch: pytest.MonkeyPatch, key: Key) -> None:
     from nbgrader.api import Gradebook
 
-    results = write_results(tmp_path / "results", FIRST)
+    results = write_results(tmp_path / "results", FIRST, key)
     db = tmp_path / "out" / "gradebook.db"
     # As from a venv used without activation: alembic (run by nbgrader to
     # create the database) is on no PATH entry; export must find it itself.
     no_tools = str(tmp_path / "no-tools")
     monkeypatch.setenv("PATH", no_tools)
 
-    assert export(results, db) == 3
+    assert export(results, db, key).students == 3
     assert os.environ["PATH"] == no_tools, "export must restore PATH"
     assert table_counts(db) == {"assignment": 3, "notebook": 3, "grade_cells": 3, "student": 3,
                                 "submitted_assignment": 8, "submitted_notebook": 8, "grade": 8}
@@ -184,11 +197,11 @@ def test_round_trip_through_nbgrader_export(nbgrader_cli: Path, course: Path, tm
 
     # The next batch changes a score, adds a submission and loses one: the
     # export updates in place, and exporting it again changes nothing.
-    write_results(results, SECOND)
-    assert export(results, db) == 3
+    write_results(results, SECOND, key)
+    assert export(results, db, key).students == 3
     counts = table_counts(db)
     assert counts["submitted_assignment"] == counts["grade"] == 8, counts
-    assert export(results, db) == 3
+    assert export(results, db, key).students == 3
     assert table_counts(db) == counts, "a second export of the same results must change no row count"
 
     # One nbgrader run (its start-up is the slow part) checks the end state,
@@ -203,11 +216,12 @@ def test_round_trip_through_nbgrader_export(nbgrader_cli: Path, course: Path, tm
 
 
 def test_without_nbgrader_export_names_the_extra(course: Path, tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+                                                 monkeypatch: pytest.MonkeyPatch, key: Key) -> None:
+    """The extra missing is the grader's environment, not the input: an environment error (exit 1)."""
     monkeypatch.setitem(sys.modules, "nbgrader", None)  # makes `import nbgrader` fail
-    results = write_results(tmp_path / "results", FIRST)
-    with pytest.raises(UsageError) as raised:
-        export(results, tmp_path / "gradebook.db")
+    results = write_results(tmp_path / "results", FIRST, key)
+    with pytest.raises(EnvironmentFault) as raised:
+        export(results, tmp_path / "gradebook.db", key)
     assert str(raised.value) == NEEDS_EXTRA == "nbgrader export needs the optional extra: pip install -e '.[nbgrader]'"
     assert not (tmp_path / "gradebook.db").exists()
 
@@ -220,21 +234,22 @@ def test_without_nbgrader_export_names_the_extra(course: Path, tmp_path: Path,
     (lambda r: r.pop("result"), "is not a batch result file"),
 ])
 def test_unusable_results_are_refused_before_anything_is_written(
-        nbgrader_cli: Path, course: Path, tmp_path: Path, change: Any, message: str) -> None:
-    results = write_results(tmp_path / "results", FIRST)
+        nbgrader_cli: Path, course: Path, tmp_path: Path, change: Any, message: str, key: Key) -> None:
+    results = write_results(tmp_path / "results", FIRST, key)
     path = results / "students" / "bob.json"
-    record = json.loads(path.read_text(encoding="utf-8"))
+    record = key.opened(RECORD_PURPOSE, json.loads(path.read_text(encoding="utf-8")))
+    assert record is not None
     change(record)
-    path.write_text(json.dumps(record), encoding="utf-8")
+    write_record(path, record, key)  # sealed: batch's own record of a shape the export cannot use
     with pytest.raises(UsageError, match=message) as raised:
-        export(results, tmp_path / "gradebook.db")
+        export(results, tmp_path / "gradebook.db", key)
     assert "\n" not in str(raised.value)
     assert not (tmp_path / "gradebook.db").exists()
 
 
-def test_a_folder_without_students_is_refused(nbgrader_cli: Path, course: Path, tmp_path: Path) -> None:
+def test_a_folder_without_students_is_refused(nbgrader_cli: Path, course: Path, tmp_path: Path, key: Key) -> None:
     with pytest.raises(UsageError, match="has no students/ folder"):
-        export(tmp_path / "nothing-here", tmp_path / "gradebook.db")
+        export(tmp_path / "nothing-here", tmp_path / "gradebook.db", key)
 
 
 @pytest.mark.parametrize(("content", "message"), [
@@ -242,8 +257,8 @@ def test_a_folder_without_students_is_refused(nbgrader_cli: Path, course: Path, 
     (None, "is an SQLite database but not an nbgrader gradebook"),
 ])
 def test_a_file_that_is_not_a_gradebook_is_left_alone(nbgrader_cli: Path, course: Path, tmp_path: Path,
-                                                      content: bytes | None, message: str) -> None:
-    results = write_results(tmp_path / "results", FIRST)
+                                                      content: bytes | None, message: str, key: Key) -> None:
+    results = write_results(tmp_path / "results", FIRST, key)
     db = tmp_path / "gradebook.db"
     if content is None:  # someone else's database
         with contextlib.closing(sqlite3.connect(db)) as connection:
@@ -253,5 +268,58 @@ def test_a_file_that_is_not_a_gradebook_is_left_alone(nbgrader_cli: Path, course
         db.write_bytes(content)
     before = db.read_bytes()
     with pytest.raises(UsageError, match=message):
-        export(results, db)
+        export(results, db, key)
     assert db.read_bytes() == before
+
+
+def gradebook_scores(db: Path) -> dict[tuple[str, str], float]:
+    """(assignment, student) -> score of every submission the gradebook holds (nbgrader exports the rest as 0)."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{db}") as gradebook:
+        return {(submission.assignment.name, submission.student.id): submission.score
+                for assignment in gradebook.assignments
+                for submission in gradebook.assignment_submissions(assignment.name)}
+
+
+def test_what_was_not_graded_is_never_written_as_a_grade(nbgrader_cli: Path, course: Path, tmp_path: Path,
+                                                         key: Key) -> None:
+    """A student the batch could not grade (a failed clone), an assignment the time budget left ungraded, and a
+    record whose seal does not verify (a score edited by hand) write nothing: the gradebook keeps what it had (here
+    dan's earlier grade), never a 0 nbgrader would export; each is named in what export returns."""
+    results = write_results(tmp_path / "results", {**FIRST, "dan": {"01": ("graded", 80.0), "02": ("graded", 10.0),
+                                                                    "03": ("graded", 5.0)}}, key)
+    db = tmp_path / "gradebook.db"
+    assert export(results, db, key).students == 4
+    before = gradebook_scores(db)
+    assert before[("01-alpha", "dan")] == 80.0
+
+    students = results / "students"
+    dan = key.opened(RECORD_PURPOSE, json.loads((students / "dan.json").read_text(encoding="utf-8")))
+    assert dan is not None
+    clone_failed = "cannot clone https://example.org/dan.git: repository not found"
+    for a in dan["result"]["assignments"]:
+        a.update(status="error", score=0.0, message=clone_failed)
+    write_record(students / "dan.json", {**dan, "status": "error", "message": clone_failed}, key)
+    carol = key.opened(RECORD_PURPOSE, json.loads((students / "carol.json").read_text(encoding="utf-8")))
+    assert carol is not None
+    carol["result"]["assignments"][1].update(status="error", score=0.0, message="not graded: out of time")
+    write_record(students / "carol.json", {**carol, "status": "partial", "not_graded": {"02": "out of time"}}, key)
+    alice = json.loads((students / "alice.json").read_text(encoding="utf-8"))
+    alice["result"]["assignments"][2]["score"] = 50.0  # edited by hand: the seal no longer verifies
+    (students / "alice.json").write_text(json.dumps(alice), encoding="utf-8")
+    eve = {k: v for k, v in alice.items() if k != "seal"} | {"student": "eve"}  # unsealed: forged outright
+    (students / "eve.json").write_text(json.dumps(eve), encoding="utf-8")
+
+    exported = export(results, db, key)
+    assert exported.students == 2  # bob in full and carol in part; dan not graded, alice and eve unverified
+    assert exported.left_out == (
+        f"alice.json: its seal does not verify with the key {key.path} (edited, forged or sealed with another "
+        "key): nothing of it is written",
+        f"eve.json: its seal does not verify with the key {key.path} (edited, forged or sealed with another "
+        "key): nothing of it is written",
+        "carol: 02 not graded (the time budget ran out): not written",
+        f"dan: not graded (status error: {clone_failed}): nothing written")
+    after = gradebook_scores(db)
+    assert after == before  # nothing changed: every change above is no grade
+    assert ("01-alpha", "eve") not in after

@@ -1,0 +1,17 @@
+"""Fixtures of the platform tests: the course published once for all of them."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from repo_support import run_grader
+
+
+@pytest.fixture(scope="session")
+def published_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``python -m grader publish --out OUT`` as an instructor runs it; OUT."""
+    out = tmp_path_factory.mktemp("published") / "out"
+    done = run_grader("publish", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    return out
