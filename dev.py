@@ -103,7 +103,8 @@ def check_all_pythons() -> int:
         print(f"{name}: python -m grader check --repeat {REPEAT}", flush=True)
         status |= _run(python, "-m", "grader", "check", "--repeat", str(REPEAT))
         if name != running:  # `dev.py test` ran the whole suite on this one
-            # The guard rests on audit events and the fork server on os.fork: prove both on this Python too.
+            # The guard rests on audit events, the fork server on os.fork and each run's namespaces on
+            # os.unshare (3.12+) or ctypes (3.11): prove them on this Python too.
             # The innocent corpus too: what the standard library does lazily differs from one Python to the next.
             # The hostile corpus runs unsandboxed and sandboxed (its slow half); -rs names any skip, so a machine
             # where bubblewrap cannot run says so instead of passing quietly without the sandboxed half.
@@ -111,7 +112,7 @@ def check_all_pythons() -> int:
             status |= _run(python, "-m", "pytest", "-q", "-rs", "-p", "no:randomly",
                            "tests/grader/test_hostile_corpus.py",
                            "tests/grader/test_hostile_submissions.py", "tests/grader/test_innocent_corpus.py",
-                           "tests/grader/test_runner.py")
+                           "tests/grader/test_runner.py", "tests/grader/test_sandbox_runs.py")
     return status
 
 

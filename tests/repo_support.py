@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from grader import redact
 
 
@@ -168,3 +170,26 @@ def git_submission(folder: Path, modules: dict[str, str]) -> Path:
         subprocess.run(["git", "-c", "user.name=Student", "-c", "user.email=student@example.org", *args],
                        cwd=folder, capture_output=True, check=True)
     return folder
+
+
+@pytest.fixture(autouse=True)
+def own_key(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test that imports this seals with a key of its own, outside its results, never the instructor's."""
+    path = tmp_path_factory.mktemp("key") / "results.key"
+    monkeypatch.setenv("GRADER_KEY_FILE", str(path))
+    return path
+
+
+def write_module(student: Path, source: str, assignment: str = "01", module: str = "why_async.py") -> None:
+    """Write ``source`` as a student's ``assignments/<assignment>/<module>``."""
+    path = student / "assignments" / assignment / module
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(source, encoding="utf-8")
+
+
+def publish_course(factory: pytest.TempPathFactory) -> Path:
+    """``python -m grader publish --out OUT`` as an instructor runs it, into a new temporary folder; OUT."""
+    out = factory.mktemp("published") / "out"
+    done = run_grader("publish", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    return out

@@ -156,6 +156,7 @@ def test_text_report_off_a_terminal_is_plain_and_unwrapped() -> None:
             "implementation.\n") in piped
 
 
+@pytest.mark.slow
 def test_no_feedback_leaves_a_dangling_colon(stubs_result: dict[str, object]) -> None:
     """Every stub raises NotImplementedError() with no message: no feedback reads "NotImplementedError: ." or
     "...: ;" (each builder uses coursekit.hints.describe)."""

@@ -261,6 +261,7 @@ HANGS_AT_IMPORT = {
 }
 
 
+@pytest.mark.slow
 def test_a_module_that_hangs_at_import_costs_one_tests_limit(tmp_path: Path) -> None:
     """A module that sleeps or spins at import is ended by the watchdog (armed before the import), not the budget.
 

@@ -26,7 +26,7 @@ def _scores(session: Session, submission: Path) -> dict[str, tuple[float, str]]:
 
 @pytest.mark.parametrize("sandboxed", [False, pytest.param(True, marks=pytest.mark.skipif(
     sandbox.unavailable() is not None, reason=str(sandbox.unavailable())))], ids=["", "sandboxed"])
-@pytest.mark.parametrize("fork", [True, False], ids=["forked", "spawned"])
+@pytest.mark.parametrize("fork", [True, pytest.param(False, marks=pytest.mark.slow)], ids=["forked", "spawned"])
 def test_both_ways_grade_alike(fork: bool, sandboxed: bool) -> None:
     """Forked and spawned runs, in the sandbox or not, score the reference solutions 100 and the stubs 0."""
     with Session(MANIFEST, course_tests(MANIFEST, None), fork=fork, sandboxed=sandboxed) as session:
@@ -36,6 +36,7 @@ def test_both_ways_grade_alike(fork: bool, sandboxed: bool) -> None:
         assert _scores(session, ROOT / "assignments") == {"03": (0, "graded"), "08": (0, "graded")}
 
 
+@pytest.mark.slow
 def test_without_a_seed_both_ways_run_the_tests_in_one_order() -> None:
     """No plugin acts unasked: without a shuffle seed, every run, forked or spawned, starts the tests in one order.
 

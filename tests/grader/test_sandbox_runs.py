@@ -30,7 +30,8 @@ from grader.stage import Stage, new_runtime
 pytestmark = pytest.mark.skipif(sandbox.unavailable() is not None, reason=str(sandbox.unavailable()))
 
 MANIFEST = load_manifest(ROOT).only(["01"])
-WAYS = pytest.mark.parametrize("fork", [True, False], ids=["forked", "spawned"])
+# Spawned runs (the fall-back) are slower: they run in `dev.py check`.
+WAYS = pytest.mark.parametrize("fork", [True, pytest.param(False, marks=pytest.mark.slow)], ids=["forked", "spawned"])
 MARK = "SEEN:"
 
 

@@ -15,7 +15,10 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from repo_support import ROOT, batch_01, batch_files, batch_records, run_grader, solution_source
+from repo_support import own_key  # noqa: F401 - an autouse fixture
+from repo_support import (
+    ROOT, batch_01, batch_files, batch_records, run_grader, solution_source, write_module,
+)
 
 from grader import batch
 from grader.batch import BatchSummary, Progress, Source, StudentOutcome
@@ -41,20 +44,6 @@ RECORD_KEYS = {"student", "source", "key", "graded_at", "status", "message", "no
 PROGRESS_LINE = re.compile(r"\[(\d+)/(\d+)\] (\S+) (\d+)/100 \((?:\d+\.\d s|unchanged, skipped)\)")
 
 
-@pytest.fixture(autouse=True)
-def _own_key(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test seals with a key of its own, outside its results, never the instructor's."""
-    path = tmp_path_factory.mktemp("key") / "results.key"
-    monkeypatch.setenv("GRADER_KEY_FILE", str(path))
-    return path
-
-
-def _module(student: Path, source: str) -> None:
-    path = student / "assignments" / "01" / "why_async.py"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(source, encoding="utf-8")
-
-
 def _progress(stderr: str) -> dict[str, str]:
     """Each student's progress line, by name; every line numbered 1..N once."""
     lines = [line for line in stderr.splitlines() if line.startswith("[")]
@@ -73,12 +62,12 @@ def _last_line(stderr: str) -> str:
 def class_folder(tmp_path: Path) -> Path:
     """A folder of five checkouts: the reference, the stub, a syntax error, a hostile one, an odd name."""
     root = tmp_path / "class"
-    _module(root / "alice", SOLUTION)
-    _module(root / "bob", STUB)
-    _module(root / "carol", "async def fetch_async(label, delay:\n")
+    write_module(root / "alice", SOLUTION)
+    write_module(root / "bob", STUB)
+    write_module(root / "carol", "async def fetch_async(label, delay:\n")
     # Hostile: conftest files that would force every test to pass if pytest
     # ever read them, and a module that ends the process at import.
-    _module(root / "dave", "import os\nos._exit(0)\n")
+    write_module(root / "dave", "import os\nos._exit(0)\n")
     (root / "dave" / "conftest.py").write_text(FORCE_PASS_CONFTEST)
     (root / "dave" / "assignments" / "01" / "conftest.py").write_text(FORCE_PASS_CONFTEST)
     (root / "Zoë Q").mkdir()  # submitted nothing, and its name is not file-safe
@@ -143,7 +132,7 @@ def test_a_class_folder_is_graded_then_only_changes_are_regraded(class_folder: P
     assert batch_files(out) == before
 
     # bob fixes his module; alice adds files the grader never reads: only bob is regraded.
-    _module(class_folder / "bob", SOLUTION)
+    write_module(class_folder / "bob", SOLUTION)
     (class_folder / "alice" / "conftest.py").write_text(FORCE_PASS_CONFTEST)
     (class_folder / "alice" / "assignments" / "01" / "notes.md").write_text("done\n")
     third = batch_01(class_folder, out)
@@ -167,7 +156,7 @@ def _git(repository: Path, *args: str) -> str:
 
 
 def _repository(path: Path, source: str) -> Path:
-    _module(path, source)
+    write_module(path, source)
     _git(path, "init", "-q")
     _git(path, "add", "-A")
     _git(path, "commit", "-q", "-m", "submission")
@@ -227,7 +216,7 @@ def test_a_roster_of_git_repositories_is_cloned_graded_and_updated(tmp_path: Pat
     # bob pushes a fix: his checkout is fetched (not cloned again) and regraded; errors are retried.
     marker = out / "checkouts" / "bob" / ".git" / "kept-by-an-update"
     marker.write_text("")
-    _module(bob, SOLUTION)
+    write_module(bob, SOLUTION)
     _git(bob, "commit", "-q", "-am", "fixed")
     second = batch_01(roster, out)
     assert _last_line(second.stderr).startswith("graded 1, skipped 2, errors 1 of 4 student(s) in ")
@@ -253,7 +242,7 @@ def test_a_fault_grading_one_student_never_stops_the_others(tmp_path: Path, monk
 
     monkeypatch.setattr(batch, "grade_within", fake_grade)
     for name in ("alice", "bob", "carol"):
-        _module(tmp_path / "class" / name, SOLUTION)
+        write_module(tmp_path / "class" / name, SOLUTION)
     manifest = load_manifest(ROOT).only(["01"])
     sources = batch.read_sources(tmp_path / "class", tmp_path / "out")
     stream = io.StringIO()
@@ -284,7 +273,7 @@ def test_each_result_is_written_as_soon_as_its_student_is_graded(tmp_path: Path,
 
     monkeypatch.setattr(batch, "grade_within", fake_grade)
     for name in ("alice", "bob", "carol"):
-        _module(tmp_path / "class" / name, SOLUTION)
+        write_module(tmp_path / "class" / name, SOLUTION)
     manifest = load_manifest(ROOT).only(["01"])
     batch.run_batch(manifest, batch.read_sources(tmp_path / "class", tmp_path / "out"), tmp_path / "out",
                     workers=1, force=False, tests=course_tests(manifest, None), stream=io.StringIO())
@@ -400,12 +389,12 @@ def test_the_key_covers_contract_files_and_the_course_only(tmp_path: Path) -> No
     """Files beside the contract file leave the key alone; a changed hidden test changes the course's identity."""
     manifest = load_manifest(ROOT).only(["01"])
     student = tmp_path / "student"
-    _module(student, SOLUTION)
+    write_module(student, SOLUTION)
     key = batch.contract_hash(student, manifest)
     (student / "conftest.py").write_text("x = 1\n")
     (student / "assignments" / "02").mkdir()
     assert batch.contract_hash(student, manifest) == key
-    _module(student, SOLUTION + "\n# edited\n")
+    write_module(student, SOLUTION + "\n# edited\n")
     assert batch.contract_hash(student, manifest) != key
 
     hidden = tmp_path / "hidden"
@@ -450,7 +439,7 @@ def test_credentials_never_reach_the_results(tmp_path: Path) -> None:
 def _bad_input(case: str, tmp: Path) -> tuple[Path, Path]:
     """SUBMISSIONS and RESULTS for one kind of bad input."""
     roster, one = tmp / "roster.txt", tmp / "class" / "alice"
-    _module(one, SOLUTION)
+    write_module(one, SOLUTION)
     lines = {"empty roster": "# nobody yet\n\n", "three fields": "a b c\n",
              "same name twice": "x file:///srv/a\nX file:///srv/b\n",
              "misspelt scheme": f"{one.as_uri()}\nbob htps://github.com/course/hw-bob.git\n",

@@ -14,7 +14,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from repo_support import ROOT, batch_01, batch_files, batch_records, git_submission, run_grader, solution_source
+from repo_support import own_key  # noqa: F401 - an autouse fixture
+from repo_support import (
+    ROOT, batch_01, batch_files, batch_records, git_submission, run_grader, solution_source, write_module,
+)
 
 from grader import batch
 from grader.manifest import load_manifest
@@ -29,23 +32,9 @@ STUB = (ROOT / "assignments" / "01" / "why_async.py").read_text(encoding="utf-8"
 TRUE = {"alice": 100.0, "bob": 0.0, "carol": 100.0, "dave": 100.0, "Zo_": 100.0}
 
 
-@pytest.fixture(autouse=True)
-def _own_key(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test seals with a key of its own, outside its results, never the instructor's."""
-    path = tmp_path_factory.mktemp("key") / "results.key"
-    monkeypatch.setenv("GRADER_KEY_FILE", str(path))
-    return path
-
-
-def _module(student: Path, source: str, assignment: str = "01", module: str = "why_async.py") -> None:
-    path = student / "assignments" / assignment / module
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(source, encoding="utf-8")
-
-
 def _class(root: Path) -> Path:
     for name, score in TRUE.items():
-        _module(root / ("Zoë" if name == "Zo_" else name), SOLUTION if score else STUB)
+        write_module(root / ("Zoë" if name == "Zo_" else name), SOLUTION if score else STUB)
     return root
 
 
@@ -177,8 +166,8 @@ def test_the_time_budget_leaves_assignments_not_graded_never_zero(tmp_path: Path
     """A submission that hangs at import uses up its budget: both assignments are recorded as not graded for
     time, empty in grades.csv, and out of the statistics."""
     slow = tmp_path / "class" / "slow"
-    _module(slow, "import time\ntime.sleep(3600)\n")
-    _module(slow, "import time\ntime.sleep(3600)\n", "02", "coroutines.py")
+    write_module(slow, "import time\ntime.sleep(3600)\n")
+    write_module(slow, "import time\ntime.sleep(3600)\n", "02", "coroutines.py")
     out = tmp_path / "results"
     done = run_grader("batch", str(tmp_path / "class"), "--out", str(out), "--assignment", "01", "--assignment",
                       "02", "--workers", "1", "--student-budget", "3")
@@ -200,8 +189,8 @@ def test_the_time_budget_leaves_assignments_not_graded_never_zero(tmp_path: Path
     assert summary["statistics"]["assignments"]["01"]["students"] == 0
 
     # A partial result is never skipped as unchanged: with time enough, the next run grades it.
-    _module(slow, SOLUTION)
-    _module(slow, solution_source("02"), "02", "coroutines.py")
+    write_module(slow, SOLUTION)
+    write_module(slow, solution_source("02"), "02", "coroutines.py")
     again = run_grader("batch", str(tmp_path / "class"), "--out", str(out), "--assignment", "01", "--assignment",
                        "02", "--workers", "1")
     assert again.returncode == 0, again.stderr
@@ -248,7 +237,7 @@ def test_a_fault_of_the_grader_keeps_the_earlier_result(tmp_path: Path, monkeypa
         raise RuntimeError("the runner lost its fork server")
 
     for name in ("alice", "bob"):
-        _module(tmp_path / "class" / name, SOLUTION)
+        write_module(tmp_path / "class" / name, SOLUTION)
     manifest = load_manifest(ROOT).only(["01"])
     out = tmp_path / "out"
     run = dict(workers=1, tests=course_tests(manifest, None), stream=io.StringIO())

@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from repo_support import ROOT, run_grader, solution_source
+from repo_support import ROOT, run_grader, solution_source, write_module
 
 from grader import sandbox
 
@@ -367,12 +367,6 @@ def attacker_source(out: Path, course: Path, key: Path, attacks: str = ALL_HARMS
     return STUB + ATTACK.format(given=json.dumps(_given(out, course, key, attacks)), helper=HELPER)
 
 
-def _module(student: Path, source: str) -> None:
-    path = student / "assignments" / "01" / "why_async.py"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(source, encoding="utf-8")
-
-
 def course_copy(folder: Path) -> Path:
     """The course's manifest, packaging, assignments and hidden tests: a catalog cache of its own, which the
     attack may rewrite without touching the repository's."""
@@ -535,8 +529,8 @@ def attacked_class(tmp_path: Path, course: Path, classmates: dict[str, str], *op
     env = {"ROSTER_TOKEN": secret, "GRADER_KEY_FILE": str(key)}
     submissions, out = tmp_path / "class", tmp_path / "results"
     for name, source in classmates.items():
-        _module(submissions / name, source)
-    _module(submissions / ATTACKER, attacker_source(out, course, key, attacks))
+        write_module(submissions / name, source)
+    write_module(submissions / ATTACKER, attacker_source(out, course, key, attacks))
     try:
         cache_before = _cache(course)
         attacked = batch(submissions, out, course, env, *options)
@@ -556,7 +550,7 @@ def attacked_class(tmp_path: Path, course: Path, classmates: dict[str, str], *op
 def grade_alone(tmp_path: Path, course: Path, classmates: dict[str, str], *options: str) -> dict[str, dict[str, Any]]:
     """Each classmate's ``outcome`` in a batch without eve, in the same course copy."""
     for name, source in classmates.items():
-        _module(tmp_path / "alone" / name, source)
+        write_module(tmp_path / "alone" / name, source)
     env = {"GRADER_KEY_FILE": str(tmp_path / "key" / "results.key")}
     alone = batch(tmp_path / "alone", tmp_path / "alone-results", course, env, *options)
     assert alone.returncode == 0, alone.stderr

@@ -22,7 +22,10 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from repo_support import ROOT, batch_01, batch_records, run_grader, solution_source
+from repo_support import own_key  # noqa: F401 - an autouse fixture
+from repo_support import (
+    ROOT, batch_01, batch_records, run_grader, solution_source,
+)
 from sqlalchemy import Column, Integer, MetaData, create_engine, inspect, text
 
 from coursekit.testing import assert_same
@@ -317,14 +320,6 @@ SOLUTION = solution_source("01")
 BACKDATED = "2020-01-01T00:00:00+00:00"  # a commit date the student chose: never what lateness is decided on
 
 
-@pytest.fixture(autouse=True)
-def _own_key(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every batch seals with a key of its own, never the instructor's."""
-    path = tmp_path_factory.mktemp("key") / "results.key"
-    monkeypatch.setenv("GRADER_KEY_FILE", str(path))
-    return path
-
-
 def _commit(repository: Path, source: str, date: str) -> str:
     """Commit ``source`` as assignment 01 with committer and author dates ``date``; the new sha."""
     module = repository / "assignments" / "01" / "why_async.py"
@@ -460,6 +455,7 @@ def test_a_gradebook_that_cannot_be_opened_stops_the_batch_before_it_grades(tmp_
     assert not (tmp_path / "never" / "students").exists()
 
 
+@pytest.mark.slow
 def test_a_gradebook_that_fails_mid_batch_never_stops_the_grading(tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """A database that stops taking rows: every student is still graded into the results folder, and one line
@@ -491,6 +487,7 @@ def test_a_gradebook_that_fails_mid_batch_never_stops_the_grading(tmp_path: Path
     assert {student: len(rows) for student, rows in _history(url).items()} == {"alice": 1, "bob": 1}
 
 
+@pytest.mark.slow
 def test_grade_record_adds_one_grading_to_the_gradebook(tmp_path: Path) -> None:
     """`grade --record URL --student NAME` adds that grading as batch would: each run a row of its own."""
     module = tmp_path / "work" / "assignments" / "01" / "why_async.py"

@@ -25,6 +25,7 @@ from repo_support import (
     assert_classroom50_rules,
     hidden_source_lines,
     make_submission,
+    publish_course,
     run_grader,
     solution_source,
 )
@@ -43,10 +44,7 @@ CLASSROOM50_FIELDS = {"classroom": "CLASSROOM", "assignment": "ASSIGNMENT", "sub
 @pytest.fixture(scope="module")
 def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The course published once, as an instructor would."""
-    out = tmp_path_factory.mktemp("published") / "out"
-    done = run_grader("publish", "--out", str(out))
-    assert done.returncode == 0, done.stderr
-    return out
+    return publish_course(tmp_path_factory)
 
 
 def _clean_env(**extra: str) -> dict[str, str]:

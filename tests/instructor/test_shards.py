@@ -10,7 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from repo_support import ROOT, batch_01, batch_records, run_grader, solution_source
+from repo_support import own_key  # noqa: F401 - an autouse fixture
+from repo_support import (
+    ROOT, batch_01, batch_records, run_grader, solution_source, write_module,
+)
 
 from grader import batch
 from grader.batch import Shard, merge_results, parse_shard, shard_of
@@ -24,20 +27,6 @@ from grader.stage import CourseTests
 SOLUTION = solution_source("01")
 STUB = (ROOT / "assignments" / "01" / "why_async.py").read_text(encoding="utf-8")
 NAMES = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory", "oscar"]
-
-
-@pytest.fixture(autouse=True)
-def _own_key(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test seals with a key of its own, outside its results, never the instructor's."""
-    path = tmp_path_factory.mktemp("key") / "results.key"
-    monkeypatch.setenv("GRADER_KEY_FILE", str(path))
-    return path
-
-
-def _module(student: Path, source: str) -> None:
-    path = student / "assignments" / "01" / "why_async.py"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(source, encoding="utf-8")
 
 
 def _without_times(record: dict[str, Any]) -> dict[str, Any]:
@@ -101,7 +90,7 @@ def graded_once(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         # The grader's own source is part of every key; pinned here so an edit to it mid-test changes nothing.
         patch.setattr(batch, "identity", lambda manifest, tests: "0123456789abcdef")
         for name in NAMES:
-            _module(tmp / "class" / name, SOLUTION)
+            write_module(tmp / "class" / name, SOLUTION)
         manifest = load_manifest(ROOT).only(["01"])
         tests = course_tests(manifest, None)
         sources = batch.read_sources(tmp / "class", None)
@@ -157,7 +146,7 @@ def test_a_slice_keeps_the_unchanged_results_of_the_last_merged_run(graded: dict
     forged = json.loads((merged / "students" / "alice.json").read_text())
     forged["result"]["assignments"][0]["score"] = 100.0
     (merged / "students" / "alice.json").write_text(json.dumps(forged))
-    _module(Path(next(s.location for s in graded["sources"] if s.student == "bob")), SOLUTION + "# changed\n")
+    write_module(Path(next(s.location for s in graded["sources"] if s.student == "bob")), SOLUTION + "# changed\n")
     graded_now: list[str] = []
 
     def counting(manifest: object, submission: Path, tests: CourseTests, **kwargs: Any) -> Any:
@@ -258,7 +247,7 @@ def test_a_roster_cloned_graded_and_merged_in_slices_equals_one_batch(tmp_path: 
     repos = tmp_path / "repos"
     lines = []
     for i, name in enumerate(NAMES[:6]):
-        _module(repos / name, SOLUTION if i % 2 else STUB)
+        write_module(repos / name, SOLUTION if i % 2 else STUB)
         _git(repos / name, "init", "-q")
         _git(repos / name, "add", "-A")
         _git(repos / name, "commit", "-q", "-m", "submission")

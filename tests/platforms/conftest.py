@@ -5,13 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from repo_support import run_grader
+from repo_support import publish_course
 
 
 @pytest.fixture(scope="session")
 def published_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``python -m grader publish --out OUT`` as an instructor runs it; OUT."""
-    out = tmp_path_factory.mktemp("published") / "out"
-    done = run_grader("publish", "--out", str(out))
-    assert done.returncode == 0, done.stderr
-    return out
+    return publish_course(tmp_path_factory)

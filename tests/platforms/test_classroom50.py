@@ -189,6 +189,20 @@ def bare_python(tmp_path_factory: pytest.TempPathFactory) -> str:
     return python
 
 
+@pytest.fixture(params=["python3.11", "python3.12", "python3.13"])
+def bare_runtime_python(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A bare interpreter (no packages, no pip) of each Python the course supports that this machine has:
+    the runtime's ``python`` setting of a Classroom 50 assignment."""
+    import dev
+
+    found = dev._interpreter(request.param)
+    if found is None:
+        pytest.skip(f"{request.param} is not installed here")
+    folder = tmp_path_factory.mktemp("bare") / "venv"
+    subprocess.run([found, "-m", "venv", "--without-pip", str(folder)], check=True)
+    return str(folder / "bin" / "python")
+
+
 def _runner_env(bundle: Path, tmp: Path, **extra: str) -> dict[str, str]:
     """The environment runner.py gives the autograder, with a cache of our own and nothing of this venv."""
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp), "CLASSROOM50_BUNDLE_DIR": str(bundle),
@@ -212,21 +226,21 @@ def _outputs(text: str) -> dict[str, str]:
 
 
 @pytest.mark.slow
-def test_a_bare_interpreter_provisions_and_grades(bundle, bare_python, tmp_path_factory):
+def test_a_bare_interpreter_provisions_and_grades(bundle, bare_runtime_python, tmp_path_factory):
     """Run as the runner runs it, by an interpreter with no packages: the autograder builds its cached
     environment from PyPI, grades the reference solution 100/100 and the stub 0/100 (the second run
     reusing the cache), each result valid and each summary a commit status GitHub accepts."""
     tmp = tmp_path_factory.mktemp("c50")
     env = _runner_env(bundle, tmp, ASYNCIO_COURSE_VENV_CACHE=str(tmp / "cache"))
     solved = make_submission(tmp / "solved", {FIRST[0]: solution_source(FIRST[0])})
-    document, outputs, log = _run(bare_python, bundle, solved, env)
+    document, outputs, log = _run(bare_runtime_python, bundle, solved, env)
     assert document["score"] == document["max-score"] == 100 and document["tests"]
     assert _outputs(outputs)["status"] == "success" and len(_outputs(outputs)["summary"]) <= 140
     assert "building a Python environment" in log
 
     stub = (ROOT / "assignments" / FIRST[0] / FIRST[2]).read_text(encoding="utf-8")
     unsolved = make_submission(tmp / "stub", {FIRST[0]: stub})
-    document, outputs, log = _run(bare_python, bundle, unsolved, env)
+    document, outputs, log = _run(bare_runtime_python, bundle, unsolved, env)
     assert document["score"] == 0 and document["max-score"] == 100 and document["tests"]
     assert _outputs(outputs)["status"] == "failure"
     assert "using the cached environment" in log
