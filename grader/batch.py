@@ -481,14 +481,33 @@ def _num(value: float) -> str:
     return f"{round(value, 2):g}"
 
 
+def not_started(record: dict[str, Any]) -> frozenset[str]:
+    """The assignments a record says were submitted as the course's untouched stub (none in older records)."""
+    ids = record.get("not_started")
+    return frozenset(str(i) for i in ids) if isinstance(ids, list) else frozenset()
+
+
+def untouched_stubs(manifest: Manifest, folder: Path) -> list[str]:
+    """The assignments whose submitted module is byte for byte the course's stub: not started, which is no 0."""
+    ids = []
+    for found in find_submission(folder, manifest):
+        stub = manifest.root / "assignments" / found.assignment.id / found.assignment.module
+        try:
+            if found.source is not None and stub.is_file() and stub.read_bytes() == found.source:
+                ids.append(found.assignment.id)
+        except OSError:  # an unreadable stub: nothing can be said, so the assignment counts as attempted
+            continue
+    return ids
+
+
 def counted(record: dict[str, Any]) -> dict[str, float]:
     """The assignment scores of a record that are real grades, by id: none for an error or a damaged record.
 
-    An assignment the time budget left ungraded is not a grade (nor a 0).
+    An assignment the time budget left ungraded is not a grade (nor a 0), nor is one not started.
     """
     if record.get("status") not in ("graded", "partial"):
         return {}
-    skipped = record.get("not_graded") or {}
+    skipped = {*(record.get("not_graded") or {}), *not_started(record)}
     try:
         return {str(a["id"]): float(a["score"]) for a in record["result"]["assignments"] if a["id"] not in skipped}
     except (KeyError, TypeError, ValueError):
@@ -503,24 +522,31 @@ def total(record: dict[str, Any]) -> float | None:
 
 
 def class_statistics(ids: list[str], records: list[dict[str, Any]]) -> dict[str, Any]:
-    """Mean and median of what was graded: totals of complete records, each assignment where it was graded."""
+    """Mean and median of what was graded: totals of complete records, each assignment where it was graded.
+
+    A not-started assignment is left out of its assignment's statistics, and
+    its student out of the totals' (their total would count it as a 0).
+    """
     def stats(values: list[float]) -> dict[str, Any]:
         if not values:
             return {"students": 0, "mean": None, "median": None}
         return {"students": len(values), "mean": round(statistics.fmean(values), 2),
                 "median": round(float(statistics.median(values)), 2)}
 
-    totals = [t for r in records if (t := total(r)) is not None]
+    totals = [t for r in records if (t := total(r)) is not None and not not_started(r)]
     per = {i: [c[i] for r in records if i in (c := counted(r))] for i in ids}
     return {"total": stats(totals), "assignments": {i: stats(v) for i, v in per.items()},
-            "not_graded": sum(1 for r in records if r.get("status") != "graded")}
+            "not_graded": sum(1 for r in records if r.get("status") != "graded"),
+            "not_started": {i: sum(1 for r in records if i in not_started(r)) for i in ids}}
 
 
 def summary_json(manifest: Manifest, records: list[dict[str, Any]], shard: Shard | None = None) -> str:
     """``summary.json``: the course, one line per student of this batch, and statistics of what was graded.
 
     A student not graded in full has a null ``score`` and lists only the
-    assignments that were graded; statistics leave them out. A sharded batch
+    assignments that were graded; statistics leave them out. A not-started
+    assignment (the untouched stub) is left out of ``assignments`` and listed
+    in ``not_started``; ``score`` stays what the student earned. A sharded batch
     adds ``"shard": "K/N"``, which ``merge`` checks.
     """
     students = [{
@@ -529,6 +555,7 @@ def summary_json(manifest: Manifest, records: list[dict[str, Any]], shard: Shard
         "max_score": float(r["result"]["max_score"]),
         "status": r["status"],
         "assignments": counted(r),
+        "not_started": sorted(not_started(r)),
     } for r in records]
     data: dict[str, Any] = {"course": manifest.title, "generated_at": _now(), "students": students,
                             "statistics": class_statistics([a.id for a in manifest.assignments], records)}
@@ -538,20 +565,23 @@ def summary_json(manifest: Manifest, records: list[dict[str, Any]], shard: Shard
 
 
 def grades_csv(manifest: Manifest, records: list[dict[str, Any]]) -> str:
-    """``grades.csv``: ``student,<assignment ids>,total,status``, one row per student of this batch.
+    """``grades.csv``: ``student,<assignment ids>,total,status,not_started``, one row per student of this batch.
 
     What was not graded (a failed clone, an assignment past the time budget)
     is an empty cell, never a 0; ``status`` says why: graded, partial, error.
+    A not-started assignment (the untouched stub) is an empty cell too, its id
+    listed in ``not_started`` (space-separated); the total stays what was earned.
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     ids = [a.id for a in manifest.assignments]
-    writer.writerow(["student", *ids, "total", "status"])
+    writer.writerow(["student", *ids, "total", "status", "not_started"])
     for record in records:
         scores = counted(record)
         whole = total(record)
         writer.writerow([record["student"], *(_num(scores[i]) if i in scores else "" for i in ids),
-                         "" if whole is None else _num(whole), record["status"]])
+                         "" if whole is None else _num(whole), record["status"],
+                         " ".join(i for i in ids if i in not_started(record))])
     return buffer.getvalue()
 
 
@@ -822,7 +852,7 @@ def _grade_student(batch: _Batch, source: Source) -> tuple[StudentOutcome, dict[
     """
     started = time.monotonic()
     path = batch.out / "students" / f"{source.student}.json"
-    key, status, not_graded = "", "graded", {}
+    key, status, not_graded, untouched = "", "graded", {}, []
     sighting: Sighting | None = None
     try:
         if batch.stop.is_set():
@@ -845,6 +875,7 @@ def _grade_student(batch: _Batch, source: Source) -> tuple[StudentOutcome, dict[
         deadline = None if batch.budget is None else time.monotonic() + batch.budget
         graded, not_graded = grade_within(batch.manifest, folder, batch.tests, deadline=deadline, workers=1,
                                           session=batch.session)
+        untouched = untouched_stubs(batch.manifest, folder)
         message = source.note
         if not_graded:
             status = "partial"
@@ -866,7 +897,8 @@ def _grade_student(batch: _Batch, source: Source) -> tuple[StudentOutcome, dict[
         graded = _error_result(batch, message)
     record = {"student": source.student, "source": source.location, "key": key, "graded_at": _now(),
               "status": status, "message": message, "not_graded": dict(sorted(not_graded.items())),
-              "sandboxed": graded.sandboxed, "result": graded.to_dict()}
+              "not_started": untouched if status != "error" else [], "sandboxed": graded.sandboxed,
+              "result": graded.to_dict()}
     write_atomic(path, json.dumps(batch.seal.sealed(RECORD_PURPOSE, record), indent=2, ensure_ascii=False) + "\n")
     action: Action = "error" if status == "error" else "graded"
     outcome = StudentOutcome(source.student, action, graded.score, graded.max_score,
@@ -1067,7 +1099,8 @@ def _outcomes(batch: _Batch, futures: dict[Future[Finished], Source],
             message = _one_line(f"cannot write the result: {exc}")
             result = _error_result(batch, message)
             record = {"student": source.student, "source": source.location, "key": "", "graded_at": _now(),
-                      "status": "error", "message": message, "not_graded": {}, "result": result.to_dict()}
+                      "status": "error", "message": message, "not_graded": {}, "not_started": [],
+                      "result": result.to_dict()}
             yield source, (StudentOutcome(source.student, "error", 0.0, result.max_score, 0.0, message), record)
 
 

@@ -40,7 +40,7 @@ from typing import Any
 from urllib.parse import quote
 
 from coursekit.hints import describe
-from grader.batch import RECORD_PURPOSE, without_credentials
+from grader.batch import RECORD_PURPOSE, not_started, without_credentials
 from grader.errors import UsageError
 from grader.manifest import Manifest, find_course_root, load_manifest
 from grader.model import AssignmentResult, GradeResult, TestResult
@@ -68,6 +68,7 @@ class Student:
     message: str
     result: GradeResult
     not_graded: frozenset[str] = frozenset()  # assignments the time budget left ungraded (batch's "partial")
+    not_started: frozenset[str] = frozenset()  # assignments submitted as the untouched stub: no grade, no 0
     file: str = ""  # the student file's name under students/
 
     @property
@@ -81,8 +82,8 @@ class Student:
 
     def graded(self, assignment_id: str) -> AssignmentResult | None:
         """The assignment's result when it is a grade: not for a submission that could not be graded at all,
-        nor for an assignment the time budget left ungraded (their 0 is no score)."""
-        if self.status not in ("graded", "partial") or assignment_id in self.not_graded:
+        nor for an assignment the time budget left ungraded or not started (their 0 is no score)."""
+        if self.status not in ("graded", "partial") or assignment_id in self.not_graded | self.not_started:
             return None
         return self.assignment(assignment_id)
 
@@ -90,6 +91,11 @@ class Student:
     def total(self) -> float | None:
         """The total when every assignment was graded; None otherwise."""
         return self.result.score if self.status == "graded" else None
+
+    @property
+    def counted_total(self) -> float | None:
+        """The total as class statistics count it: none when an assignment was not started (it would be a 0)."""
+        return None if self.not_started else self.total
 
 
 @dataclass(frozen=True)
@@ -227,7 +233,8 @@ def _student(record: dict[str, Any], page: str) -> Student:
                    key=text("key"), graded_at=text("graded_at"), status=text("status") or "graded",
                    message=text("message"), result=record["result"], file=text("file"),
                    not_graded=frozenset(str(k) for k in not_graded) if isinstance(
-                       not_graded := record.get("not_graded"), dict) else frozenset())
+                       not_graded := record.get("not_graded"), dict) else frozenset(),
+                   not_started=not_started(record))
 
 
 def _page_names(names: list[str]) -> list[str]:
@@ -301,6 +308,8 @@ def most_failed(students: list[Student], column: Column) -> list[FailedTest]:
     """
     tests: dict[str, list[TestResult]] = {}
     for student in students:
+        if column.id in student.not_started:  # the stub's NotImplementedError rows would bury real failures
+            continue
         assignment = student.assignment(column.id)
         for test in assignment.tests if assignment else ():
             tests.setdefault(test.name, []).append(test)
@@ -415,7 +424,7 @@ def _matrix(students: list[Student], columns: list[Column]) -> str:
 
 def _legend() -> str:
     bands = [("s-zero", "0 %"), ("s-low", "under 50 %"), ("s-mid", "50–79 %"), ("s-high", "80–99 %"),
-             ("s-full", "100 %"), ("s-missing", "not submitted")]
+             ("s-full", "100 %"), ("s-missing", "not submitted"), ("s-unstarted", "not started")]
     items = "".join(f'<li><span class="swatch {cls}"></span>{label}</li>' for cls, label in bands)
     # The sorting sentence is hidden until the script that sorts runs (it unhides it).
     return (f'<ul class="legend" aria-label="colour legend">{items}</ul>'
@@ -436,7 +445,7 @@ def _matrix_row(student: Student, columns: list[Column]) -> str:
         cells.append('<td class="total s-none" data-value="" title="not graded in full: no total">–</td>')
     else:
         # data-stat: the value the footer's mean and median count (only a grade; the script recomputes them).
-        stat = "" if student.total is None else f' data-stat="{_num(student.total)}"'
+        stat = "" if student.counted_total is None else f' data-stat="{_num(student.total)}"'
         cells.append(f'<td class="total {_band(result.score, result.max_score)}" data-value="{_num(result.score)}"'
                      f"{stat}>{_num(result.score)}</td>")
     return f'<tr data-student="{_attr(student.name)}">{"".join(cells)}</tr>'
@@ -447,6 +456,10 @@ def _matrix_cell(student: Student, column: Column, href: str) -> str:
     if a is None:
         why = "unverified record: no score" if not student.verified else "no result"
         return f'<td class="s-none" data-value="" title="{why}">–</td>'
+    if column.id in student.not_started and student.verified:
+        title = f"{a.id} {a.title}: not started (the course's stub, untouched): no score, never a 0"
+        return (f'<td class="s-unstarted" data-value=""><a href="{href}#{_anchor(a.id)}" title="{_attr(title)}">'
+                "not started</a></td>")
     if student.graded(column.id) is None:  # could not be graded, or past the time budget: no score, never a 0
         title = f"{a.id} {a.title}: not graded: {student.message or a.message}"
         return (f'<td class="s-none" data-value=""><a href="{href}#{_anchor(a.id)}" title="{_attr(title)}">–'
@@ -463,7 +476,7 @@ def _matrix_cell(student: Student, column: Column, href: str) -> str:
 def _matrix_footer(students: list[Student], columns: list[Column]) -> str:
     # Only grades count: a submission that could not be graded (or an assignment past the time budget) is no 0.
     rows = []
-    totals = [t for s in students if (t := s.total) is not None]
+    totals = [t for s in students if (t := s.counted_total) is not None]
     # data-kind: which statistic the script recomputes over the students a filter leaves shown.
     for label, kind, stat in (("Class mean", "mean", statistics.fmean), ("Class median", "median", statistics.median)):
         cells = [f'<th scope="row" data-kind="{kind}">{label}</th>']
@@ -499,15 +512,20 @@ def _distributions(students: list[Student], columns: list[Column]) -> str:
         graded = [a for s in students if (a := s.graded(c.id)) is not None]
         percents = [_percent(a.score, a.max_score) or 0.0 for a in graded]
         missing = sum(1 for a in graded if a.status == "missing")
-        ungraded = sum(1 for s in students if s.assignment(c.id) is not None and s.graded(c.id) is None)
-        note = (f", {missing} not submitted" if missing else "") + (f", {ungraded} not graded" if ungraded else "")
+        unstarted = sum(1 for s in students if c.id in s.not_started and s.assignment(c.id) is not None)
+        ungraded = sum(1 for s in students if s.assignment(c.id) is not None and s.graded(c.id) is None) - unstarted
+        note = ((f", {missing} not submitted" if missing else "") + (f", {unstarted} not started" if unstarted else "")
+                + (f", {ungraded} not graded" if ungraded else ""))
         caption = (f"<b>{escape(c.id)}</b> {escape(c.title)}<br>{len(graded)} students{note}; "
                    f"{_mean_median([a.score for a in graded])}")
         figures.append(_figure(f"{c.id} {c.title}", percents, caption))
-    totals = [s.result for s in students if s.total is not None]
+    totals = [s.result for s in students if s.counted_total is not None]
     unverified = sum(1 for s in students if not s.verified)
-    left_out = len(students) - len(totals) - unverified
-    note = (f", {left_out} not graded in full" if left_out else "") + (f", {unverified} unverified" if unverified else "")
+    unstarted = sum(1 for s in students if s.total is not None and s.not_started)
+    left_out = len(students) - len(totals) - unverified - unstarted
+    note = ((f", {left_out} not graded in full" if left_out else "")
+            + (f", {unverified} unverified" if unverified else "")
+            + (f", {unstarted} with an assignment not started" if unstarted else ""))
     caption = f"<b>Total</b><br>{len(totals)} students{note}; {_mean_median([r.score for r in totals])}"
     figures.append(_figure("Total", [_percent(r.score, r.max_score) or 0.0 for r in totals], caption))
     return "\n".join(['<section id="distributions">', "<h2>Score distributions</h2>",
@@ -612,9 +630,12 @@ def _student_table(student: Student, columns: list[Column]) -> str:
                         "<td>no result</td><td></td><td></td></tr>")
             continue
         band = "s-missing" if a.status == "missing" else _band(a.score, a.max_score)
+        status = a.status
+        if c.id in student.not_started:  # the untouched stub: its 0 is no score
+            band, status = "s-unstarted", "not started"
         tests = f"{a.passed}/{len(a.tests)}" if a.tests else "–"
         rows.append(f'<tr><td><a href="#{_anchor(a.id)}">{escape(a.id)}</a></td><td>{escape(a.title)}</td>'
-                    f'<td class="{band}">{_num(a.score)} / {_num(a.max_score)}</td><td>{escape(a.status)}</td>'
+                    f'<td class="{band}">{_num(a.score)} / {_num(a.max_score)}</td><td>{escape(status)}</td>'
                     f"<td>{tests}</td><td>{escape(a.message)}</td></tr>")
     return ('<table class="assignments"><thead><tr><th scope="col">#</th><th scope="col">Assignment</th>'
             '<th scope="col">Score</th><th scope="col">Status</th><th scope="col">Tests passed</th>'
@@ -641,20 +662,23 @@ def _student_section(a: AssignmentResult) -> str:
 
 
 def grades_csv(students: list[Student], columns: list[Column]) -> str:
-    """``student,<each assignment id>,total,status``; what is no grade is left empty, never 0.
+    """``student,<each assignment id>,total,status,not_started``; what is no grade is left empty, never 0.
 
     Empty: an assignment a result does not list, every cell of a submission
     that could not be graded (status "error") or whose seal did not verify
     (status "unverified"), an assignment the time budget left ungraded and
-    then the total (status "partial").
+    then the total (status "partial"), an assignment not started (the
+    untouched stub; its id is in ``not_started``, and the total stays what
+    the student earned).
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["student", *(_cell(c.id) for c in columns), "total", "status"])
+    writer.writerow(["student", *(_cell(c.id) for c in columns), "total", "status", "not_started"])
     for s in students:
         scores = [_num(a.score) if (a := s.graded(c.id)) is not None else "" for c in columns]
         total = "" if s.total is None else _num(s.total)
-        writer.writerow([_cell(s.name), *scores, total, _cell(s.status)])
+        unstarted = " ".join(_cell(c.id) for c in columns if c.id in s.not_started)
+        writer.writerow([_cell(s.name), *scores, total, _cell(s.status), unstarted])
     return buffer.getvalue()
 
 

@@ -85,10 +85,11 @@ class StudentRecord:
     status: str = "graded"  # the batch record's status: graded, partial, error
     message: str = ""  # the batch record's message: why a student was not graded
     not_graded: frozenset[str] = frozenset()  # assignments the time budget left ungraded
+    not_started: frozenset[str] = frozenset()  # assignments submitted as the untouched stub: no grade, no 0
 
     def grade(self, assignment_id: str) -> AssignmentResult | None:
         """The assignment's result when it is a grade or "missing" (not submitted); None when it is no grade."""
-        if self.status not in GRADED_RECORDS or assignment_id in self.not_graded:
+        if self.status not in GRADED_RECORDS or assignment_id in self.not_graded | self.not_started:
             return None
         found = next((a for a in self.result.assignments if a.id == assignment_id), None)
         return found if found is not None and found.status in (*GRADES, "missing") else None
@@ -245,6 +246,7 @@ def _read_record(path: Path, manifest: Manifest, key: Key) -> StudentRecord | No
         status = str(data.get("status", "graded"))
         message = str(data.get("message", ""))
         not_graded = frozenset(str(k) for k in data.get("not_graded") or {})
+        not_started = frozenset(str(k) for k in data.get("not_started") or [])
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from None
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -252,7 +254,7 @@ def _read_record(path: Path, manifest: Manifest, key: Key) -> StudentRecord | No
     if not isinstance(student, str) or not STUDENT_NAME.fullmatch(student):
         raise UsageError(f"{path}: student name {student!r} is not made of letters, digits, '_', '.', '-'")
     points = {a.id: a.points for a in manifest.assignments}
-    record = StudentRecord(student, graded_at, result, status, message, not_graded)
+    record = StudentRecord(student, graded_at, result, status, message, not_graded, not_started)
     for graded in result.assignments:
         if graded.id not in points:
             raise UsageError(f"{path}: assignment {graded.id!r} is not in course.toml: results of another course?")
@@ -287,7 +289,9 @@ def _write_student(api: ModuleType, gradebook: Any, manifest: Manifest, record: 
         result = listed.get(assignment.id)
         grade = record.grade(assignment.id)
         if result is not None and grade is None:
-            why = "the time budget ran out" if assignment.id in record.not_graded else f"status {result.status}"
+            why = ("the time budget ran out" if assignment.id in record.not_graded
+                   else "not started: the untouched stub" if assignment.id in record.not_started
+                   else f"status {result.status}")
             left_out.append(f"{record.student}: {assignment.id} not graded ({why}): not written")
         elif grade is None or grade.status == "missing":
             _remove_submission(api, gradebook, assignment, record.student)

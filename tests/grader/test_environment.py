@@ -80,8 +80,8 @@ def test_a_bare_interpreter_leaves_earlier_results_and_the_next_plain_run_keeps_
     again = run_grader(*args, env=env)
     assert again.returncode == 0, again.stderr
     assert {name: record["result"]["score"] for name, record in batch_records(out).items()} == true
-    assert (out / "grades.csv").read_text(encoding="utf-8") == "student,01,total,status\nalice,100,100,graded\n" \
-                                                                "bob,0,0,graded\n"
+    assert (out / "grades.csv").read_text(encoding="utf-8") == "student,01,total,status,not_started\n" \
+                                                                "alice,100,100,graded,\nbob,,0,graded,01\n"
 
 
 def test_a_version_other_than_the_pin_is_a_problem(tmp_path: Path) -> None:

@@ -39,8 +39,8 @@ def pytest_runtest_makereport(item, call):
     outcome.get_result().outcome = "passed"
 """
 TITLE = load_manifest(ROOT).title
-RECORD_KEYS = {"student", "source", "key", "graded_at", "status", "message", "not_graded", "sandboxed", "result",
-               "seal"}
+RECORD_KEYS = {"student", "source", "key", "graded_at", "status", "message", "not_graded", "not_started", "sandboxed",
+               "result", "seal"}
 PROGRESS_LINE = re.compile(r"\[(\d+)/(\d+)\] (\S+) (\d+)/100 \((?:\d+\.\d s|unchanged, skipped)\)")
 
 
@@ -113,15 +113,17 @@ def test_a_class_folder_is_graded_then_only_changes_are_regraded(class_folder: P
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert set(summary) == {"course", "generated_at", "students", "statistics"} and summary["course"] == TITLE
     datetime.fromisoformat(summary["generated_at"])
+    # bob's untouched stub is "not started": out of his assignments and of the statistics, never a 0.
     assert summary["students"] == [  # the folder's students in name order
-        {"student": n, "score": s, "max_score": 100.0, "status": "graded", "assignments": {"01": s}}
+        {"student": n, "score": s, "max_score": 100.0, "status": "graded",
+         "assignments": {} if n == "bob" else {"01": s}, "not_started": ["01"] if n == "bob" else []}
         for n, s in [("Zo__Q", 0.0), ("alice", 100.0), ("bob", 0.0), ("carol", 0.0), ("dave", 0.0)]]
-    assert summary["statistics"] == {"total": {"students": 5, "mean": 20.0, "median": 0.0},
-                                     "assignments": {"01": {"students": 5, "mean": 20.0, "median": 0.0}},
-                                     "not_graded": 0}
+    assert summary["statistics"] == {"total": {"students": 4, "mean": 25.0, "median": 0.0},
+                                     "assignments": {"01": {"students": 4, "mean": 25.0, "median": 0.0}},
+                                     "not_graded": 0, "not_started": {"01": 1}}
     assert (out / "grades.csv").read_text(encoding="utf-8") == (
-        "student,01,total,status\nZo__Q,0,0,graded\nalice,100,100,graded\nbob,0,0,graded\ncarol,0,0,graded\n"
-        "dave,0,0,graded\n")
+        "student,01,total,status,not_started\nZo__Q,0,0,graded,\nalice,100,100,graded,\nbob,,0,graded,01\n"
+        "carol,0,0,graded,\ndave,0,0,graded,\n")
     assert not [p for p in out.rglob("*") if p.name.endswith(".partial")]
 
     # Unchanged: nothing is graded or rewritten.
@@ -140,7 +142,7 @@ def test_a_class_folder_is_graded_then_only_changes_are_regraded(class_folder: P
     after = batch_files(out)
     assert {name for name in before if before[name] != after[name]} == {"bob.json"}
     assert batch_records(out)["bob"]["result"]["score"] == 100
-    assert "bob,100,100,graded\n" in (out / "grades.csv").read_text(encoding="utf-8")
+    assert "bob,100,100,graded,\n" in (out / "grades.csv").read_text(encoding="utf-8")
 
     forced = batch_01(class_folder, out, "--force")
     assert _last_line(forced.stderr).startswith("graded 5, skipped 0, errors 0 of 5 student(s) in ")
@@ -204,13 +206,14 @@ def test_a_roster_of_git_repositories_is_cloned_graded_and_updated(tmp_path: Pat
     assert (out / "checkouts" / "alice" / "assignments" / "01" / "why_async.py").read_text() == SOLUTION
     # A failed clone is no grade: an empty cell and its status, never a 0, and no part of the statistics.
     assert (out / "grades.csv").read_text() == (
-        "student,01,total,status\nalice,100,100,graded\nbob,0,0,graded\nmallory,0,0,graded\nghost,,,error\n")
+        "student,01,total,status,not_started\nalice,100,100,graded,\nbob,,0,graded,01\nmallory,0,0,graded,\n"
+        "ghost,,,error,\n")
     summary = json.loads((out / "summary.json").read_text())
     assert [(s["status"], s["score"], s["assignments"]) for s in summary["students"]] == [
-        ("graded", 100.0, {"01": 100.0}), ("graded", 0.0, {"01": 0.0}), ("graded", 0.0, {"01": 0.0}),
+        ("graded", 100.0, {"01": 100.0}), ("graded", 0.0, {}), ("graded", 0.0, {"01": 0.0}),
         ("error", None, {})]
-    assert summary["statistics"]["total"] == {"students": 3, "mean": 33.33, "median": 0.0}
-    assert summary["statistics"]["assignments"]["01"] == {"students": 3, "mean": 33.33, "median": 0.0}
+    assert summary["statistics"]["total"] == {"students": 2, "mean": 50.0, "median": 50.0}
+    assert summary["statistics"]["assignments"]["01"] == {"students": 2, "mean": 50.0, "median": 50.0}
     assert summary["statistics"]["not_graded"] == 1
 
     # bob pushes a fix: his checkout is fetched (not cloned again) and regraded; errors are retried.
@@ -257,8 +260,8 @@ def test_a_fault_grading_one_student_never_stops_the_others(tmp_path: Path, monk
     assert bob["key"]  # the submission was read: a later run retries it anyway, since it is an error
     assert "bob error: internal error while grading: RuntimeError: boom" in stream.getvalue()
     rows = list(csv.reader(io.StringIO((tmp_path / "out" / "grades.csv").read_text())))
-    assert rows == [["student", "01", "total", "status"], ["alice", "42", "42", "graded"], ["bob", "", "", "error"],
-                    ["carol", "42", "42", "graded"]]
+    assert rows == [["student", "01", "total", "status", "not_started"], ["alice", "42", "42", "graded", ""],
+                    ["bob", "", "", "error", ""], ["carol", "42", "42", "graded", ""]]
 
 
 def test_each_result_is_written_as_soon_as_its_student_is_graded(tmp_path: Path,
@@ -512,6 +515,7 @@ def test_clone_then_batch_cloned_grades_without_fetching(tmp_path: Path) -> None
     assert records["alice"]["key"].startswith(f"{sha}+") and records["alice"]["result"]["score"] == 100
     assert records["ghost"]["status"] == "error"
     assert records["ghost"]["message"].startswith("not cloned: no checkout of ")
-    assert (out / "grades.csv").read_text() == "student,01,total,status\nalice,100,100,graded\nghost,,,error\n"
+    assert (out / "grades.csv").read_text() == (
+        "student,01,total,status,not_started\nalice,100,100,graded,\nghost,,,error,\n")
     refused = run_grader("batch", str(tmp_path / "gone"), "--out", str(tmp_path / "other"), "--cloned")
     assert refused.returncode == 2 and "--cloned grades the checkouts of a roster" in refused.stderr

@@ -22,8 +22,9 @@ from repo_support import (
 from grader import batch
 from grader.manifest import load_manifest
 from grader.model import AssignmentResult, GradeResult
+from grader.model import TestResult as Run
 from grader.pipeline import course_tests
-from grader.records import load_key
+from grader.records import default_key_path, load_key
 from grader.stage import CourseTests
 
 SOLUTION = solution_source("01")
@@ -153,7 +154,7 @@ def test_a_forged_record_is_regraded_not_kept(tmp_path: Path) -> None:
     assert "bob 0/100 (" in again.stderr and "bob 100/100" not in again.stderr
     assert "alice 100/100 (unchanged, skipped)" in again.stderr  # a record the grader sealed is still trusted
     assert batch_records(out)["bob"]["result"]["score"] == 0
-    assert "bob,0,0,graded\n" in (out / "grades.csv").read_text(encoding="utf-8")
+    assert "bob,,0,graded,01\n" in (out / "grades.csv").read_text(encoding="utf-8")
 
     unsealed = {k: v for k, v in batch_records(out)["carol"].items() if k != "seal"}
     (out / "students" / "carol.json").write_text(json.dumps(unsealed), encoding="utf-8")
@@ -182,7 +183,8 @@ def test_the_time_budget_leaves_assignments_not_graded_never_zero(tmp_path: Path
         "the submission's time budget ran out before this assignment's turn",
         "the submission's time budget ran out while this assignment's tests were running"]
     assert "not graded for time: 01, 02 (the time budget of 3 s per student ran out)" in record["message"]
-    assert (out / "grades.csv").read_text(encoding="utf-8") == "student,01,02,total,status\nslow,,,,partial\n"
+    assert (out / "grades.csv").read_text(encoding="utf-8") == (
+        "student,01,02,total,status,not_started\nslow,,,,partial,\n")
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["students"][0]["score"] is None and summary["students"][0]["assignments"] == {}
     assert summary["statistics"]["total"]["students"] == 0
@@ -253,7 +255,7 @@ def test_a_fault_of_the_grader_keeps_the_earlier_result(tmp_path: Path, monkeypa
     assert ("alice not graded: internal error while grading: RuntimeError: the runner lost its fork server; "
             "the earlier result is kept") in stream.getvalue()
     assert "not graded 2 of 2 student(s)" in stream.getvalue()
-    assert "alice,42,42,graded\n" in (out / "grades.csv").read_text(encoding="utf-8")
+    assert "alice,42,42,graded,\n" in (out / "grades.csv").read_text(encoding="utf-8")
 
 
 def test_the_dashboard_counts_only_grades(tmp_path: Path) -> None:
@@ -280,8 +282,8 @@ def test_the_dashboard_counts_only_grades(tmp_path: Path) -> None:
     loaded = dashboard.load_students(tmp_path / "results", key)
     columns = dashboard.assignment_columns(loaded)
     assert dashboard.grades_csv(loaded, columns) == (
-        "student,01,02,total,status\nalice,100,80,180,graded\nbob,50,40,90,graded\ncarol,90,,,partial\n"
-        "ghost,,,,error\n")
+        "student,01,02,total,status,not_started\nalice,100,80,180,graded,\nbob,50,40,90,graded,\n"
+        "carol,90,,,partial,\nghost,,,,error,\n")
     index = dashboard.render_index(loaded, columns, "A course")
     page = index[index.index("<tfoot>"):index.index("</tfoot>")]
     assert page == ("<tfoot><tr><th scope=\"row\" data-kind=\"mean\">Class mean</th><td>80</td><td>60</td><td>135</td>"
@@ -290,3 +292,57 @@ def test_the_dashboard_counts_only_grades(tmp_path: Path) -> None:
     assert "<b>Total</b><br>2 students, 2 not graded in full; mean 135, median 135" in index
     assert "<br>2 students, 2 not graded; mean 60, median 60" in index
     assert "aria-label=\"02 02 score distribution: 40%: 1, 80%: 1\"" in index
+
+
+def test_an_untouched_stub_is_not_started_never_a_zero(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A student who left 01 as the course's stub (byte for byte) is "not started" there: an empty cell in both
+    CSVs, out of the statistics and out of the tests the class fails most; one line more is an attempt, and a 0."""
+    from grader import dashboard
+
+    manifest = load_manifest(ROOT).only(["01", "02"])
+    stub_02 = (ROOT / "assignments" / "02" / manifest.get("02").module).read_text(encoding="utf-8")
+    write_module(tmp_path / "class" / "alice", STUB)  # untouched
+    write_module(tmp_path / "class" / "alice", stub_02 + "# tried\n", "02", manifest.get("02").module)
+    write_module(tmp_path / "class" / "bob", STUB + "# tried\n")  # attempted, and fails
+    write_module(tmp_path / "class" / "bob", stub_02 + "# tried\n", "02", manifest.get("02").module)
+    scores = {"alice": 30.0, "bob": 90.0}
+
+    def fake(manifest: object, submission: Path, tests: CourseTests, *, deadline: float | None,
+             workers: int | None = None, session: object = None) -> tuple[GradeResult, dict[str, str]]:
+        why = "NotImplementedError" if submission.name == "alice" else "the loop never started"
+        failed = Run("test_timing", "public", "failed", 0.0, 100.0, why)
+        return GradeResult((AssignmentResult("01", "Why asynchronous?", 0.0, 100.0, "graded", "", (failed,)),
+                            AssignmentResult("02", "Coroutines", scores[submission.name], 100.0, "graded", "")),
+                           True), {}
+
+    monkeypatch.setattr(batch, "grade_within", fake)
+    out = tmp_path / "out"
+    batch.run_batch(manifest, batch.read_sources(tmp_path / "class", out), out, workers=1,
+                    tests=course_tests(manifest, None), stream=io.StringIO())
+    assert (out / "grades.csv").read_text(encoding="utf-8") == (
+        "student,01,02,total,status,not_started\nalice,,30,30,graded,01\nbob,0,90,90,graded,\n")
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert [(s["assignments"], s["not_started"], s["score"]) for s in summary["students"]] == [
+        ({"02": 30.0}, ["01"], 30.0), ({"01": 0.0, "02": 90.0}, [], 90.0)]
+    stats = summary["statistics"]
+    assert stats["assignments"]["01"] == {"students": 1, "mean": 0.0, "median": 0.0}
+    assert stats["assignments"]["02"] == {"students": 2, "mean": 60.0, "median": 60.0}
+    assert stats["total"] == {"students": 1, "mean": 90.0, "median": 90.0}  # alice's total would count 01 as 0
+    assert stats["not_started"] == {"01": 1, "02": 0}
+
+    loaded = dashboard.load_students(out, load_key(default_key_path()))
+    columns = dashboard.assignment_columns(loaded, manifest)
+    assert dashboard.grades_csv(loaded, columns) == (out / "grades.csv").read_text(encoding="utf-8")
+    assert [(f.name, f.failing, f.taking, f.feedback) for f in dashboard.most_failed(loaded, columns[0])] == [
+        ("test_timing", 1, 1, "the loop never started")]
+    index = dashboard.render_index(loaded, columns, "A course")
+    assert '<td class="s-unstarted" data-value="">' in index
+    assert '<span class="swatch s-unstarted"></span>not started' in index
+    footer = index[index.index("<tfoot>"):index.index("</tfoot>")]
+    assert footer == ("<tfoot><tr><th scope=\"row\" data-kind=\"mean\">Class mean</th><td>0</td><td>60</td><td>90</td>"
+                      "</tr><tr><th scope=\"row\" data-kind=\"median\">Class median</th><td>0</td><td>60</td>"
+                      "<td>90</td></tr>")
+    assert "<br>1 students, 1 not started; mean 0, median 0" in index
+    assert "<b>Total</b><br>1 students, 1 with an assignment not started; mean 90, median 90" in index
+    alice = dashboard.render_student(loaded[0], columns)
+    assert '<td class="s-unstarted">0 / 100</td><td>not started</td>' in alice

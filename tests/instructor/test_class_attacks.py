@@ -507,7 +507,7 @@ class Attack:
             if self.again.record(name)["result"]["score"] != score:
                 found.append(f"after a second plain run {name} has {self.again.record(name)['result']['score']}, "
                              f"not {score:g}")
-            if rows.get(name) != f"{score:g},{score:g},graded":
+            if rows.get(name) != f"{score:g},{score:g},graded,":  # attempted: no not_started id
                 found.append(f"after a second plain run grades.csv says {name},{rows.get(name)}")
         if self.cache_before != self.cache_after:
             found.append(f"the catalog cache changed ({', '.join(sorted(self.cache_after))})")

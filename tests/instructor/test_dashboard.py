@@ -232,13 +232,13 @@ def test_csv_export_has_every_score(site: Path) -> None:
     """grades.csv: student, each assignment id, total; from the student files, not the stale summary."""
     with (site / "grades.csv").open(newline="", encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
-    assert rows[0] == ["student", "01", "02", "03", "total", "status"]
+    assert rows[0] == ["student", "01", "02", "03", "total", "status", "not_started"]
     assert [row[0] for row in rows[1:]] == [HOSTILE_NAME,
                                             "alice", "bob", "carol", "dave"]
-    assert rows[1][1:] == ["", "", "", "", "error"]  # could not be graded: empty cells, never 0
+    assert rows[1][1:] == ["", "", "", "", "error", ""]  # could not be graded: empty cells, never 0
     for row in rows[2:]:
         want = SCORES[row[0]]
-        assert row[1:] == [*(str(want[key]) for key in ("01", "02", "03", "total")), "graded"], row
+        assert row[1:] == [*(str(want[key]) for key in ("01", "02", "03", "total")), "graded", ""], row
 
 
 def test_most_failed_tests_come_first_with_their_common_feedback(site: Path) -> None:
@@ -363,7 +363,7 @@ def test_nbgrader_export_is_delegated_and_formulas_are_defused(tmp_path: Path, m
         f"nbgrader gradebook {tmp_path / 'gradebook.db'}: 5 students written, 1 left as they were (not graded)"]
     with (tmp_path / "site" / "grades.csv").open(newline="", encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
-    assert ["'=HYPERLINK(1)", "100", "60", "100", "260", "graded"] in rows
+    assert ["'=HYPERLINK(1)", "100", "60", "100", "260", "graded", ""] in rows
 
 
 def test_a_real_grading_result_renders(tmp_path: Path, key: Key) -> None:
@@ -454,8 +454,8 @@ def test_a_record_that_fails_verification_is_unverified_with_no_score(tmp_path: 
     with (tmp_path / "site" / "grades.csv").open(newline="", encoding="utf-8") as handle:
         csv_rows = {row[0]: row[1:] for row in csv.reader(handle)}
     for name in ("bob", "carol", "dave", "eve"):
-        assert csv_rows[name] == ["", "", "", "", "unverified"]
-    assert csv_rows["alice"] == ["100", "60", "100", "260", "graded"]
+        assert csv_rows[name] == ["", "", "", "", "unverified", ""]
+    assert csv_rows["alice"] == ["100", "60", "100", "260", "graded", ""]
     bob_page = (tmp_path / "site" / "students" / "bob.html").read_text(encoding="utf-8")
     assert "Status</dt><dd>unverified</dd>" in bob_page and "100 / 300" not in bob_page
     assert page.tables["grades"] and "Records that failed verification" in (

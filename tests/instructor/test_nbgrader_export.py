@@ -305,6 +305,9 @@ def test_what_was_not_graded_is_never_written_as_a_grade(nbgrader_cli: Path, cou
     assert carol is not None
     carol["result"]["assignments"][1].update(status="error", score=0.0, message="not graded: out of time")
     write_record(students / "carol.json", {**carol, "status": "partial", "not_graded": {"02": "out of time"}}, key)
+    bob = key.opened(RECORD_PURPOSE, json.loads((students / "bob.json").read_text(encoding="utf-8")))
+    assert bob is not None
+    write_record(students / "bob.json", {**bob, "not_started": ["03"]}, key)  # the stub again: no grade, no 0
     alice = json.loads((students / "alice.json").read_text(encoding="utf-8"))
     alice["result"]["assignments"][2]["score"] = 50.0  # edited by hand: the seal no longer verifies
     (students / "alice.json").write_text(json.dumps(alice), encoding="utf-8")
@@ -318,6 +321,7 @@ def test_what_was_not_graded_is_never_written_as_a_grade(nbgrader_cli: Path, cou
         "key): nothing of it is written",
         f"eve.json: its seal does not verify with the key {key.path} (edited, forged or sealed with another "
         "key): nothing of it is written",
+        "bob: 03 not graded (not started: the untouched stub): not written",
         "carol: 02 not graded (the time budget ran out): not written",
         f"dan: not graded (status error: {clone_failed}): nothing written")
     after = gradebook_scores(db)
