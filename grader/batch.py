@@ -56,7 +56,6 @@ import subprocess
 import sys
 import threading
 import time
-import tomllib
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -70,7 +69,7 @@ from grader.catalog import Catalog, course_fingerprint, update_digest
 from grader.errors import Interrupted, UsageError
 from grader.find import find_submission
 from grader.gradebook import Recorder, Sighting, open_for_batch, resolve_url
-from grader.manifest import MANIFEST_NAME, Manifest, find_course_root, load_manifest
+from grader.manifest import Manifest, course_setting, find_course_root, load_manifest
 from grader.model import GradeResult
 from grader.pipeline import Session, Stopped, course_tests, grade_within
 from grader.records import Key, default_key_path, load_key
@@ -950,11 +949,7 @@ def student_budget(manifest: Manifest, given: float | None) -> float:
     """Seconds per student: ``given``, else course.toml's ``[batch] student_budget``, else the default."""
     if given is not None:
         return given
-    path = manifest.root / MANIFEST_NAME
-    try:
-        value = tomllib.loads(path.read_text(encoding="utf-8")).get("batch", {}).get("student_budget")
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise UsageError(f"cannot read {path}: {exc}") from None
+    value, path = course_setting(manifest.root, "batch", "student_budget")
     if value is None:
         return DEFAULT_STUDENT_BUDGET
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:

@@ -79,6 +79,22 @@ def find_course_root(start: Path | None = None) -> Path:
     raise UsageError(f"no {MANIFEST_NAME} found: run this inside the course repository")
 
 
+def course_setting(course_root: Path, table: str, key: str) -> tuple[object, Path]:
+    """course.toml's ``[table] key`` (None when absent) and the file's path, for the caller's messages.
+
+    One reader for every optional setting: the caller checks the value's type
+    and range and names the file in its one-line error. UsageError when the
+    file cannot be read or parsed.
+    """
+    path = course_root / MANIFEST_NAME
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise UsageError(f"cannot read {path}: {exc}") from None
+    section = data.get(table, {})
+    return (section.get(key) if isinstance(section, dict) else section), path
+
+
 def load_manifest(root: Path) -> Manifest:
     """Read and validate ``root/course.toml``."""
     path = root / MANIFEST_NAME

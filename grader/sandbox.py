@@ -24,11 +24,11 @@ import os
 import shutil
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 from typing import Literal
 
 from grader.errors import EnvironmentFault, UsageError
+from grader.manifest import course_setting
 
 # Read-only from the host: the system's programs and libraries, and the few
 # files in /etc that the libraries read (dynamic linker cache, certificates,
@@ -48,16 +48,13 @@ Mode = Literal["auto", "required", "off"]
 MODES: tuple[Mode, ...] = ("auto", "required", "off")
 DEFAULT_MODE: Mode = "auto"  # what course.toml's [grading] sandbox is when it does not say
 RECORD_MODE: Mode = "required"  # batch's default: the grade of record is sandboxed or not produced
-MANIFEST_NAME = "course.toml"
 
 
 def course_mode(course_root: Path) -> Mode:
     """course.toml's ``[grading] sandbox`` ("auto" when absent); UsageError when it is not one of MODES."""
-    path = course_root / MANIFEST_NAME
-    try:
-        value = tomllib.loads(path.read_text(encoding="utf-8")).get("grading", {}).get("sandbox", DEFAULT_MODE)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise UsageError(f"cannot read {path}: {exc}") from None
+    value, path = course_setting(course_root, "grading", "sandbox")
+    if value is None:
+        value = DEFAULT_MODE
     for mode in MODES:
         if value == mode:
             return mode

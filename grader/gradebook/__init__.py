@@ -15,7 +15,6 @@ in grader.gradebook.store.
 from __future__ import annotations
 
 import importlib.util
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from grader.errors import EnvironmentFault, UsageError
+from grader.manifest import course_setting
 
 if TYPE_CHECKING:
     from grader.gradebook.store import Gradebook
@@ -54,12 +54,7 @@ def available() -> bool:
 
 def configured_url(course_root: Path) -> str | None:
     """course.toml's ``[gradebook] url``, or None; UsageError when it is not a non-empty string."""
-    path = course_root / "course.toml"
-    try:
-        table: Any = tomllib.loads(path.read_text(encoding="utf-8")).get(SECTION, {})
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise UsageError(f"cannot read {path}: {exc}") from None
-    value = table.get("url") if isinstance(table, dict) else None
+    value, path = course_setting(course_root, SECTION, "url")
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip():

@@ -13,13 +13,12 @@ next.
 from __future__ import annotations
 
 import json
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from grader.errors import UsageError
-from grader.manifest import MANIFEST_NAME, find_course_root
+from grader.manifest import course_setting, find_course_root
 from grader.model import AssignmentResult, GradeResult, TestResult
 from grader.report.wording import NOT_SANDBOXED, public_only_note
 
@@ -30,13 +29,9 @@ FORMAT = "md"
 
 def hidden_visibility(course_root: Path) -> str:
     """course.toml's ``[gradescope] hidden_visibility`` (DEFAULT_HIDDEN when absent); UsageError when not a choice."""
-    path = course_root / MANIFEST_NAME
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise UsageError(f"cannot read {path}: {exc}") from None
-    section = data.get("gradescope", {})
-    value = section.get("hidden_visibility", DEFAULT_HIDDEN) if isinstance(section, dict) else section
+    value, path = course_setting(course_root, "gradescope", "hidden_visibility")
+    if value is None:
+        value = DEFAULT_HIDDEN
     if value not in HIDDEN_CHOICES:
         raise UsageError(f"{path}: [gradescope] hidden_visibility must be one of {', '.join(HIDDEN_CHOICES)}, "
                          f"got {value!r}")
