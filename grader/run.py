@@ -158,15 +158,6 @@ def _disk_bytes(limits: Limits) -> int:
     return limits.disk_mb * 1024 * 1024
 
 
-def read_records(path: Path) -> list[dict[str, Any]]:
-    """The JSON lines of a report file (see parse_records); none when it cannot be read."""
-    try:
-        with path.open("rb") as lines:
-            return parse_records(lines)
-    except OSError:
-        return []
-
-
 def parse_records(lines: IO[bytes]) -> list[dict[str, Any]]:
     """The child's JSON lines; malformed or overlong lines (a crash mid-write, forgery) are dropped.
 
