@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import inspect
 import os
 import sys
 import time
@@ -18,6 +19,7 @@ from looptime import LoopTimeProxy
 
 from coursekit import hints, i18n, testing
 from coursekit.http import mock_http, session_spy, traffic  # noqa: F401  (fixtures for every test)
+from coursekit.judge import student  # noqa: F401  (the judged tests' one way to the student's code)
 from coursekit.testing import BlockingCallError, leaves
 
 _FAILED = pytest.StashKey[bool]()
@@ -121,8 +123,27 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
         return (yield)
     finally:
         testing.close_owned()
+        _close_leftover_loop(item)
         if item.stash.get(_FAILED, False):
             gc.collect()
+
+
+def _close_leftover_loop(item: pytest.Item) -> None:
+    """Close the loop looptime's plugin sets up around a synchronous test (it asks for one, and nothing closes it).
+
+    A judged test is synchronous (its scenario runs a loop of its own); left
+    open, that loop would be reported as unclosed under some later test when
+    the garbage collector finds it.
+    """
+    function = getattr(item, "function", None)
+    if function is None or inspect.iscoroutinefunction(function):
+        return
+    from coursekit.loops import current_loop
+
+    loop = current_loop()
+    if loop is not None and not loop.is_running() and not loop.is_closed():
+        loop.close()
+        asyncio.set_event_loop(None)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -146,6 +167,9 @@ def _hint(exc: BaseException) -> str | None:
     text = str(exc)
     if "Timeout" in text and "pytest-timeout" in text:
         return hints.TIMED_OUT
+    student_error = getattr(exc, "student_error", None)
+    if isinstance(student_error, dict):  # a judged call of the student's code raised (coursekit.judge)
+        return hints.hint_for(str(student_error.get("type")), str(student_error.get("message")))
     for leaf in [exc, *leaves(exc)] if isinstance(exc, BaseExceptionGroup) else [exc]:
         hint = hints.hint_for(type(leaf).__name__, str(leaf))
         if hint:

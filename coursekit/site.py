@@ -6,6 +6,8 @@ Pages live on ``http://site.test`` and answer through aioresponses and a
 """
 from __future__ import annotations
 
+import html
+
 import json
 from collections import Counter
 from typing import Any
@@ -20,8 +22,13 @@ SITEMAP_NS = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 
 
 def html_page(*hrefs: str) -> str:
-    """An HTML page with one <a> per href, in that order."""
-    anchors = "".join(f'<p><a href="{href}">link {i}</a></p>' for i, href in enumerate(hrefs))
+    """An HTML page with one <a> per href, in that order.
+
+    Each href is escaped as HTML requires (``&`` as ``&amp;``): left bare, a
+    query such as ``?a=1&degree=2`` would read as the entity ``&deg`` (°) to
+    any HTML parser, which is the page's fault, not the crawler's.
+    """
+    anchors = "".join(f'<p><a href="{html.escape(href, quote=True)}">link {i}</a></p>' for i, href in enumerate(hrefs))
     return f"<!doctype html><html><head><title>t</title></head><body>{anchors}</body></html>"
 
 

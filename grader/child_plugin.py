@@ -72,6 +72,12 @@ def _student_location(tb: TracebackType | None) -> str | None:
 
 
 def _describe(exc: BaseException) -> dict[str, Any]:
+    student_error = getattr(exc, "student_error", None)
+    if isinstance(student_error, dict) and all(isinstance(student_error.get(k), str) for k in ("type", "message")):
+        # A judged test: the student's exception came over from the student process (coursekit.judge.StudentRaised).
+        where = student_error.get("where")
+        return {"type": student_error["type"], "message": _clip(student_error["message"]),
+                "where": where if isinstance(where, str) else None}
     return {
         "type": type(exc).__name__,
         "message": _clip(str(exc)),
@@ -98,6 +104,9 @@ def pytest_collection(session: pytest.Session) -> None:
     name = session.config.getoption("grader_module")
     if not name:
         _emit({"kind": "imported"})  # nothing to import: a watchdog that fires later ended something else
+        return
+    if os.environ.get("COURSE_JUDGE_FD"):
+        _import_in_student_process(name, float(session.config.getini("timeout") or 5))
         return
     # The staged folder is the working directory; pytest would put it first on
     # sys.path when importing the tests anyway (rootdir-less "prepend" mode).
@@ -130,6 +139,57 @@ def pytest_collection(session: pytest.Session) -> None:
     # Without this record, a watchdog that fired before any test started ended the import.
     _emit({"kind": "imported"})
     _check_untouched("while it was imported", full=True)
+
+
+def _import_in_student_process(name: str, timeout: float) -> None:
+    """A judged run: the student process imports the module (reported once, clearly); this process never does."""
+    from coursekit import judge, protocol
+    from coursekit.probes import kit, reference
+
+    # Not importable here: a test that tried would be the course's bug, and must not run student code.
+    sys.modules[name] = None  # type: ignore[assignment]
+    judge.refusal_sink = lambda message: _emit({"kind": "refused", "message": _clip(message)})
+    if _watchdog is not None:
+        _watchdog.arm()
+    limit = 2 * timeout + 1
+    try:
+        reply = judge.transport().call(reference(kit.imported), protocol.encode({}), name, limit)
+        problem = reply.get("import_error")
+        error = protocol.decode(problem) if problem is not None else None
+        if problem is not None and not isinstance(error, protocol.ErrorInfo):
+            raise protocol.Malformed("an import error that is not an exception")
+    except judge.CallExited as exc:
+        error = protocol.ErrorInfo(type="SystemExit", classes=("SystemExit",),
+                                   message=str(exc).replace("your code ended the process", "importing your module "
+                                                            "ended the process", 1))
+    except judge.CallTimedOut:
+        error = protocol.ErrorInfo(type="TimeoutError", classes=("TimeoutError",), message=(
+            f"importing your module ran past {limit:g} s of real time; does your module sleep, wait or loop "
+            "when it is imported?"))
+    except (protocol.Malformed, judge.StudentGone) as exc:
+        error = protocol.ErrorInfo(type="RuntimeError", classes=("RuntimeError",),
+                                   message=f"the process running your module failed: {exc}")
+    if error is not None:
+        where = error.where.split(" in ")[0] if error.where else None
+        message = error.message
+        if error.is_a("SyntaxError") and type(error.attributes.get("lineno")) is int:
+            where = f"{os.path.basename(str(error.attributes.get('filename') or name))}:{error.attributes['lineno']}"
+            message = str(error.attributes.get("msg") or message)
+        _emit({"kind": "module_error", "type": error.name, "message": _clip(message), "where": where})
+        global _judged_module_broken
+        _judged_module_broken = True
+    _emit({"kind": "imported"})
+
+
+_judged_module_broken = False
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    # A judged run whose module cannot be imported runs no test: each would only fail the same way, slowly
+    # where the import hangs. The report's module error is every test's feedback, as when tests cannot import it.
+    if _judged_module_broken and not config.getoption("grader_collect"):
+        config.hook.pytest_deselected(items=list(items))
+        items[:] = []
 
 
 def _check_untouched(when: str, *, full: bool) -> None:

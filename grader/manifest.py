@@ -34,6 +34,9 @@ class Assignment:
     topics: str
     points: int = 100
     network: str = "none"  # "loopback" lets graded code connect to 127.0.0.1 (real servers in its tests)
+    # Its tests reach the student's code only through scenarios (coursekit.judge): graded as two processes,
+    # the judge (the tests) and the student process (the module), which never sees the tests.
+    judged: bool = False
 
     @property
     def module_name(self) -> str:
@@ -109,6 +112,8 @@ def load_manifest(root: Path) -> Manifest:
     except (KeyError, TypeError) as exc:
         raise UsageError(f"{path} is malformed: {exc}") from None
     for a in assignments:
+        if not isinstance(a.judged, bool):
+            raise UsageError(f"{path}: assignment {a.id} has judged = {a.judged!r}; use true or false")
         if a.network not in NETWORK_MODES:
             raise UsageError(f"{path}: assignment {a.id} has network = {a.network!r}; use one of {NETWORK_MODES}")
     ids = [a.id for a in assignments]

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from grader import score
 from grader.catalog import Catalog, Entry, load_catalog
@@ -166,14 +167,22 @@ class Session:
         entries = self.catalog[assignment.id]
         args = [*command_args(shuffle_seed=shuffle_seed), "--grader-module", assignment.module_name,
                 "--grader-network", assignment.network, *self._secret_args]
-        runs = self._run_resuming(stage, assignment.id, placed.folder, args, entries, deadline, assignment.network)
+        student = None
+        if assignment.judged:
+            student = {"module_file": str(placed.folder / assignment.module), "stage_root": str(stage.root),
+                       "policy": {"path": str(placed.folder), "tests": [str(p) for p in sorted(placed.folder.glob("test_*.py"))],
+                                  "loopback": assignment.network == "loopback",
+                                  "secret_dirs": self._secret_args[1::2]}}
+        runs = self._run_resuming(stage, assignment.id, placed.folder, args, entries, deadline, assignment.network,
+                                  student)
         altered = placed.altered_tests()
         if altered:
             return score.tampered(assignment, entries, altered)
         return score.grade_run(assignment, entries, runs, self.manifest.limits, self.hidden)
 
     def _run_resuming(self, stage: Stage, name: str, folder: Path, args: list[str], entries: list[Entry],
-                      deadline: float | None = None, network: str = "none") -> list[RunOutput]:
+                      deadline: float | None = None, network: str = "none",
+                      student: dict[str, Any] | None = None) -> list[RunOutput]:
         """Run an assignment's tests; when the code ends a process early, the tests it never started again.
 
         An exit, a crash or a test that would not stop costs only the tests
@@ -200,9 +209,13 @@ class Session:
                 capped, budget = left < budget, min(budget, left)
             skip = [arg for nodeid in sorted(reported) for arg in ("--deselect", nodeid)]
             run_name = f"{name}-{attempt}"
-            runs.append(self.runner.run(Job(stage, [*args, *skip, str(folder)], cwd=folder,
-                                            scratch=stage.scratch(run_name), report=stage.root / f"{run_name}.jsonl",
-                                            limits=replace(limits, assignment_timeout=budget), network=network)))
+            scratch = stage.scratch(run_name)
+            run_limits = replace(limits, assignment_timeout=budget)
+            student_spec = None if student is None else {**student, "scratch": str(scratch),
+                                                         "disk": run_limits.disk_mb * 1024 * 1024}
+            runs.append(self.runner.run(Job(stage, [*args, *skip, str(folder)], cwd=folder, scratch=scratch,
+                                            report=stage.root / f"{run_name}.jsonl", limits=run_limits,
+                                            network=network, student=student_spec)))
             if self.stopping:
                 raise Stopped("the grading session was stopped")
             if capped and runs[-1].killed:

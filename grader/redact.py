@@ -20,10 +20,11 @@ WITHHELD = "[withheld: it quoted a hidden test]"
 
 
 def public_text(course_root: Path) -> str:
-    """Everything a student already sees: the assignments' READMEs, stubs and public tests, coursekit, the grader."""
+    """Everything a student already sees: the assignments' READMEs, stubs and public tests, coursekit (its probe
+    runtime included), the grader. The one definition of "public" for withholding messages and for publish."""
     package_root = Path(__file__).resolve().parent.parent
     files = [*(course_root / "assignments").rglob("*.py"), *(course_root / "assignments").rglob("*.md"),
-             *(package_root / "coursekit").glob("*.py"), *(package_root / "grader").rglob("*.py")]
+             *(package_root / "coursekit").rglob("*.py"), *(package_root / "grader").rglob("*.py")]
     return "\n".join(path.read_text(encoding="utf-8", errors="replace") for path in sorted(files))
 
 

@@ -22,6 +22,7 @@ import contextlib
 import io
 import json
 import os
+import secrets
 import selectors
 import signal
 import subprocess
@@ -85,6 +86,11 @@ class Job:
     report: Path
     limits: Limits
     network: str = "none"
+    # A judged assignment's student process (``grader/zygote.py``'s ``start_student``), or None.
+    student: dict[str, Any] | None = None
+    # The scenarios' inputs are drawn from it (coursekit.judge): new for every run, so answers recorded in
+    # one run are worthless in the next.
+    seed: int = field(default_factory=lambda: secrets.randbits(63))
 
     @property
     def argv(self) -> list[str]:
@@ -118,8 +124,8 @@ class Job:
             leftover.unlink(missing_ok=True)
 
     def env(self) -> dict[str, str]:
-        """The whole environment of the child: nothing inherited but PATH."""
-        return child_env(self.scratch)
+        """The whole environment of the child: nothing inherited but PATH; the run's seed."""
+        return {**child_env(self.scratch), "COURSE_SEED": str(self.seed)}
 
 
 class Runner(Protocol):
@@ -328,8 +334,8 @@ class SpawnRunner:
         """Spawn the child, wait for it up to the assignment timeout, then kill its session."""
         runtime = job.stage.runtime
         isolation = job.isolation() if self.sandboxed else None
-        command = [sys.executable, "-I", "-B", str(runtime.boot), str(runtime.root), json.dumps(isolation),
-                   *job.argv]
+        setup = {"isolate": isolation, "student": job.student}
+        command = [sys.executable, "-I", "-B", str(runtime.boot), str(runtime.root), json.dumps(setup), *job.argv]
         if self.sandboxed:
             command = [*sandbox.command(runtime=runtime.root, stage=job.stage.root, env=job.env(), cwd=job.cwd),
                        *command]
@@ -445,7 +451,7 @@ class ForkServer:
             self._requests[request_id] = request
             message = {"id": request_id, "argv": job.argv, "cwd": str(job.cwd), "env": job.env(),
                        "output": str(job.output), "memory": _memory_bytes(job.limits),
-                       "disk": _disk_bytes(job.limits), "isolate": self._isolation(job)}
+                       "disk": _disk_bytes(job.limits), "isolate": self._isolation(job), "student": job.student}
             started = time.monotonic()
             taps = _Taps(job)
             try:

@@ -259,7 +259,8 @@ def _outcome(records: list[dict[str, Any]], started: bool, ended: End | None,
 
 
 def _is_timeout(record: dict[str, Any]) -> bool:
-    return record.get("type") == "Failed" and str(record.get("message", "")).startswith("Timeout")
+    # pytest-timeout's failure, or a judged call the student process ended at its time limit.
+    return record.get("type") in ("Failed", "CallTimedOut") and str(record.get("message", "")).startswith("Timeout")
 
 
 def _describe(record: dict[str, Any]) -> str:

@@ -19,15 +19,16 @@ from pathlib import Path
 from grader.manifest import Assignment, Manifest
 from grader.pytest_options import ini_text
 
-# A spawned run: the runtime on the path; in a sandbox, the same namespaces a forked run gets (the second
-# argument is the JSON of Job.isolation(), or null); then pytest.
+# A spawned run: the runtime on the path; in a sandbox, the same namespaces a forked run gets, and for a
+# judged assignment its student process (the second argument is the JSON of {"isolate": Job.isolation() or
+# null, "student": Job.student or null}); then pytest.
 BOOT = """\
 import json, sys
 sys.path.insert(0, sys.argv[1])
-isolation = json.loads(sys.argv[2])
-if isolation:
+setup = json.loads(sys.argv[2])
+if setup["isolate"] or setup["student"]:
     import grader_zygote
-    grader_zygote.isolate(isolation)
+    grader_zygote.enter_run(setup["isolate"], setup["student"])
 import pytest
 sys.exit(pytest.main(sys.argv[3:]))
 """
@@ -90,6 +91,7 @@ def new_runtime(root: Path, manifest: Manifest) -> Runtime:
     shutil.copytree(_GRADER.parent / "coursekit", root / "coursekit", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copyfile(_GRADER / "child_plugin.py", root / "grader_child.py")
     shutil.copyfile(_GRADER / "guard.py", root / "grader_guard.py")
+    shutil.copyfile(_GRADER / "student_server.py", root / "grader_student.py")
     shutil.copyfile(_GRADER / "zygote.py", runtime.zygote)
     runtime.boot.write_text(BOOT, encoding="utf-8")
     runtime.ini.write_text(ini_text(manifest.limits), encoding="utf-8")

@@ -48,6 +48,8 @@ CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND = 1, 2, 4, 8, 32, 4096
+PR_SET_DUMPABLE = 4
+JUDGE_FD_VARIABLE = "COURSE_JUDGE_FD"  # coursekit.judge reads it: the judge's end of the student socket
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
 
 # What the children import anyway: importing it here once is the whole point.
@@ -67,9 +69,12 @@ def preload(plugin_names: list[str]) -> dict[str, Any]:
     for name in default_plugins:
         importlib.import_module(f"_pytest.{name}")
     runtime = sys.path[0]
-    for file in sorted(os.listdir(os.path.join(runtime, "coursekit"))):
-        if file.endswith(".py") and file != "__init__.py":
-            importlib.import_module(f"coursekit.{file[:-3]}")
+    for package in ("coursekit", "coursekit.probes"):
+        importlib.import_module(package)
+        for file in sorted(os.listdir(os.path.join(runtime, *package.split(".")))):
+            if file.endswith(".py") and file != "__init__.py":
+                importlib.import_module(f"{package}.{file[:-3]}")
+    importlib.import_module("grader_student")
     plugins: dict[str, Any] = {name: importlib.import_module(name)
                                for name in ("coursekit.pytest_plugin", "grader_child")}
     # Imported here, not at the top: the sandbox's probe (``--probe``) runs this file without preloading anything.
@@ -136,6 +141,9 @@ class _Libc:
     def mount(self, source: str, target: str, kind: str, flags: int, data: str | None) -> None:
         self._check(self._libc.mount(source.encode(), target.encode(), kind.encode(), self._ctypes.c_ulong(flags),
                                      data.encode() if data is not None else None), f"mount {kind} on {target}")
+
+    def prctl(self, option: int, value: int) -> None:
+        self._check(self._libc.prctl(self._ctypes.c_int(option), self._ctypes.c_ulong(value), 0, 0, 0), "prctl")
 
 
 def forget_ctypes() -> None:
@@ -285,6 +293,109 @@ def _relay(init: int, status_read: int) -> None:
     os._exit(code)
 
 
+def start_student(spec: dict[str, Any], *, isolated: bool) -> int:
+    """Fork the student process of a judged run; in this process (the judge), return its socket's descriptor.
+
+    Called before pytest starts, so the student process's memory holds the
+    preloaded libraries and the probe runtime but no test. ``spec``:
+    ``module_file`` (the staged module), ``stage_root`` (the submission's
+    stage), ``scratch`` (its HOME and TMPDIR), ``disk`` and ``policy`` (the
+    guard's). In a sandbox (``isolated``) the student process gets user,
+    mount, PID and IPC namespaces of its own, where the stage shows its
+    module and nothing else (no test file, no report pipe) and ``/proc``
+    shows its own processes only; the judge is made non-dumpable, so no
+    process of its user can read its memory or attach to it.
+    """
+    import socket
+
+    judge_end, student_end = socket.socketpair()
+    pid = os.fork()
+    if pid == 0:
+        code = 70
+        try:
+            judge_end.close()
+            os.environ.pop(JUDGE_FD_VARIABLE, None)
+            os.environ.pop("COURSE_SEED", None)  # the judge's: the student process learns inputs only when asked
+            if isolated:
+                _isolate_student(spec, student_end)
+            import grader_student
+
+            grader_student.serve(student_end, spec.get("policy") or {})
+            code = 0
+        except BaseException as error:  # noqa: BLE001 - the student process never returns into the judge's code
+            with contextlib.suppress(OSError):
+                os.write(2, f"grader: the student process ended with {error!r}\n".encode())
+        os._exit(code)
+    student_end.close()
+    libc = _Libc()
+    libc.prctl(PR_SET_DUMPABLE, 0)
+    forget_ctypes()
+    return judge_end.detach()
+
+
+def _isolate_student(spec: dict[str, Any], student_end: Any) -> None:
+    """In the student process: namespaces of its own and a stage showing only the module; returns in the server."""
+    libc = _Libc()
+    uid, gid = os.getuid(), os.getgid()
+    libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC)
+    _map_ids(uid, gid)
+    _stage_of_module_only(libc, spec)
+    init = os.fork()
+    if init == 0:
+        # PID 1 of the student's namespace: its own /proc, then the server; when the server ends, everything does.
+        code = 70
+        try:
+            with contextlib.suppress(OSError):
+                libc.mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
+            server = os.fork()
+            if server == 0:
+                # One more user namespace: graded code owns none of the mounts above, so it cannot uncover the stage.
+                libc.unshare(CLONE_NEWUSER)
+                _map_ids(uid, gid)
+                forget_ctypes()
+                return
+            student_end.close()
+            while True:
+                ended, _ = os.waitpid(-1, 0)
+                if ended == server:
+                    break
+            code = 0
+        except BaseException:  # noqa: BLE001, S110 - the init must never return into the caller's code
+            pass
+        os._exit(code)
+    student_end.close()
+    with contextlib.suppress(BaseException):
+        os.waitpid(init, 0)
+    os._exit(0)
+
+
+def _stage_of_module_only(libc: _Libc, spec: dict[str, Any]) -> None:
+    """Over the submission's stage, a read-only tmpfs holding the student's module (read-only) and a fresh scratch."""
+    module_file, stage_root, scratch = str(spec["module_file"]), str(spec["stage_root"]), str(spec["scratch"])
+    handle = os.open(module_file, os.O_PATH)
+    try:
+        libc.mount("tmpfs", stage_root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1048576,mode=0755")
+        os.makedirs(os.path.dirname(module_file), exist_ok=True)
+        os.close(os.open(module_file, os.O_CREAT | os.O_WRONLY, 0o644))
+        libc.mount(f"/proc/self/fd/{handle}", module_file, "none", MS_BIND, None)
+    finally:
+        os.close(handle)
+    libc.mount("none", module_file, "none", MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, None)
+    os.makedirs(scratch, exist_ok=True)
+    libc.mount("tmpfs", scratch, "tmpfs", MS_NOSUID | MS_NODEV, f"size={int(spec['disk'])},mode=0700")
+    libc.mount("none", stage_root, "none", MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, None)
+    # The old working directory is the hidden stage folder, tests and all: leave it for the one now shown.
+    os.chdir(os.path.dirname(module_file))
+
+
+def enter_run(isolation: dict[str, Any] | None, student: dict[str, Any] | None) -> None:
+    """A run's namespaces (sandboxed) and, for a judged assignment, its student process: forked and spawned alike."""
+    if isolation:
+        isolate(isolation)
+    if student:
+        os.environ[JUDGE_FD_VARIABLE] = str(start_student(student, isolated=bool(isolation)))
+
+
 def become_child(request: dict[str, Any], plugins: dict[str, Any]) -> None:
     """In the forked child: take on the run's session, namespaces, limits, files and environment, then run pytest."""
     code = 70
@@ -308,6 +419,9 @@ def become_child(request: dict[str, Any], plugins: dict[str, Any]) -> None:
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
+        if request.get("student"):
+            os.environ[JUDGE_FD_VARIABLE] = str(start_student(request["student"],
+                                                              isolated=bool(request.get("isolate"))))
         sys.argv = ["pytest", *request["argv"]]
         import pytest
 

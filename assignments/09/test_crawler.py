@@ -1,25 +1,51 @@
 """Public tests for assignment 09. Run them with `pytest assignments/09`.
 
-The event loop runs on a virtual clock here: `await asyncio.sleep(30)` costs
-no real time, and `looptime` is the loop's time in seconds since the test began.
-HTTP is mocked with aioresponses (the `mock_http` fixture): a URL the test did
-not register fails with ClientConnectionError, so an off-site request shows up.
-`traffic` answers the mocked pages and counts the requests in flight.
+Each test asks for a *scenario* (`coursekit/probes/p09.py`): a probe that
+calls your functions and reports what it saw as plain data. Locally the
+scenario runs right here, so your prints and breakpoints work; when graded
+it runs in a process of its own, apart from the tests.
+
+A crawl runs on a virtual clock (`await asyncio.sleep(30)` costs no real
+time) against a site the test describes as plain data: pages with their
+links, statuses and delays, mocked with aioresponses. A URL the site does not
+list fails with ClientConnectionError, so an off-site request shows up; the
+scenario counts the requests and how many were in flight at once. Your
+`CrawlResult` comes back as a record: `result.pages`, `result.errors` and
+`result.links` are plain dicts.
 """
 import xml.etree.ElementTree as ET
 
-import aiohttp
 import pytest
 
-import crawler
 from coursekit import hints
-from coursekit.site import SITE, SITEMAP_NS, Site, json_summary, site  # noqa: F401  (site is a fixture)
-from coursekit.testing import assert_nothing_left_running, assert_same, tasks_now, within
+from coursekit.judge import Record, unwrap
+from coursekit.probes import p09
+from coursekit.site import json_summary
+from coursekit.testing import assert_same
 
+STUDENT_MODULE = "crawler"
+SITE = "http://site.test"
+SITEMAP_NS = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
+
+
+def page(path, *links, **answer):
+    """One page of a mocked site: an HTML page linking to `links` at SITE + path (or another answer)."""
+    return {"url": path if path.startswith("http") else SITE + path, "links": list(links), **answer}
+
+
+def crawl_result(outcome, *, what="crawl"):
+    """The CrawlResult of a crawl's outcome, as a record with dicts pages, errors and links."""
+    result = unwrap(outcome, what=what)
+    if not isinstance(result, Record) or not {"pages", "errors", "links"} <= set(result.fields):
+        raise AssertionError(f"{what} should return a CrawlResult (pages, errors, links), got {result!r}")
+    for name in ("pages", "errors", "links"):
+        value = result.fields[name]
+        assert type(value) is dict, f"{what}: result.{name} should be a dict, got {value!r}"
+    return result
 
 
 @pytest.mark.points(4)
-def test_normalize_url_resolves_drops_fragment_and_lowercases():
+def test_normalize_url_resolves_drops_fragment_and_lowercases(student):
     """normalize_url resolves relative URLs, drops the fragment, lowercases scheme and host, fills an empty path."""
     cases = [
         (("page.html", "http://site.test/docs/index.html"), "http://site.test/docs/page.html"),
@@ -27,42 +53,53 @@ def test_normalize_url_resolves_drops_fragment_and_lowercases():
         (("HTTPS://Site.TEST/Path/To", None), "https://site.test/Path/To"),
         (("http://site.test", None), "http://site.test/"),
     ]
-    for (url, base), expected in cases:
-        assert_same(crawler.normalize_url(url, base), expected, what=f"normalize_url({url!r}, {base!r})")
+    seen = student.run(p09.call_each, function="normalize_url",
+                       calls=[list(args) for args, _ in cases]).value("normalize_url")
+    for ((url, base), expected), outcome in zip(cases, seen["outcomes"]):
+        what = f"normalize_url({url!r}, {base!r})"
+        assert_same(unwrap(outcome, what=what), expected, what=what)
 
 
 @pytest.mark.points(3)
-def test_normalize_url_rejects_non_http():
+def test_normalize_url_rejects_non_http(student):
     """normalize_url returns None for mailto:, javascript: and ftp: URLs."""
-    for url in ["mailto:someone@site.test", "javascript:void(0)", "ftp://site.test/file.txt"]:
-        got = crawler.normalize_url(url, "http://site.test/")
+    urls = ["mailto:someone@site.test", "javascript:void(0)", "ftp://site.test/file.txt"]
+    seen = student.run(p09.call_each, function="normalize_url",
+                       calls=[[url, "http://site.test/"] for url in urls]).value("normalize_url")
+    for url, outcome in zip(urls, seen["outcomes"]):
+        got = unwrap(outcome, what=f"normalize_url({url!r}, 'http://site.test/')")
         assert got is None, f"normalize_url({url!r}, 'http://site.test/'): expected None (not http/https), got {got!r}"
 
 
 @pytest.mark.points(4)
-def test_extract_links_in_document_order_without_duplicates():
+def test_extract_links_in_document_order_without_duplicates(student):
     """extract_links returns each <a href> normalized, once, in document order; <a> without href is ignored."""
     html = (
         '<html><body><a href="/b">B</a> <a name="top">no href</a>'
         '<div><a href="a.html#part">A</a></div><a href="/b#again">B again</a>'
         '<a href="mailto:x@site.test">mail</a><a href="http://other.test/">other</a></body></html>'
     )
-    got = crawler.extract_links(html, "http://site.test/dir/")
+    seen = student.run(p09.call_each, function="extract_links", calls=[[html, "http://site.test/dir/"]])
+    got = unwrap(seen.value("extract_links")["outcomes"][0], what="extract_links")
     expected = ["http://site.test/b", "http://site.test/dir/a.html", "http://other.test/"]
     assert_same(got, expected, what="extract_links (document order, duplicates and mailto: dropped, off-site links kept)")
 
 
 @pytest.mark.points(7)
-async def test_crawl_small_site(site, looptime):
+def test_crawl_small_site(student):
     """crawl fetches every page of a small site once, records statuses and in-scope links, never leaves the host."""
-    site.page("/", "/a", "/b", "http://other.test/x", "mailto:me@site.test")
-    site.page("/a", "/", "/b", "/c")
-    site.page("/b")
-    site.page("/c", "/never", status=404)
-    before = tasks_now()
-    result = await within(crawler.crawl(SITE + "/"), 60, what="crawl")
-    assert_nothing_left_running(before, what="crawl")
-    requested = site.requested()
+    site = [
+        page("/", "/a", "/b", "http://other.test/x", "mailto:me@site.test"),
+        page("/a", "/", "/b", "/c"),
+        page("/b"),
+        page("/c", "/never", status=404),
+    ]
+    seen = student.run(p09.crawl_mocked_site, pages=site, start=SITE + "/", within=60).value("crawl")
+    result = crawl_result(seen["outcome"])
+    assert not seen["left_running"], (
+        f"crawl returned while {len(seen['left_running'])} task(s) it started were still running. {hints.LEFT_RUNNING}"
+    )
+    requested = seen["requested"]
     assert "http://other.test/x" not in requested, "crawl fetched an off-site link (http://other.test/x): follow only the start URL's host"
     assert SITE + "/never" not in requested, "crawl fetched /never, linked only from a 404 page: follow links only from 2xx pages"
     expected = {SITE + "/": 200, SITE + "/a": 200, SITE + "/b": 200, SITE + "/c": 404}
@@ -74,29 +111,27 @@ async def test_crawl_small_site(site, looptime):
 
 
 @pytest.mark.points(5)
-async def test_crawl_caps_concurrency(site, traffic, looptime):
+def test_crawl_caps_concurrency(student):
     """crawl(concurrency=4) keeps exactly 4 requests in flight while there is enough work, never more."""
     children = [f"/p{i}" for i in range(12)]
-    site.page("/", *children, delay=1)
-    for child in children:
-        site.page(child, delay=1)
-    async with aiohttp.ClientSession() as session:
-        result = await within(crawler.crawl(SITE + "/", concurrency=4, session=session), 60, what="crawl")
+    site = [page("/", *children, delay=1), *(page(child, delay=1) for child in children)]
+    seen = student.run(p09.crawl_mocked_site, pages=site, start=SITE + "/", options={"concurrency": 4},
+                       given_session=True, within=60).value("crawl")
+    result = crawl_result(seen["outcome"])
     assert len(result.pages) == 13, f"expected 13 pages fetched, got {len(result.pages)}: {sorted(result.pages)!r}"
-    assert traffic.peak <= 4, f"at most 4 requests may be in flight, saw {traffic.peak} (the cap must hold with the session you are given)"
-    assert traffic.peak == 4, f"expected 4 requests in flight at once, saw at most {traffic.peak}. {hints.SEQUENTIAL}"
-    assert looptime == 4, f"expected 1 s for the start page + 3 rounds of 4 pages = 4 s, took {float(looptime):g} s"
+    assert seen["peak"] <= 4, f"at most 4 requests may be in flight, saw {seen['peak']} (the cap must hold with the session you are given)"
+    assert seen["peak"] == 4, f"expected 4 requests in flight at once, saw at most {seen['peak']}. {hints.SEQUENTIAL}"
+    assert seen["took"] == 4, f"expected 1 s for the start page + 3 rounds of 4 pages = 4 s, took {seen['took']:g} s"
 
 
 @pytest.mark.points(3)
-def test_to_sitemap_lists_2xx_pages_sorted():
+def test_to_sitemap_lists_2xx_pages_sorted(student):
     """to_sitemap lists the 2xx pages, sorted, in the sitemaps.org namespace."""
-    result = crawler.CrawlResult(
-        pages={SITE + "/z": 200, SITE + "/a": 200, SITE + "/gone": 404},
-        errors={SITE + "/down": "ClientConnectionError"},
-        links={},
-    )
-    xml = crawler.to_sitemap(result)
+    seen = student.run(p09.sitemap_of, pages={SITE + "/z": 200, SITE + "/a": 200, SITE + "/gone": 404},
+                       errors={SITE + "/down": "ClientConnectionError"}, links={}).value("to_sitemap")
+    unwrap(seen["built"], what="CrawlResult(pages=..., errors=..., links=...)")
+    xml = unwrap(seen["outcome"], what="to_sitemap")
+    assert isinstance(xml, str), f"to_sitemap should return a str, got {xml!r}"
     root = ET.fromstring(xml)
     assert root.tag == f"{SITEMAP_NS}urlset", f"expected the root <urlset> in namespace {SITEMAP_NS}, got {root.tag!r}"
     locs = [(loc.text or "").strip() for loc in root.iter(f"{SITEMAP_NS}loc")]
@@ -104,33 +139,29 @@ def test_to_sitemap_lists_2xx_pages_sorted():
 
 
 @pytest.mark.points(5)
-def test_main_prints_summary(mock_http, traffic, capsys):
+def test_main_prints_summary(student):
     """main([URL]) crawls, prints {"pages": n, "errors": n} as JSON on stdout and returns 0."""
-    site = Site(mock_http, traffic)
-    site.page("/", "/a", "/down")
-    site.page("/a")
-    code = crawler.main([SITE + "/"])
-    out = capsys.readouterr().out
-    assert_same(code, 0, what="main's return value after a crawl")
-    summary = json_summary(out)
+    site = [page("/", "/a", "/down"), page("/a")]
+    run, = student.run(p09.main_runs, pages=site, runs=[[SITE + "/"]]).value("main")["runs"]
+    assert_same(unwrap(run["outcome"], what="main"), 0, what="main's return value after a crawl")
+    summary = json_summary(run["stdout"])
     assert summary.get("pages") == 2 and summary.get("errors") == 1, (
         f'expected {{"pages": 2, "errors": 1}} (/ and /a fetched, /down failed), got {summary!r}'
     )
 
 
 @pytest.mark.points(2)
-def test_main_bad_option_returns_2(mock_http, traffic, capsys):
+def test_main_bad_option_returns_2(student):
     """main with an option that is not a number explains it on stderr, crawls nothing and returns 2 (no SystemExit)."""
-    site = Site(mock_http, traffic)
-    site.page("/")
-    try:
-        code = crawler.main([SITE + "/", "--max-depth", "deep"])
-    except SystemExit as exc:
+    run, = student.run(p09.main_runs, pages=[page("/")],
+                       runs=[[SITE + "/", "--max-depth", "deep"]]).value("main")["runs"]
+    error = run["outcome"].get("raised")
+    if error is not None and error.is_a("SystemExit"):
         raise AssertionError(
-            f"main raised SystemExit({exc.code!r}) for --max-depth deep; return 2 instead. "
+            f"main raised SystemExit({error.attributes.get('code')!r}) for --max-depth deep; return 2 instead. "
             "argparse calls sys.exit on bad usage: catch SystemExit around parse_args."
-        ) from None
-    captured = capsys.readouterr()
+        )
+    code = unwrap(run["outcome"], what="main")
     assert_same(code, 2, what="main's return value for --max-depth deep")
-    assert captured.err.strip(), "main should say on stderr what is wrong with --max-depth deep; stderr was empty"
-    assert not site.requested(), f"bad usage must not start a crawl, yet these were fetched: {dict(site.requested())!r}"
+    assert run["stderr"].strip(), "main should say on stderr what is wrong with --max-depth deep; stderr was empty"
+    assert not run["requested"], f"bad usage must not start a crawl, yet these were fetched: {run['requested']!r}"

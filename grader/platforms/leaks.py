@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader import redact
 from grader.manifest import Manifest
 from grader.stubs import BEGIN, END
 
@@ -30,7 +31,7 @@ class Secrets:
     def of(cls, manifest: Manifest) -> Secrets:
         """The secrets of the course at ``manifest.root``."""
         root = manifest.root
-        public = public_text(manifest)
+        public = redact.public_text(root)
         hidden_text: list[str] = []
         answers: set[str] = set()
         for a in manifest.assignments:
@@ -42,14 +43,6 @@ class Secrets:
         shipped = "\n".join([public, *hidden_text])
         return cls(template=frozenset(line for line in hidden | answers if line not in public),
                    bundles=frozenset(line for line in answers if line not in shipped))
-
-
-def public_text(manifest: Manifest) -> str:
-    """Everything a student sees anyway: the assignments' files, the test kit and the grader."""
-    root = manifest.root
-    files = [*sorted((root / "assignments").rglob("*.py")), *sorted((root / "assignments").rglob("*.md")),
-             *sorted((root / "coursekit").glob("*.py")), *sorted((root / "grader").rglob("*.py"))]
-    return "\n".join(path.read_text(encoding="utf-8") for path in files)
 
 
 def _code_lines(lines: list[str]) -> set[str]:

@@ -1,16 +1,22 @@
 """Hidden tests for assignment 03 (part 1): run_legacy, run_modern, run_all_on_one_loop.
 
-The runners are called from plain synchronous tests, as from a script. Each
-test sets a loop of its own as the thread's current loop first, so what the
-code under test does to the current loop can be seen and is undone afterwards.
+The runners are called from plain synchronous scenarios (``coursekit/probes/p03.py``),
+as from a script. Each scenario sets a loop of its own as the thread's current
+loop first, so what the code under test does to the current loop can be seen
+(it is undone afterwards); loops are reported by label, 0 being that loop.
+Values, names and the failing coroutine's error are drawn per run from
+``student.rng``; the expected values are computed here.
 """
-import asyncio
-
 import pytest
 
-import event_loop
-from coursekit.loops import current_loop, fresh_error, fresh_hint, run_fresh, sentinel_loop  # noqa: F401  (sentinel_loop: a fixture)
+from coursekit.judge import error_message, raised, unwrap
+from coursekit.loops import fresh_hint
+from coursekit.probes import p03
 from coursekit.testing import assert_same, same
+
+STUDENT_MODULE = "event_loop"
+PRESET = 0  # the scenario's own loop, current when a runner is called
+WORDS = ("alpha", "bravo", "delta", "echo", "kilo", "lima", "oscar", "romeo", "sierra", "tango", "zulu")
 
 NEW_LOOP_HINT = (
     "Create the loop yourself with asyncio.new_event_loop(), make it current with "
@@ -24,257 +30,173 @@ RUNNER_HINT = (
 )
 
 
-def finish(agens) -> None:
-    """Close async generators a wrong solution left suspended, so they cannot disturb later tests."""
-    for agen in agens:
-        if agen.ag_frame is None:  # already finished
-            continue
-        closing = agen.aclose()
-        try:
-            closing.send(None)
-        except StopIteration:
-            pass
-        except BaseException:  # noqa: BLE001 - cleanup only
-            closing.close()
+def token(rng):
+    """A per-run string value."""
+    return f"{rng.choice(WORDS)}{rng.randrange(1000)}"
 
 
-def legacy(coro_fn, *args):
-    """Call event_loop.run_legacy, turning the usual loop-reuse RuntimeErrors into feedback."""
-    try:
-        return event_loop.run_legacy(coro_fn, *args)
-    except NotImplementedError:
-        raise
-    except RuntimeError as exc:
-        if "loop" not in str(exc):
-            raise
-        raise AssertionError(f"run_legacy failed with RuntimeError: {exc}. {NEW_LOOP_HINT}") from exc
+def legacy(outcome, what="run_legacy"):
+    """The value of a run_legacy call, turning the usual loop-reuse RuntimeErrors into feedback."""
+    error = raised(outcome)
+    if error is not None and error.is_a("RuntimeError") and not error.is_a("NotImplementedError"):
+        if "loop" in error.message:
+            raise AssertionError(f"run_legacy failed with RuntimeError: {error.message}. {NEW_LOOP_HINT}")
+    return unwrap(outcome, what=what)
 
 
-class Boom(Exception):
-    """The error the test coroutines raise."""
+def expect_boom(outcome, message, what="run_legacy"):
+    """The call must have let the coroutine's Boom through; its other errors fail with their own message."""
+    error = raised(outcome)
+    if error is not None and error.is_a("Boom"):
+        return
+    if error is not None:
+        raise AssertionError(error_message(what, error))
+    if "value" in outcome:
+        raise AssertionError(message)
+    unwrap(outcome, what=what)
 
 
-async def ok(value="ok"):
-    await asyncio.sleep(0)
-    return value
+def runs(student, *calls, trap_runners=False, function="run_legacy"):
+    """Run ``function`` once per call (``{"job": ..., "args": ...}``) in one scenario; what it saw."""
+    return student.run(p03.run_coroutines, function=function, calls=list(calls),
+                       trap_runners=trap_runners).value(function)
 
 
 # --- run_legacy ----------------------------------------------------------------
 
 
 @pytest.mark.points(3)
-def test_run_legacy_makes_a_new_loop_current(sentinel_loop):
+def test_run_legacy_makes_a_new_loop_current(student):
     """While the coroutine runs, run_legacy's new loop is the thread's current loop (set_event_loop)."""
-    seen = {}
-
-    async def probe():
-        await asyncio.sleep(0)
-        seen["running"] = asyncio.get_running_loop()
-        seen["current"] = current_loop()
-        return "done"
-
-    assert_same(legacy(probe), "done", what="run_legacy(probe), the coroutine's result,")
-    assert seen["running"] is not sentinel_loop, (
+    value = token(student.rng)
+    seen = runs(student, {"job": {"kind": "value", "value": value}})
+    assert_same(legacy(seen["calls"][0]["outcome"], "run_legacy(probe)"), value,
+                what="run_legacy(probe), the coroutine's result,")
+    run = seen["runs"][0]
+    assert run["loop"] != PRESET, (
         f"run_legacy reused the loop that was already current instead of creating a new one. {NEW_LOOP_HINT}"
     )
-    assert seen["current"] is seen["running"], (
+    assert run["current_is_running"], (
         "while the coroutine ran, the current loop (what asyncio.get_event_loop() gives to code outside "
         f"coroutines) was not the running one: make the new loop current. {NEW_LOOP_HINT}"
     )
 
 
 @pytest.mark.points(3)
-def test_run_legacy_unsets_the_current_loop(sentinel_loop):
+def test_run_legacy_unsets_the_current_loop(student):
     """After run_legacy returns, its closed loop is no longer the thread's current loop."""
-
-    async def which():
-        await asyncio.sleep(0)
-        return asyncio.get_running_loop()
-
-    used = legacy(which)
-    now = current_loop()
-    assert now is not used, (
+    seen = runs(student, {"job": {"kind": "value", "value": token(student.rng)}})
+    after = seen["calls"][0]
+    legacy(after["outcome"], "run_legacy(which)")
+    assert seen["runs"], "run_legacy never ran the coroutine"
+    used = seen["runs"][0]["loop"]
+    assert after["current"] != used, (
         "run_legacy left its closed loop set as the current loop, so later code calling "
         f"asyncio.get_event_loop() gets a dead loop. Call asyncio.set_event_loop(None). {NEW_LOOP_HINT}"
     )
-    assert now is None or not now.is_closed(), f"after run_legacy the current loop is a closed loop. {NEW_LOOP_HINT}"
+    assert after["current"] is None or not after["current_closed"], (
+        f"after run_legacy the current loop is a closed loop. {NEW_LOOP_HINT}"
+    )
 
 
 @pytest.mark.points(5)
-def test_run_legacy_cleans_up_when_the_coroutine_raises(sentinel_loop):
+def test_run_legacy_cleans_up_when_the_coroutine_raises(student):
     """When the coroutine raises, the exception propagates, the loop is closed and unset, and run_legacy still works after."""
-    seen = []
-
-    async def failing():
-        seen.append(asyncio.get_running_loop())
-        await asyncio.sleep(0)
-        raise Boom("boom")
-
-    try:
-        event_loop.run_legacy(failing)
-    except Boom:
-        pass
-    else:
-        raise AssertionError("the coroutine raised Boom, but run_legacy returned instead of letting it propagate")
-    used = seen[0]
-    assert used.is_closed(), (
+    again = token(student.rng)
+    seen = runs(student, {"job": {"kind": "fail", "message": token(student.rng)}},
+                {"job": {"kind": "first"}, "args": [again]})
+    failed, second = seen["calls"]
+    expect_boom(failed["outcome"], "the coroutine raised Boom, but run_legacy returned instead of letting it propagate",
+                what="run_legacy(failing)")
+    used = seen["runs"][0]["loop"]
+    assert failed["closed"][used], (
         f"after the coroutine raised, run_legacy left its loop open: close it in a `finally:`. {NEW_LOOP_HINT}"
     )
-    assert current_loop() is not used, (
+    assert failed["current"] != used, (
         f"after the coroutine raised, run_legacy left its closed loop set as current. {NEW_LOOP_HINT}"
     )
-    again = legacy(ok, "again")
-    assert same(again, "again"), f"run_legacy should work again after a failed call, got {again!r}"
-
-
-class SuspendedGenerators:
-    """Async generators that a coroutine leaves suspended; ``events`` records their ``finally`` blocks."""
-
-    def __init__(self):
-        self.events = []
-        self.agens = []  # kept alive: only the loop's shutdown can finalize them
-
-    async def numbers(self):
-        try:
-            yield 1
-            yield 2
-        finally:
-            self.events.append("finally")
-
-    async def take_first(self):
-        """Start a generator, take its first value and leave it suspended."""
-        agen = self.numbers()
-        self.agens.append(agen)
-        return await agen.__anext__()
+    value = legacy(second["outcome"], f"run_legacy(ok, {again!r})")
+    assert same(value, again), f"run_legacy should work again after a failed call, got {value!r}"
 
 
 @pytest.mark.points(4)
-def test_run_legacy_shuts_down_async_generators(sentinel_loop):
+def test_run_legacy_shuts_down_async_generators(student):
     """run_legacy shuts down async generators left suspended, so their `finally` blocks run."""
-    gens = SuspendedGenerators()
-    try:
-        result = legacy(gens.take_first)
-        assert_same(result, 1, what="run_legacy(take_first)")
-        assert gens.events == ["finally"], (
-            "an async generator was left suspended, and its `finally` block did not run by the time "
-            "run_legacy returned: run loop.shutdown_asyncgens() on the loop before closing it."
-        )
-    finally:
-        finish(gens.agens)
-
-
-@pytest.mark.points(2)
-def test_run_legacy_shuts_down_async_generators_after_an_error(sentinel_loop):
-    """Even when the coroutine raises, run_legacy shuts down async generators left suspended."""
-    gens = SuspendedGenerators()
-
-    async def take_first_then_fail():
-        await gens.take_first()
-        raise Boom("boom")
-
-    try:
-        try:
-            event_loop.run_legacy(take_first_then_fail)
-        except Boom:
-            pass
-        else:
-            raise AssertionError("the coroutine raised Boom, but run_legacy did not let it propagate")
-        assert gens.events == ["finally"], (
-            "after the coroutine raised, an async generator's `finally` block did not run: shut down "
-            "async generators in a `finally:` around run_until_complete."
-        )
-    finally:
-        finish(gens.agens)
-
-
-@pytest.mark.points(2)
-def test_run_legacy_many_times_in_a_row(sentinel_loop):
-    """Five run_legacy calls in a row each use a new loop, and each loop ends closed."""
-    loops = []
-
-    async def which(i):
-        await asyncio.sleep(0)
-        loops.append(asyncio.get_running_loop())
-        return i
-
-    results = [legacy(which, i) for i in range(5)]
-    assert same(results, [0, 1, 2, 3, 4]), f"expected [0, 1, 2, 3, 4], got {results!r}"
-    assert len({id(loop) for loop in loops}) == 5, (
-        f"five calls should use five new loops; they used {len({id(loop) for loop in loops})}. {NEW_LOOP_HINT}"
+    first, second = student.rng.sample(range(1, 100), 2)
+    seen = runs(student, {"job": {"kind": "agen", "values": [first, second]}})
+    after = seen["calls"][0]
+    assert_same(legacy(after["outcome"], "run_legacy(take_first)"), first, what="run_legacy(take_first)")
+    assert after["finalized"] == [0], (
+        "an async generator was left suspended, and its `finally` block did not run by the time "
+        "run_legacy returned: run loop.shutdown_asyncgens() on the loop before closing it."
     )
-    assert all(loop.is_closed() for loop in loops), f"every call should close its loop. {NEW_LOOP_HINT}"
+
+
+@pytest.mark.points(2)
+def test_run_legacy_shuts_down_async_generators_after_an_error(student):
+    """Even when the coroutine raises, run_legacy shuts down async generators left suspended."""
+    seen = runs(student, {"job": {"kind": "agen", "values": student.rng.sample(range(1, 100), 2), "then_fail": True,
+                                  "message": token(student.rng)}})
+    after = seen["calls"][0]
+    expect_boom(after["outcome"], "the coroutine raised Boom, but run_legacy did not let it propagate",
+                what="run_legacy(take_first_then_fail)")
+    assert after["finalized"] == [0], (
+        "after the coroutine raised, an async generator's `finally` block did not run: shut down "
+        "async generators in a `finally:` around run_until_complete."
+    )
+
+
+@pytest.mark.points(2)
+def test_run_legacy_many_times_in_a_row(student):
+    """Five run_legacy calls in a row each use a new loop, and each loop ends closed."""
+    values = student.rng.sample(range(1000), 5)
+    seen = runs(student, *({"job": {"kind": "first"}, "args": [value]} for value in values))
+    results = [legacy(after["outcome"], f"run_legacy(which, {value})") for after, value in zip(seen["calls"], values)]
+    assert same(results, values), f"expected {values!r}, got {results!r}"
+    loops = [run["loop"] for run in seen["runs"]]
+    assert len(set(loops)) == 5, (
+        f"five calls should use five new loops; they used {len(set(loops))}. {NEW_LOOP_HINT}"
+    )
+    closed = seen["calls"][-1]["closed"]
+    assert all(closed[loop] for loop in loops), f"every call should close its loop. {NEW_LOOP_HINT}"
 
 
 @pytest.mark.points(3)
-def test_run_legacy_does_not_use_asyncio_run_or_runner(sentinel_loop, monkeypatch):
+def test_run_legacy_does_not_use_asyncio_run_or_runner(student):
     """run_legacy writes the loop flow out itself: no asyncio.run, no asyncio.Runner."""
-    real_run, real_runner = asyncio.run, asyncio.Runner
-    used = []
-
-    def fake_run(main, *args, **kwargs):
-        used.append("asyncio.run")
-        if asyncio.iscoroutine(main):
-            main.close()
-        raise RuntimeError("asyncio.run is not allowed in run_legacy")
-
-    class FakeRunner:
-        def __init__(self, *args, **kwargs):
-            used.append("asyncio.Runner")
-            raise RuntimeError("asyncio.Runner is not allowed in run_legacy")
-
-    with monkeypatch.context() as patch:
-        for module in (asyncio, asyncio.runners, event_loop):
-            for name, value in list(vars(module).items()):
-                if value is real_run:
-                    patch.setattr(module, name, fake_run)
-                elif value is real_runner:
-                    patch.setattr(module, name, FakeRunner)
-        try:
-            result = event_loop.run_legacy(ok, "legacy")
-        except RuntimeError as exc:
-            if not used:
-                raise
-            result = exc
+    value = token(student.rng)
+    seen = runs(student, {"job": {"kind": "first"}, "args": [value]}, trap_runners=True)
+    used = seen["trapped"]
     assert not used, (
         f"run_legacy used {' and '.join(sorted(set(used)))}; this function is about the explicit flow: "
         f"new_event_loop, set_event_loop, run_until_complete, shutdown_asyncgens, close. {NEW_LOOP_HINT}"
     )
-    assert_same(result, "legacy", what="run_legacy(ok, 'legacy')")
+    assert_same(unwrap(seen["calls"][0]["outcome"], what=f"run_legacy(ok, {value!r})"), value,
+                what=f"run_legacy(ok, {value!r})")
 
 
 @pytest.mark.points(2)
-def test_run_legacy_no_deprecation_warning_after_an_error():
+def test_run_legacy_no_deprecation_warning_after_an_error(student):
     """In a fresh Python (DeprecationWarning as error), run_legacy recovers after a failing coroutine and unsets its loop."""
-    proc = run_fresh(
-        """
-        async def boom():
-            await asyncio.sleep(0)
-            raise KeyError("boom")
-
-        async def double(x):
-            await asyncio.sleep(0)
-            return 2 * x
-
-        try:
-            event_loop.run_legacy(boom)
-        except KeyError:
-            pass
-        else:
-            raise SystemExit("run_legacy did not let the coroutine's KeyError propagate")
-        assert event_loop.run_legacy(double, 5) == 10, "run_legacy(double, 5) should return 10"
-        policy = asyncio.get_event_loop_policy()
-        try:
-            left = policy.get_event_loop()
-        except RuntimeError:
-            left = None
-        assert left is None or not left.is_closed(), "a closed loop was left set as the current loop"
-        print("OK")
-        """,
-        event_loop,
-    )
-    error = fresh_error(proc)
-    hint = fresh_hint(error, NEW_LOOP_HINT)
-    assert proc.returncode == 0 and "OK" in proc.stdout, (
+    name = student.rng.choice(["KeyError", "ValueError", "LookupError"])
+    x = student.rng.randrange(1, 500)
+    seen = student.run(p03.fresh_legacy_runs,
+                       calls=[{"error": [name, token(student.rng)]}, {"double": x}]).value("run_legacy")
+    error = seen["failed"]
+    if error is None:
+        failing, double = seen["outcomes"]
+        if "raised" not in failing:
+            error = f"run_legacy did not let the coroutine's {name} propagate"
+        elif failing["raised"][0] != name:
+            error = failing["raised"][1]
+        elif "raised" in double:
+            error = double["raised"][1]
+        elif double["returned"] != ["int", repr(2 * x)]:
+            error = f"AssertionError: run_legacy(double, {x}) should return {2 * x}"
+        elif seen["left"] == "closed":
+            error = "AssertionError: a closed loop was left set as the current loop"
+    hint = fresh_hint(error or "", NEW_LOOP_HINT)
+    assert error is None, (
         "in a fresh Python (DeprecationWarning turned into an error), a failing run_legacy call followed by "
         f"a good one failed with: {error}. {hint}"
     )
@@ -284,133 +206,104 @@ def test_run_legacy_no_deprecation_warning_after_an_error():
 
 
 @pytest.mark.points(2)
-def test_run_modern_uses_a_fresh_loop_and_propagates_errors(sentinel_loop):
+def test_run_modern_uses_a_fresh_loop_and_propagates_errors(student):
     """run_modern runs each call on a new loop that ends closed, and lets the coroutine's exception through."""
-    loops = []
-
-    async def which():
-        await asyncio.sleep(0)
-        loops.append(asyncio.get_running_loop())
-        return "fine"
-
-    async def failing():
-        loops.append(asyncio.get_running_loop())
-        await asyncio.sleep(0)
-        raise Boom("boom")
-
-    assert_same(event_loop.run_modern(which), "fine", what="run_modern(which)")
-    try:
-        event_loop.run_modern(failing)
-    except Boom:
-        pass
-    else:
-        raise AssertionError("the coroutine raised Boom, but run_modern did not let it propagate")
+    value = token(student.rng)
+    seen = runs(student, {"job": {"kind": "value", "value": value}}, {"job": {"kind": "fail", "steps": 1}},
+                function="run_modern")
+    fine, failed = seen["calls"]
+    assert_same(unwrap(fine["outcome"], what="run_modern(which)"), value, what="run_modern(which)")
+    expect_boom(failed["outcome"], "the coroutine raised Boom, but run_modern did not let it propagate",
+                what="run_modern(failing)")
+    loops = [run["loop"] for run in seen["runs"]]
     assert len(loops) == 2, f"expected both coroutines to run once each, {len(loops)} ran"
-    assert loops[0] is not loops[1] and sentinel_loop not in loops, (
+    assert loops[0] != loops[1] and PRESET not in loops, (
         "run_modern should run each call on a fresh loop (asyncio.run does), not reuse one"
     )
-    assert all(loop.is_closed() for loop in loops), "run_modern should leave its loop closed, also after an exception"
+    assert all(failed["closed"][loop] for loop in loops), (
+        "run_modern should leave its loop closed, also after an exception"
+    )
 
 
 @pytest.mark.points(1)
-def test_run_modern_debug_is_off_by_default(sentinel_loop):
+def test_run_modern_debug_is_off_by_default(student):
     """run_modern(coro_fn, *args) without debug runs with loop debug mode off."""
-
-    async def probe(x):
-        await asyncio.sleep(0)
-        return x, asyncio.get_running_loop().get_debug()
-
-    result = event_loop.run_modern(probe, "x")
-    assert same(result, ("x", False)), f"expected ('x', False): the result, debug mode off by default; got {result!r}"
+    value = token(student.rng)
+    seen = runs(student, {"job": {"kind": "first", "with_debug": True}, "args": [value]}, function="run_modern")
+    result = unwrap(seen["calls"][0]["outcome"], what=f"run_modern(probe, {value!r})")
+    assert same(result, (value, False)), (
+        f"expected ({value!r}, False): the result, debug mode off by default; got {result!r}"
+    )
 
 
 # --- run_all_on_one_loop -------------------------------------------------------
 
 
+def on_one_loop(student, jobs):
+    """run_all_on_one_loop of one probe coroutine function per job: what the scenario saw."""
+    return student.run(p03.run_on_one_loop, jobs=jobs).value("run_all_on_one_loop")
+
+
 @pytest.mark.points(2)
-def test_run_all_on_one_loop_closes_the_loop(sentinel_loop):
+def test_run_all_on_one_loop_closes_the_loop(student):
     """run_all_on_one_loop closes its loop when every coro_fn has run."""
-    loops = []
-
-    async def which():
-        await asyncio.sleep(0)
-        loops.append(asyncio.get_running_loop())
-        return len(loops)
-
-    results = event_loop.run_all_on_one_loop([which, which])
-    assert_same(results, [1, 2], what="run_all_on_one_loop([which, which])")
-    assert loops[0] is not sentinel_loop, "run_all_on_one_loop should make its own loop, not reuse the current one"
-    assert loops[0].is_closed(), f"run_all_on_one_loop left its loop open. {RUNNER_HINT}"
+    count = student.rng.randint(2, 4)
+    seen = on_one_loop(student, [{"kind": "count"}] * count)
+    results = unwrap(seen["call"]["outcome"], what="run_all_on_one_loop([which, ...])")
+    assert_same(results, list(range(1, count + 1)), what=f"run_all_on_one_loop([which] * {count})")
+    used = seen["runs"][0]["loop"]
+    assert used != PRESET, "run_all_on_one_loop should make its own loop, not reuse the current one"
+    assert seen["call"]["closed"][used], f"run_all_on_one_loop left its loop open. {RUNNER_HINT}"
 
 
 @pytest.mark.points(2)
-def test_run_all_on_one_loop_runs_one_after_another(sentinel_loop):
+def test_run_all_on_one_loop_runs_one_after_another(student):
     """Each coro_fn starts only after the previous one finished, and a task one of them starts is still there for the next."""
-    log = []
-    started = []
-
-    def make(name):
-        async def job():
-            log.append(f"{name} start")
-            for _ in range(3):
-                await asyncio.sleep(0)
-            log.append(f"{name} end")
-            return name
-
-        return job
-
-    async def start_background():
-        started.append(asyncio.get_running_loop().create_task(ok("background")))
-        return "started"
-
-    async def await_background():
-        return await started[0]
-
-    try:
-        results = event_loop.run_all_on_one_loop([make("a"), make("b"), start_background, await_background])
-    except NotImplementedError:
-        raise
-    except (asyncio.CancelledError, RuntimeError) as exc:
+    a, b = student.rng.sample(WORDS, 2)
+    started, background = token(student.rng), token(student.rng)
+    seen = on_one_loop(student, [
+        {"kind": "value", "value": a, "steps": 3},
+        {"kind": "value", "value": b, "steps": 3},
+        {"kind": "start_background", "value": background, "started": started, "steps": 0},
+        {"kind": "await_background", "steps": 0},
+    ])
+    outcome = seen["call"]["outcome"]
+    error = raised(outcome)
+    if error is not None and error.is_a("CancelledError", "RuntimeError") and not error.is_a("NotImplementedError"):
         raise AssertionError(
-            f"a coro_fn awaiting a task that the previous coro_fn started failed with {type(exc).__name__}: "
-            f"{exc}. On one shared loop that task would still be there. {RUNNER_HINT}"
-        ) from exc
-    assert log == ["a start", "a end", "b start", "b end"], (
+            f"a coro_fn awaiting a task that the previous coro_fn started failed with {error.name}: "
+            f"{error.message}. On one shared loop that task would still be there. {RUNNER_HINT}"
+        )
+    results = unwrap(outcome, what="run_all_on_one_loop")
+    names = {0: a, 1: b}
+    log = [f"{names[index]} {event}" for event, index in seen["log"] if index in names]
+    assert log == [f"{a} start", f"{a} end", f"{b} start", f"{b} end"], (
         f"coro_fns should run in turn, each after the previous one ended; saw {log!r}"
     )
-    assert same(results, ["a", "b", "started", "background"]), (
-        f"expected ['a', 'b', 'started', 'background']: on one loop, a task started by one coro_fn can be "
+    expected = [a, b, started, background]
+    assert same(results, expected), (
+        f"expected {expected!r}: on one loop, a task started by one coro_fn can be "
         f"awaited by the next; got {results!r}. {RUNNER_HINT}"
     )
 
 
 @pytest.mark.points(3)
-def test_run_all_on_one_loop_closes_the_loop_when_one_raises(sentinel_loop):
+def test_run_all_on_one_loop_closes_the_loop_when_one_raises(student):
     """When a coro_fn raises, run_all_on_one_loop lets the exception through and still closes its loop."""
-    loops = []
-
-    async def fine():
-        loops.append(asyncio.get_running_loop())
-        await asyncio.sleep(0)
-        return "fine"
-
-    async def failing():
-        loops.append(asyncio.get_running_loop())
-        await asyncio.sleep(0)
-        raise Boom("boom")
-
-    try:
-        event_loop.run_all_on_one_loop([fine, failing, fine])
-    except Boom:
-        pass
-    else:
-        raise AssertionError("the second coro_fn raised Boom, but run_all_on_one_loop did not let it propagate")
+    seen = on_one_loop(student, [{"kind": "value", "value": "fine", "steps": 1},
+                                 {"kind": "fail", "message": token(student.rng)},
+                                 {"kind": "value", "value": "fine", "steps": 1}])
+    expect_boom(seen["call"]["outcome"],
+                "the second coro_fn raised Boom, but run_all_on_one_loop did not let it propagate",
+                what="run_all_on_one_loop([fine, failing, fine])")
+    loops = [run["loop"] for run in seen["runs"]]
     assert len(loops) >= 2, f"expected at least the first two coro_fns to run, {len(loops)} ran"
-    assert loops[0] is loops[1], f"the coro_fns should all run on the same loop. {RUNNER_HINT}"
-    assert loops[0].is_closed(), f"after a coro_fn raised, the loop was left open. {RUNNER_HINT}"
+    assert loops[0] == loops[1], f"the coro_fns should all run on the same loop. {RUNNER_HINT}"
+    assert seen["call"]["closed"][loops[0]], f"after a coro_fn raised, the loop was left open. {RUNNER_HINT}"
 
 
 @pytest.mark.points(1)
-def test_run_all_on_one_loop_empty(sentinel_loop):
+def test_run_all_on_one_loop_empty(student):
     """run_all_on_one_loop([]) returns []."""
-    assert_same(event_loop.run_all_on_one_loop([]), [], what="run_all_on_one_loop([])")
+    seen = on_one_loop(student, [])
+    assert_same(unwrap(seen["call"]["outcome"], what="run_all_on_one_loop([])"), [], what="run_all_on_one_loop([])")

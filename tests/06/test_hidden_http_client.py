@@ -1,104 +1,165 @@
 """Hidden tests for assignment 06, on mocked HTTP: every clause of the contract and the usual mistakes.
 
-The loopback (real server) half is in test_hidden_http_client_live.py.
+The loopback (real server) half is in test_hidden_http_client_live.py. Paths,
+bodies, payloads, headers, ids and delays are drawn per run from
+``student.rng`` where the contract leaves them free; the statuses at the
+edges of the contract (299, 399, 400...) stay fixed. The expected values are
+computed here, on the judge's side.
 """
-import asyncio
-import gc
+import hashlib
 import json
-import warnings
+from types import SimpleNamespace
 
-import aiohttp
 import pytest
 
-import http_client
 from coursekit import hints
-from coursekit.http import must_not_raise, sent_json
-from coursekit.testing import assert_same, same, within
+from coursekit.hints import describe_parts
+from coursekit.judge import raised, unwrap
+from coursekit.probes import p06
+from coursekit.testing import assert_same, same
 
+STUDENT_MODULE = "http_client"
 API = "http://api.test"
+WORDS = ("alpha", "bravo", "delta", "echo", "kilo", "lima", "oscar", "romeo", "sierra", "tango", "zulu")
 
 
-async def expect_api_error(aw, *, what):
-    """Await ``aw`` and return the ApiError it raises; fail with a readable message otherwise."""
-    try:
-        result = await within(aw, 30, what=what)
-    except http_client.ApiError as err:
-        return err
-    except NotImplementedError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - report whatever came instead
+def word(rng):
+    """A short word with a per-run number."""
+    return f"{rng.choice(WORDS)}{rng.randrange(100)}"
+
+
+def words(rng, count):
+    """``count`` distinct words, in a per-run order."""
+    return [f"{w}{rng.randrange(100)}" for w in rng.sample(WORDS, count)]
+
+
+def run(student, *, routes, calls, session=None, what):
+    """The mocked scenario's report: ``calls`` (one report per call), ``requests`` and ``peak``."""
+    return student.run(p06.mocked_calls, routes=routes, calls=calls, session=session).value(what)
+
+
+def took(call):
+    """The loop time a call took."""
+    return call["end"] - call["start"]
+
+
+def digest(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def expect_api_error(call, *, what):
+    """The ``.status``, ``.url`` and ``.body`` of the ApiError a call raised; fail with a readable message otherwise."""
+    if call["api_error"] is not None:
+        return SimpleNamespace(**unwrap(call["api_error"], what="reading the ApiError's .status, .url and .body"))
+    outcome = call["outcome"]
+    error = raised(outcome)
+    if error is not None and not error.is_a("NotImplementedError"):
         extra = ""
-        if isinstance(exc, BaseExceptionGroup):
+        if error.is_a("BaseExceptionGroup"):
             extra = (
                 " A TaskGroup wraps failures in an ExceptionGroup: catch it with "
                 "`except* ApiError` and re-raise the ApiError itself."
             )
-        elif isinstance(exc, aiohttp.ClientResponseError):
+        elif error.is_a("ClientResponseError"):
             extra = " raise_for_status() raises ClientResponseError: check response.status yourself and raise ApiError."
-        elif isinstance(exc, UnicodeDecodeError):
+        elif error.is_a("UnicodeDecodeError"):
             extra = (
                 " The error body is not valid text in its declared encoding: decode it leniently, "
                 "e.g. `await response.text(errors=\"replace\")`."
             )
-        pytest.fail(f"{what} should raise ApiError, it raised {hints.describe(exc)}.{extra}")
-    pytest.fail(f"{what} should raise ApiError on an error status, it returned {result!r}")
+        pytest.fail(f"{what} should raise ApiError, it raised {describe_parts(error.name, error.message)}.{extra}")
+    if "value" in outcome:
+        pytest.fail(f"{what} should raise ApiError on an error status, it returned {outcome['value']!r}")
+    unwrap(outcome, what=what)  # the stub's NotImplementedError, a hang
+    raise AssertionError(f"{what}: unexpected outcome {outcome!r}")  # pragma: no cover - unwrap always raises here
+
+
+def must_not_raise(outcome, *, what):
+    """The value of a call that reports a failed URL instead of raising; "must never raise" otherwise."""
+    error = raised(outcome)
+    if error is not None and not error.is_a("NotImplementedError"):
+        pytest.fail(f"{what} must never raise for one URL, it raised {describe_parts(error.name, error.message)}")
+    return unwrap(outcome, what=what)
+
+
+def header(pairs, name):
+    """A header's value among ``(name, value)`` pairs, the name's case ignored (``None`` if absent)."""
+    return next((value for key, value in pairs or () if key.lower() == name.lower()), None)
+
+
+def sent_json(request):
+    """The JSON body a mocked request carried (or the error reading it as JSON)."""
+    return request["json"]["value"] if "value" in request["json"] else request["json"].get("raised")
+
+
+def assert_all_closed(call, *, what):
+    """Fail if a session the call opened is still open."""
+    assert call["sessions_open"] == 0, (
+        f"{what} left {call['sessions_open']} aiohttp.ClientSession(s) open. {hints.SESSION_LEFT_OPEN}"
+    )
 
 
 # --- ApiError and make_session ------------------------------------------------------------
 
 
 @pytest.mark.points(1)
-def test_api_error_can_be_raised_and_caught():
+def test_api_error_can_be_raised_and_caught(student):
     """ApiError(status, url, body) can be raised and caught as an Exception, keeping its attributes."""
-    try:
-        raise http_client.ApiError(500, "http://api.test/x", '{"error": "boom"}')
-    except NotImplementedError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - the point: it is caught as an Exception
-        err = exc
-    assert isinstance(err, http_client.ApiError), f"expected an ApiError, got {hints.describe(err)}"
-    assert_same((err.status, err.url, err.body), (500, "http://api.test/x", '{"error": "boom"}'),
+    rng = student.rng
+    status, url, body = rng.randint(400, 599), f"{API}/{word(rng)}", json.dumps({"error": word(rng)})
+    seen = student.run(p06.api_error_made, status=status, url=url, body=body).value("ApiError")
+    unwrap(seen["made"], what="ApiError(status, url, body)")
+    caught = seen["caught"]
+    if "escaped" in caught:
+        pytest.fail(f"ApiError should be caught by `except Exception`; {caught['escaped']} is not an Exception")
+    assert caught["is_api_error"], f"expected an ApiError, got {caught['type']}"
+    assert_same(unwrap(caught["fields"], what="reading .status, .url and .body"), (status, url, body),
                 what="(.status, .url, .body)")
 
 
+def made_session(student, routes=(), calls=(), **kwargs):
+    """The report of a session made by the student's make_session (settings read back), then ``calls`` on it."""
+    args = kwargs.pop("args")
+    seen = run(student, routes=list(routes), calls=list(calls),
+               session={"make_session": {"args": args, "kwargs": kwargs}}, what="make_session")
+    unwrap(seen["made"], what="make_session")
+    assert seen["settings"]["is_session"], f"expected an aiohttp.ClientSession, got a {seen['settings']['type']}"
+    return seen
+
+
 @pytest.mark.points(2)
-async def test_make_session_default_settings():
+def test_make_session_default_settings(student):
     """make_session(base_url) defaults to ClientTimeout(total=10, connect=3) and a connector limit of 10."""
-    session = http_client.make_session(API)
-    try:
-        assert isinstance(session, aiohttp.ClientSession), f"expected an aiohttp.ClientSession, got {session!r}"
-        got = (session.timeout.total, session.timeout.connect)
-        assert got == (10.0, 3.0), f"expected timeout total=10, connect=3 by default, got total={got[0]!r}, connect={got[1]!r}"
-        limit = getattr(session.connector, "limit", None)
-        assert limit == 10, f"expected a connector limit of 10 by default, got {limit!r}"
-    finally:
-        await session.close()
+    session = made_session(student, args=[f"http://{word(student.rng)}.test"])["settings"]
+    got = (session["total"], session["connect"])
+    assert same(got, (10.0, 3.0)), (
+        f"expected timeout total=10, connect=3 by default, got total={got[0]!r}, connect={got[1]!r}"
+    )
+    assert session["limit"] == 10, f"expected a connector limit of 10 by default, got {session['limit']!r}"
 
 
 @pytest.mark.points(3)
-async def test_make_session_base_url_and_default_headers_reach_requests(mock_http, traffic):
+def test_make_session_base_url_and_default_headers_reach_requests(student):
     """A session from make_session sends relative paths under base_url and adds the default headers."""
-    base = f"{API}/v2/"
-    headers = {"X-Token": "t0k3n", "Accept": "application/json"}
-    mock_http.get(f"{API}/v2/items", callback=traffic.reply(payload=[]))
-    session = http_client.make_session(base, headers=headers, limit=4)
-    try:
-        recorded_base = getattr(session, "_base_url", None)
-        if recorded_base is not None:
-            assert str(recorded_base) == base, f"expected the session's base_url {base!r}, got {str(recorded_base)!r}"
-        assert getattr(session.connector, "limit", None) == 4, (
-            f"expected connector limit 4, got {getattr(session.connector, 'limit', None)!r}"
-        )
-        async with session.get("items") as response:
-            assert response.status == 200, f"the mocked endpoint should answer 200, got {response.status}"
-    finally:
-        await session.close()
-    assert traffic.urls() == [f"{API}/v2/items"], (
-        f"'items' on a session with base_url {base!r} should request {API}/v2/items, requested {traffic.urls()!r}"
+    rng = student.rng
+    version, path, limit = f"v{rng.randint(2, 9)}", word(rng), rng.randint(2, 9)
+    base = f"{API}/{version}/"
+    headers = {"X-Token": f"t0k3n{rng.randrange(10**6)}", "Accept": "application/json"}
+    seen = made_session(student, routes=[{"url": f"{API}/{version}/{path}", "json": []}], calls=[{"get": path}],
+                        args=[base], headers=headers, limit=limit)
+    session = seen["settings"]
+    if session["base_url"] is not None:
+        assert session["base_url"] == base, f"expected the session's base_url {base!r}, got {session['base_url']!r}"
+    assert session["limit"] == limit, f"expected connector limit {limit}, got {session['limit']!r}"
+    status = unwrap(seen["calls"][0]["outcome"], what=f"session.get({path!r}) on the session make_session returned")
+    assert status == 200, f"the mocked endpoint should answer 200, got {status}"
+    urls = [r["url"] for r in seen["requests"]]
+    assert urls == [f"{API}/{version}/{path}"], (
+        f"{path!r} on a session with base_url {base!r} should request {API}/{version}/{path}, requested {urls!r}"
     )
-    sent = traffic.requests[0].kwargs.get("headers") or {}
+    sent = seen["requests"][0]["headers"]
     for name, value in headers.items():
-        assert sent.get(name) == value, (
+        assert header(sent, name) == value, (
             f"the default header {name}: {value} should be sent with every request, sent headers {dict(sent)!r}"
         )
 
@@ -107,82 +168,103 @@ async def test_make_session_base_url_and_default_headers_reach_requests(mock_htt
 
 
 @pytest.mark.points(3)
-async def test_get_json_parses_json_whatever_the_content_type(mock_http, traffic):
+def test_get_json_parses_json_whatever_the_content_type(student):
     """get_json parses a JSON body even when the server labels it text/plain or text/html."""
-    mock_http.get(f"{API}/plain", callback=traffic.reply(body='{"kind": "plain"}', content_type="text/plain"))
-    mock_http.get(f"{API}/html", callback=traffic.reply(body='[1, 2, 3]', content_type="text/html"))
-    async with aiohttp.ClientSession(base_url=API) as session:
-        try:
-            plain = await within(http_client.get_json(session, "/plain"), 10, what="get_json")
-            html = await within(http_client.get_json(session, "/html"), 10, what="get_json")
-        except aiohttp.ContentTypeError as exc:
+    rng = student.rng
+    plain_body, html_body = {"kind": word(rng)}, [rng.randrange(1000) for _ in range(rng.randint(1, 5))]
+    seen = run(student, session={"base_url": API},
+               routes=[{"url": f"{API}/plain", "body": json.dumps(plain_body), "content_type": "text/plain"},
+                       {"url": f"{API}/html", "body": json.dumps(html_body), "content_type": "text/html"}],
+               calls=[{"function": "get_json", "args": ["/plain"], "within": 10},
+                      {"function": "get_json", "args": ["/html"], "within": 10}], what="get_json")
+    plain, html = (call["outcome"] for call in seen["calls"])
+    for outcome in (plain, html):
+        error = raised(outcome)
+        if error is not None and error.is_a("ContentTypeError"):
             pytest.fail(
-                f"get_json refused a JSON body served as text ({exc}): use `await response.json(content_type=None)` "
-                "or parse `await response.text()` with json.loads"
+                f"get_json refused a JSON body served as text ({error.message}): use "
+                "`await response.json(content_type=None)` or parse `await response.text()` with json.loads"
             )
-    assert_same(plain, {"kind": "plain"}, what="get_json's result for a text/plain body")
-    assert_same(html, [1, 2, 3], what="get_json's result for a text/html body")
+    assert_same(unwrap(plain, what="get_json"), plain_body, what="get_json's result for a text/plain body")
+    assert_same(unwrap(html, what="get_json"), html_body, what="get_json's result for a text/html body")
 
 
 @pytest.mark.points(2)
-async def test_get_json_sends_params(mock_http, traffic):
+def test_get_json_sends_params(student):
     """get_json passes params as the query string."""
-    mock_http.get(f"{API}/search?q=ada&page=2", callback=traffic.reply(payload={"hits": 1}))
-    async with aiohttp.ClientSession(base_url=API) as session:
-        result = await within(
-            http_client.get_json(session, "/search", params={"q": "ada", "page": 2}), 10, what="get_json"
-        )
-    assert_same(result, {"hits": 1}, what="get_json's result from /search?q=ada&page=2")
+    rng = student.rng
+    query, page, hits = word(rng), rng.randint(2, 99), rng.randint(1, 50)
+    seen = run(student, session={"base_url": API},
+               routes=[{"url": f"{API}/search?q={query}&page={page}", "json": {"hits": hits}}],
+               calls=[{"function": "get_json", "args": ["/search"], "kwargs": {"params": {"q": query, "page": page}},
+                       "within": 10}], what="get_json")
+    result = unwrap(seen["calls"][0]["outcome"], what="get_json")
+    assert_same(result, {"hits": hits}, what=f"get_json's result from /search?q={query}&page={page}")
 
 
 @pytest.mark.points(3)
-async def test_get_json_raises_api_error_from_400_up_and_parses_2xx(mock_http, traffic):
+def test_get_json_raises_api_error_from_400_up_and_parses_2xx(student):
     """get_json raises ApiError(status, url, text) for 400 and 500 but parses a 202 answer."""
-    mock_http.get(f"{API}/bad", callback=traffic.reply(status=400, payload={"error": "bad page"}))
-    mock_http.get(f"{API}/broken", callback=traffic.reply(status=500, body="internal trouble"))
-    mock_http.get(f"{API}/accepted", callback=traffic.reply(status=202, payload={"queued": True}))
-    async with aiohttp.ClientSession(base_url=API) as session:
-        bad = await expect_api_error(http_client.get_json(session, "/bad"), what="get_json on a 400")
-        broken = await expect_api_error(http_client.get_json(session, "/broken"), what="get_json on a 500")
-        accepted = await within(http_client.get_json(session, "/accepted"), 10, what="get_json on a 202")
-    assert same((bad.status, broken.status), (400, 500)), (
-        f"expected ApiError.status 400 and 500, got {bad.status!r} and {broken.status!r}"
+    rng = student.rng
+    bad_body, trouble, queued = {"error": f"bad {word(rng)}"}, f"internal {word(rng)}", {"queued": word(rng)}
+    broken = word(rng)
+    seen = run(student, session={"base_url": API},
+               routes=[{"url": f"{API}/bad", "status": 400, "json": bad_body},
+                       {"url": f"{API}/{broken}", "status": 500, "body": trouble},
+                       {"url": f"{API}/accepted", "status": 202, "json": queued}],
+               calls=[{"function": "get_json", "args": [path], "within": 30}
+                      for path in ("/bad", f"/{broken}", "/accepted")], what="get_json")
+    bad_call, broken_call, accepted_call = seen["calls"]
+    bad = expect_api_error(bad_call, what="get_json on a 400")
+    broken_err = expect_api_error(broken_call, what="get_json on a 500")
+    accepted = unwrap(accepted_call["outcome"], what="get_json on a 202")
+    assert same((bad.status, broken_err.status), (400, 500)), (
+        f"expected ApiError.status 400 and 500, got {bad.status!r} and {broken_err.status!r}"
     )
-    assert json.loads(bad.body) == {"error": "bad page"} and isinstance(bad.body, str), (
-        f"expected ApiError.body to be the response text '{{\"error\": \"bad page\"}}', got {bad.body!r}"
+    assert isinstance(bad.body, str) and json.loads(bad.body) == bad_body, (
+        f"expected ApiError.body to be the response text {json.dumps(bad_body)!r}, got {bad.body!r}"
     )
-    assert_same(broken.body, "internal trouble", what="ApiError.body")
-    assert isinstance(broken.url, str) and "/broken" in broken.url, (
-        f"expected ApiError.url to be the requested URL as a str, got {broken.url!r}"
+    assert_same(broken_err.body, trouble, what="ApiError.body")
+    assert isinstance(broken_err.url, str) and f"/{broken}" in broken_err.url, (
+        f"expected ApiError.url to be the requested URL as a str, got {broken_err.url!r}"
     )
-    assert_same(accepted, {"queued": True}, what="get_json's result for a 202 (a success)")
+    assert_same(accepted, queued, what="get_json's result for a 202 (a success)")
 
 
 @pytest.mark.points(2)
-async def test_get_json_status_boundaries(mock_http, traffic):
+def test_get_json_status_boundaries(student):
     """Only a status >= 400 is an error: get_json parses the JSON of a 299 and of a 399 answer, and raises ApiError on a 400."""
-    mock_http.get(f"{API}/s299", callback=traffic.reply(status=299, payload={"status": 299}))
-    mock_http.get(f"{API}/s399", callback=traffic.reply(status=399, payload={"status": 399}))
-    mock_http.get(f"{API}/s400", callback=traffic.reply(status=400, body="first error status"))
-    async with aiohttp.ClientSession(base_url=API) as session:
-        for status in (299, 399):
-            try:
-                got = await within(http_client.get_json(session, f"/s{status}"), 10, what=f"get_json on a {status}")
-            except http_client.ApiError as err:
-                pytest.fail(f"a {status} answer is not an error (only >= 400 is), get_json raised {err!r}")
-            assert_same(got, {"status": status}, what=f"get_json's result for a {status} answer")
-        err = await expect_api_error(http_client.get_json(session, "/s400"), what="get_json on a 400")
-    assert_same((err.status, err.body), (400, "first error status"), what="the 400 ApiError's (.status, .body)")
+    rng = student.rng
+    successes = (299, 300, 399)  # 300 too: the first status past 2xx is still no error
+    payloads = {status: {"status": status, "note": word(rng)} for status in successes}
+    first_error = f"first error {word(rng)}"
+    seen = run(student, session={"base_url": API},
+               routes=[*({"url": f"{API}/s{status}", "status": status, "json": payload}
+                         for status, payload in payloads.items()),
+                       {"url": f"{API}/s400", "status": 400, "body": first_error}],
+               calls=[{"function": "get_json", "args": [f"/s{status}"], "within": 30} for status in (*successes, 400)],
+               what="get_json")
+    for status, call in zip(successes, seen["calls"]):
+        if call["api_error"] is not None:
+            pytest.fail(f"a {status} answer is not an error (only >= 400 is), get_json raised {call['outcome']['raised']!r}")
+        got = unwrap(call["outcome"], what=f"get_json on a {status}")
+        assert_same(got, payloads[status], what=f"get_json's result for a {status} answer")
+    err = expect_api_error(seen["calls"][-1], what="get_json on a 400")
+    assert_same((err.status, err.body), (400, first_error), what="the 400 ApiError's (.status, .body)")
 
 
 @pytest.mark.points(1)
-async def test_get_json_error_body_that_is_not_utf8(mock_http, traffic):
+def test_get_json_error_body_that_is_not_utf8(student):
     """An error answer whose body is not valid UTF-8 still raises ApiError (never UnicodeDecodeError), with the body as a str."""
-    mock_http.get(f"{API}/latin", callback=traffic.reply(status=502, body=b"bad \xff\xfe gateway", content_type="text/plain"))
-    async with aiohttp.ClientSession(base_url=API) as session:
-        err = await expect_api_error(http_client.get_json(session, "/latin"), what="get_json on a 502 with a non-UTF-8 body")
+    rng = student.rng
+    head, tail = word(rng), word(rng)
+    body = f"{head} ".encode() + bytes([0xFF, 0xFE][: rng.randint(1, 2)]) + f" {tail}".encode()
+    seen = run(student, session={"base_url": API},
+               routes=[{"url": f"{API}/latin", "status": 502, "body": body, "content_type": "text/plain"}],
+               calls=[{"function": "get_json", "args": ["/latin"], "within": 30}], what="get_json")
+    err = expect_api_error(seen["calls"][0], what="get_json on a 502 with a non-UTF-8 body")
     assert_same(err.status, 502, what="ApiError.status")
-    assert isinstance(err.body, str) and err.body.startswith("bad ") and err.body.endswith(" gateway"), (
+    assert isinstance(err.body, str) and err.body.startswith(f"{head} ") and err.body.endswith(f" {tail}"), (
         f"expected ApiError.body to be the body as text, undecodable bytes replaced, got {err.body!r}"
     )
 
@@ -191,182 +273,215 @@ async def test_get_json_error_body_that_is_not_utf8(mock_http, traffic):
 
 
 @pytest.mark.points(3)
-async def test_post_json_raises_api_error_on_error_status(mock_http, traffic):
+def test_post_json_raises_api_error_on_error_status(student):
     """post_json raises ApiError with the status and body text on a 422 answer, on a 400 (the first error status) and on a 500 whose body is not UTF-8."""
-    mock_http.post(f"{API}/users", callback=traffic.reply(status=422, body="name is required"))
-    mock_http.post(f"{API}/lowest", callback=traffic.reply(status=400, payload={"detail": "malformed"}))
-    mock_http.post(f"{API}/binary", callback=traffic.reply(status=500, body=b"crash \xc3\x28 dump", content_type="text/plain"))
-    async with aiohttp.ClientSession(base_url=API) as session:
-        err = await expect_api_error(http_client.post_json(session, "/users", {"name": ""}), what="post_json on a 422")
-        lowest = await expect_api_error(http_client.post_json(session, "/lowest", [1]), what="post_json on a 400")
-        binary = await expect_api_error(http_client.post_json(session, "/binary", {}), what="post_json on a 500 with a non-UTF-8 body")
-    assert isinstance(binary.body, str) and binary.body.startswith("crash ") and binary.body.endswith(" dump"), (
+    rng = student.rng
+    required, malformed, head, tail = f"name is required ({word(rng)})", {"detail": word(rng)}, word(rng), word(rng)
+    lowest_payload = [rng.randrange(100) for _ in range(rng.randint(1, 4))]
+    seen = run(student, session={"base_url": API},
+               routes=[{"url": f"{API}/users", "method": "POST", "status": 422, "body": required},
+                       {"url": f"{API}/lowest", "method": "POST", "status": 400, "json": malformed},
+                       {"url": f"{API}/binary", "method": "POST", "status": 500,
+                        "body": f"{head} ".encode() + b"\xc3\x28" + f" {tail}".encode(), "content_type": "text/plain"}],
+               calls=[{"function": "post_json", "args": ["/users", {"name": ""}], "within": 30},
+                      {"function": "post_json", "args": ["/lowest", lowest_payload], "within": 30},
+                      {"function": "post_json", "args": ["/binary", {}], "within": 30}], what="post_json")
+    err = expect_api_error(seen["calls"][0], what="post_json on a 422")
+    lowest = expect_api_error(seen["calls"][1], what="post_json on a 400")
+    binary = expect_api_error(seen["calls"][2], what="post_json on a 500 with a non-UTF-8 body")
+    assert isinstance(binary.body, str) and binary.body.startswith(f"{head} ") and binary.body.endswith(f" {tail}"), (
         f"expected the 500 ApiError's .body to be the body as text, undecodable bytes replaced, got {binary.body!r}"
     )
-    assert_same((err.status, err.body), (422, "name is required"), what="the 422 ApiError's (.status, .body)")
+    assert_same((err.status, err.body), (422, required), what="the 422 ApiError's (.status, .body)")
     assert_same(lowest.status, 400, what="the 400 ApiError's .status")
-    assert isinstance(lowest.body, str) and json.loads(lowest.body) == {"detail": "malformed"}, (
+    assert isinstance(lowest.body, str) and json.loads(lowest.body) == malformed, (
         f"expected the 400 ApiError's .body to be the response text, got {lowest.body!r}"
     )
-    assert sent_json(traffic.requests[0]) == {"name": ""}, "post_json should still send the payload as a JSON body"
+    assert sent_json(seen["requests"][0]) == {"name": ""}, "post_json should still send the payload as a JSON body"
 
 
 @pytest.mark.points(2)
-async def test_post_json_returns_none_for_an_empty_answer(mock_http, traffic):
+def test_post_json_returns_none_for_an_empty_answer(student):
     """post_json returns None for a 204 or an empty 201, and parses a JSON answer served as text/plain."""
-    mock_http.post(f"{API}/ping", callback=traffic.reply(status=204, body=""))
-    mock_http.post(f"{API}/made", callback=traffic.reply(status=201, body=""))
-    mock_http.post(f"{API}/plain", callback=traffic.reply(status=200, body='{"ok": 1}', content_type="text/plain"))
-    async with aiohttp.ClientSession(base_url=API) as session:
-        try:
-            no_content = await within(http_client.post_json(session, "/ping", {"a": 1}), 10, what="post_json")
-            empty = await within(http_client.post_json(session, "/made", [1, 2]), 10, what="post_json")
-            plain = await within(http_client.post_json(session, "/plain", {}), 10, what="post_json")
-        except (json.JSONDecodeError, aiohttp.ContentTypeError) as exc:
-            pytest.fail(f"post_json failed to handle an empty or text/plain answer: {hints.describe(exc)}")
+    rng = student.rng
+    payloads = [{"a": rng.randrange(100)}, [rng.randrange(100) for _ in range(rng.randint(1, 4))], {}]
+    answer = {"ok": rng.randint(1, 99)}
+    seen = run(student, session={"base_url": API},
+               routes=[{"url": f"{API}/ping", "method": "POST", "status": 204, "body": ""},
+                       {"url": f"{API}/made", "method": "POST", "status": 201, "body": ""},
+                       {"url": f"{API}/plain", "method": "POST", "status": 200, "body": json.dumps(answer),
+                        "content_type": "text/plain"}],
+               calls=[{"function": "post_json", "args": [path, payload], "within": 10}
+                      for path, payload in zip(("/ping", "/made", "/plain"), payloads)], what="post_json")
+    for call in seen["calls"]:
+        error = raised(call["outcome"])
+        if error is not None and error.is_a("JSONDecodeError", "ContentTypeError"):
+            pytest.fail(
+                f"post_json failed to handle an empty or text/plain answer: {describe_parts(error.name, error.message)}"
+            )
+    no_content, empty, plain = (unwrap(call["outcome"], what="post_json") for call in seen["calls"])
     assert no_content is None, f"expected None for a 204 answer, got {no_content!r}"
     assert empty is None, f"expected None for an empty 201 answer, got {empty!r}"
-    assert_same(plain, {"ok": 1}, what="post_json's result for a text/plain JSON answer")
-    bodies = [sent_json(r) for r in traffic.requests]
-    assert bodies == [{"a": 1}, [1, 2], {}], f"expected the JSON bodies {{'a': 1}}, [1, 2], {{}}, sent {bodies!r}"
+    assert_same(plain, answer, what="post_json's result for a text/plain JSON answer")
+    bodies = [sent_json(r) for r in seen["requests"]]
+    assert bodies == payloads, f"expected the JSON bodies {payloads!r}, sent {bodies!r}"
 
 
 # --- check_urls ----------------------------------------------------------------------------
 
 
 @pytest.mark.points(3)
-async def test_check_urls_maps_failures_to_exception_class_names(mock_http, traffic):
+def test_check_urls_maps_failures_to_exception_class_names(student):
     """check_urls maps a failed request to its exception's class name and never raises."""
-    urls = {
-        f"{API}/ok": traffic.reply(status=200, body="fine"),
-        f"{API}/refused": traffic.reply(error=aiohttp.ClientConnectionError("refused")),
-        f"{API}/dropped": traffic.reply(error=aiohttp.ServerDisconnectedError()),
-        f"{API}/slow": traffic.reply(error=TimeoutError()),
-        f"{API}/gone": traffic.reply(status=410, body="gone"),
+    rng = student.rng
+    ok, refused, dropped, slow, gone = (f"{API}/{name}" for name in words(rng, 5))
+    answers = {
+        ok: ({"status": 200, "body": "fine"}, 200),
+        refused: ({"error": ["ClientConnectionError", "refused"]}, "ClientConnectionError"),
+        dropped: ({"error": "ServerDisconnectedError"}, "ServerDisconnectedError"),
+        slow: ({"error": "TimeoutError"}, "TimeoutError"),
+        gone: ({"status": 410, "body": "gone"}, 410),
     }
-    for url, callback in urls.items():
-        mock_http.get(url, callback=callback)
-    async with aiohttp.ClientSession() as session:
-        result = await must_not_raise(http_client.check_urls(session, list(urls)), 30, what="check_urls")
-    expected = {
-        f"{API}/ok": 200,
-        f"{API}/refused": "ClientConnectionError",
-        f"{API}/dropped": "ServerDisconnectedError",
-        f"{API}/slow": "TimeoutError",
-        f"{API}/gone": 410,
-    }
+    urls = list(answers)
+    rng.shuffle(urls)
+    seen = run(student, session={}, routes=[{"url": url, **answers[url][0]} for url in urls],
+               calls=[{"function": "check_urls", "args": [urls], "within": 30}], what="check_urls")
+    result = must_not_raise(seen["calls"][0]["outcome"], what="check_urls")
+    expected = {url: answers[url][1] for url in urls}
     assert_same(result, expected, what="check_urls' result (a status code, or type(exc).__name__ for a failure)")
 
 
 @pytest.mark.points(2)
-async def test_check_urls_one_failure_does_not_stop_the_others(mock_http, traffic, looptime):
+def test_check_urls_one_failure_does_not_stop_the_others(student):
     """A URL failing early does not cancel or fail the requests still in flight."""
-    urls = [f"{API}/fails", f"{API}/slow1", f"{API}/slow2"]
-    mock_http.get(urls[0], callback=traffic.reply(error=aiohttp.ClientConnectionError("down"), delay=0.5))
-    mock_http.get(urls[1], callback=traffic.reply(status=200, body="", delay=2))
-    mock_http.get(urls[2], callback=traffic.reply(status=201, body="", delay=2))
-    async with aiohttp.ClientSession() as session:
-        result = await must_not_raise(http_client.check_urls(session, urls), 30, what="check_urls")
+    rng = student.rng
+    urls = [f"{API}/{name}" for name in words(rng, 3)]
+    fails_after, slow = rng.choice([0.25, 0.5, 1]), rng.randint(2, 6)
+    seen = run(student, session={},
+               routes=[{"url": urls[0], "error": ["ClientConnectionError", "down"], "delay": fails_after},
+                       {"url": urls[1], "status": 200, "body": "", "delay": slow},
+                       {"url": urls[2], "status": 201, "body": "", "delay": slow}],
+               calls=[{"function": "check_urls", "args": [urls], "within": 30}], what="check_urls")
+    call = seen["calls"][0]
+    result = must_not_raise(call["outcome"], what="check_urls")
     expected = {urls[0]: "ClientConnectionError", urls[1]: 200, urls[2]: 201}
     assert_same(result, expected, what="check_urls' result")
-    assert looptime == 2, f"expected 2 s of loop time, took {float(looptime):g} s. {hints.SEQUENTIAL}"
+    assert took(call) == slow, f"expected {slow} s of loop time, took {took(call):g} s. {hints.SEQUENTIAL}"
 
 
 @pytest.mark.points(2)
-async def test_check_urls_many_at_once(mock_http, traffic, looptime):
+def test_check_urls_many_at_once(student):
     """check_urls with 20 one-second URLs takes 1 s with all 20 in flight."""
-    urls = [f"{API}/page/{i}" for i in range(20)]
-    for url in urls:
-        mock_http.get(url, callback=traffic.reply(status=200, body="", delay=1))
-    async with aiohttp.ClientSession() as session:
-        result = await within(http_client.check_urls(session, urls), 60, what="check_urls")
+    prefix = word(student.rng)
+    urls = [f"{API}/{prefix}/{i}" for i in student.rng.sample(range(1000), 20)]
+    seen = run(student, session={}, routes=[{"url": url, "status": 200, "body": "", "delay": 1} for url in urls],
+               calls=[{"function": "check_urls", "args": [urls], "within": 60}], what="check_urls")
+    call = seen["calls"][0]
+    result = unwrap(call["outcome"], what="check_urls")
     assert same(result, {url: 200 for url in urls}), f"expected status 200 for all 20 URLs, got {result!r}"
-    assert traffic.peak == 20, f"expected 20 requests in flight at once, at most {traffic.peak} were. {hints.SEQUENTIAL}"
-    assert looptime == 1, f"expected 1 s of loop time, took {float(looptime):g} s. {hints.SEQUENTIAL}"
+    assert call["peak"] == 20, f"expected 20 requests in flight at once, at most {call['peak']} were. {hints.SEQUENTIAL}"
+    assert took(call) == 1, f"expected 1 s of loop time, took {took(call):g} s. {hints.SEQUENTIAL}"
 
 
 @pytest.mark.points(1)
-async def test_check_urls_empty(mock_http):
+def test_check_urls_empty(student):
     """check_urls(session, []) returns {}."""
-    async with aiohttp.ClientSession() as session:
-        result = await within(http_client.check_urls(session, []), 10, what="check_urls([])")
-    assert_same(result, {}, what="check_urls(session, [])")
+    seen = run(student, session={}, routes=[], calls=[{"function": "check_urls", "args": [[]], "within": 10}],
+               what="check_urls([])")
+    assert_same(unwrap(seen["calls"][0]["outcome"], what="check_urls([])"), {}, what="check_urls(session, [])")
 
 
 @pytest.mark.points(1)
-async def test_check_urls_accepts_any_iterable(mock_http, traffic):
+def test_check_urls_accepts_any_iterable(student):
     """check_urls takes any iterable of URLs, such as a generator that can be read only once."""
-    paths = ["one", "two", "three"]
-    for path in paths:
-        mock_http.get(f"{API}/{path}", callback=traffic.reply(status=200, body=""))
-    async with aiohttp.ClientSession() as session:
-        result = await must_not_raise(http_client.check_urls(session, (f"{API}/{p}" for p in paths)), 30, what="check_urls")
-    assert_same(result, {f"{API}/{p}": 200 for p in paths}, what="check_urls' result for a generator of 3 URLs")
+    paths = words(student.rng, student.rng.randint(3, 5))
+    urls = [f"{API}/{p}" for p in paths]
+    seen = run(student, session={}, routes=[{"url": url, "status": 200, "body": ""} for url in urls],
+               calls=[{"function": "check_urls", "args": [urls], "generator_arg": 0, "within": 30}], what="check_urls")
+    result = must_not_raise(seen["calls"][0]["outcome"], what="check_urls")
+    assert_same(result, {url: 200 for url in urls}, what=f"check_urls' result for a generator of {len(urls)} URLs")
 
 
 # --- download ------------------------------------------------------------------------------
 
 
 @pytest.mark.points(3)
-async def test_download_error_status_raises_and_creates_no_file(mock_http, traffic, tmp_path):
+def test_download_error_status_raises_and_creates_no_file(student):
     """download raises ApiError on a 404 or 500 and creates no file; a good URL still downloads."""
-    mock_http.get(f"{API}/missing.bin", callback=traffic.reply(status=404, body="not here"))
-    mock_http.get(f"{API}/broken.bin", callback=traffic.reply(status=500, body="oops"))
-    mock_http.get(f"{API}/good.bin", callback=traffic.reply(body=b"\x00\x01" * 5000, content_type="application/octet-stream"))
-    async with aiohttp.ClientSession() as session:
-        for name, status in [("missing.bin", 404), ("broken.bin", 500)]:
-            dest = tmp_path / name
-            err = await expect_api_error(
-                http_client.download(session, f"{API}/{name}", dest), what=f"download of a {status} answer"
-            )
-            assert_same(err.status, status, what="ApiError.status")
-            left = sorted(p.name for p in tmp_path.iterdir())
-            assert left == [], f"download should create no file on a {status} answer (no dest, no temporary file), found {left!r}"
-        good = tmp_path / "good.bin"
-        written = await within(http_client.download(session, f"{API}/good.bin", str(good)), 10, what="download")
-    assert good.is_file() and good.read_bytes() == b"\x00\x01" * 5000, "a 200 answer should be written to dest (a str path)"
-    left = sorted(p.name for p in tmp_path.iterdir())
+    rng = student.rng
+    unit, times = rng.randbytes(rng.randint(2, 8)), rng.randint(1000, 3000)
+    good_body = unit * times
+    seen = run(student, session={},
+               routes=[{"url": f"{API}/missing.bin", "status": 404, "body": f"not here ({word(rng)})"},
+                       {"url": f"{API}/broken.bin", "status": 500, "body": f"oops {word(rng)}"},
+                       {"url": f"{API}/good.bin", "body": {"repeat": unit, "times": times},
+                        "content_type": "application/octet-stream"}],
+               calls=[{"function": "download", "args": [f"{API}/missing.bin"], "dest": "missing.bin", "within": 30},
+                      {"function": "download", "args": [f"{API}/broken.bin"], "dest": "broken.bin", "within": 30},
+                      {"function": "download", "args": [f"{API}/good.bin"], "dest": "good.bin", "dest_as": "str",
+                       "within": 10}], what="download")
+    for call, status in zip(seen["calls"], (404, 500)):
+        err = expect_api_error(call, what=f"download of a {status} answer")
+        assert_same(err.status, status, what="ApiError.status")
+        left = sorted(call["files"])
+        assert left == [], f"download should create no file on a {status} answer (no dest, no temporary file), found {left!r}"
+    good = seen["calls"][2]
+    written = unwrap(good["outcome"], what="download")
+    assert good["files"].get("good.bin", {}).get("sha256") == digest(good_body), (
+        "a 200 answer should be written to dest (a str path)"
+    )
+    left = sorted(good["files"])
     assert left == ["good.bin"], f"after a complete download only dest should be left, found {left!r}"
-    assert_same(written, 10000, what="download's return value (bytes written)")
+    assert_same(written, len(good_body), what="download's return value (bytes written)")
 
 
 @pytest.mark.points(2)
-async def test_download_chunk_size_one_and_status_boundaries(mock_http, traffic, tmp_path):
+def test_download_chunk_size_one_and_status_boundaries(student):
     """chunk_size=1 is valid (a 600-byte body arrives whole); a 399 answer is downloaded; a 400 (body not UTF-8) raises ApiError and writes nothing."""
-    body = bytes(range(200)) * 3
-    mock_http.get(f"{API}/tiny.bin", callback=traffic.reply(body=body, content_type="application/octet-stream"))
-    mock_http.get(f"{API}/odd.bin", callback=traffic.reply(status=399, body=b"399 body", content_type="application/octet-stream"))
-    mock_http.get(f"{API}/bad.bin", callback=traffic.reply(status=400, body=b"bad \xff request", content_type="text/plain"))
-    async with aiohttp.ClientSession() as session:
-        tiny = tmp_path / "tiny.bin"
-        try:
-            written = await within(http_client.download(session, f"{API}/tiny.bin", tiny, chunk_size=1), 30,
-                                   what="download(chunk_size=1)")
-        except ValueError as exc:
-            pytest.fail(f"chunk_size=1 is a valid chunk size, download raised {exc!r}")
-        assert_same(written, len(body), what="download(chunk_size=1)'s return value")
-        assert tiny.read_bytes() == body, "download(chunk_size=1) should write the whole body, byte for byte"
-        odd = tmp_path / "odd.bin"
-        written = await within(http_client.download(session, f"{API}/odd.bin", odd), 10, what="download of a 399")
-        assert_same(written, 8, what="download's return value for a 399 answer (not an error status)")
-        assert odd.read_bytes() == b"399 body", "a 399 answer is not an error: its body should be written to dest"
-        err = await expect_api_error(http_client.download(session, f"{API}/bad.bin", tmp_path / "bad.bin"),
-                                     what="download of a 400 answer")
+    rng = student.rng
+    body, odd_body = rng.randbytes(600), f"399 {word(rng)}".encode()
+    seen = run(student, session={},
+               routes=[{"url": f"{API}/tiny.bin", "body": body, "content_type": "application/octet-stream"},
+                       {"url": f"{API}/odd.bin", "status": 399, "body": odd_body,
+                        "content_type": "application/octet-stream"},
+                       {"url": f"{API}/bad.bin", "status": 400, "body": b"bad \xff request", "content_type": "text/plain"}],
+               calls=[{"function": "download", "args": [f"{API}/tiny.bin"], "dest": "tiny.bin",
+                       "kwargs": {"chunk_size": 1}, "within": 30},
+                      {"function": "download", "args": [f"{API}/odd.bin"], "dest": "odd.bin", "within": 10},
+                      {"function": "download", "args": [f"{API}/bad.bin"], "dest": "bad.bin", "within": 30}],
+               what="download")
+    tiny, odd, bad = seen["calls"]
+    error = raised(tiny["outcome"])
+    if error is not None and error.is_a("ValueError"):
+        pytest.fail(f"chunk_size=1 is a valid chunk size, download raised {error!r}")
+    written = unwrap(tiny["outcome"], what="download(chunk_size=1)")
+    assert_same(written, len(body), what="download(chunk_size=1)'s return value")
+    assert tiny["files"].get("tiny.bin", {}).get("sha256") == digest(body), (
+        "download(chunk_size=1) should write the whole body, byte for byte"
+    )
+    written = unwrap(odd["outcome"], what="download of a 399")
+    assert_same(written, len(odd_body), what="download's return value for a 399 answer (not an error status)")
+    assert odd["files"].get("odd.bin", {}).get("sha256") == digest(odd_body), (
+        "a 399 answer is not an error: its body should be written to dest"
+    )
+    err = expect_api_error(bad, what="download of a 400 answer")
     assert_same(err.status, 400, what="ApiError.status")
-    left = sorted(p.name for p in tmp_path.iterdir())
+    left = sorted(bad["files"])
     assert left == ["odd.bin", "tiny.bin"], f"a 400 answer should leave no file behind; the folder holds {left!r}"
 
 
 @pytest.mark.points(1)
-async def test_download_closes_the_file_it_writes(mock_http, traffic, tmp_path):
+def test_download_closes_the_file_it_writes(student):
     """download closes the file it writes (no "unclosed file" ResourceWarning) before it returns."""
-    mock_http.get(f"{API}/a.bin", callback=traffic.reply(body=b"abc" * 1000, content_type="application/octet-stream"))
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ResourceWarning)
-        async with aiohttp.ClientSession() as session:
-            await within(http_client.download(session, f"{API}/a.bin", tmp_path / "a.bin"), 10, what="download")
-        gc.collect()
-    unclosed = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning) and "unclosed file" in str(w.message)]
+    rng = student.rng
+    seen = run(student, session={},
+               routes=[{"url": f"{API}/a.bin", "body": {"repeat": rng.randbytes(3), "times": rng.randint(500, 2000)},
+                        "content_type": "application/octet-stream"}],
+               calls=[{"function": "download", "args": [f"{API}/a.bin"], "dest": "a.bin", "within": 10,
+                       "resource_warnings": True}], what="download")
+    call = seen["calls"][0]
+    unwrap(call["outcome"], what="download")
+    unclosed = [message for message in call["resource_warnings"] if "unclosed file" in message]
     assert not unclosed, (
         f"download left the file it wrote open ({unclosed[0]}): open it with `with open(dest, 'wb') as file:` "
         "so it is closed (and flushed) before download returns or raises"
@@ -377,57 +492,75 @@ async def test_download_closes_the_file_it_writes(mock_http, traffic, tmp_path):
 
 
 @pytest.mark.points(3)
-async def test_fetch_users_many_concurrently_in_input_order(mock_http, traffic, session_spy, looptime):
+def test_fetch_users_many_concurrently_in_input_order(student):
     """fetch_users for 8 ids runs all 8 requests at once and returns the bodies in input order."""
-    ids = [5, 3, 8, 1, 7, 2, 6, 4]
-    for user_id in ids:
-        mock_http.get(f"{API}/users/{user_id}", callback=traffic.reply(payload={"id": user_id}, delay=user_id))
-    result = await within(http_client.fetch_users(API, ids), 60, what="fetch_users")
+    rng = student.rng
+    ids = rng.sample(range(1, 100), 8)
+    delays = rng.sample(range(1, 12), 8)
+    seen = run(student, routes=[{"url": f"{API}/users/{user_id}", "json": {"id": user_id}, "delay": delay}
+                                for user_id, delay in zip(ids, delays)],
+               calls=[{"function": "fetch_users", "args": [API, ids], "within": 60}], what="fetch_users")
+    call = seen["calls"][0]
+    result = unwrap(call["outcome"], what="fetch_users")
     assert same(result, [{"id": i} for i in ids]), f"expected the bodies in input order {ids!r}, got {result!r}"
-    assert traffic.peak == 8, f"expected 8 requests in flight at once, at most {traffic.peak} were. {hints.SEQUENTIAL}"
-    assert looptime == 8, f"expected 8 s of loop time (the slowest request), took {float(looptime):g} s. {hints.SEQUENTIAL}"
-    assert len(session_spy.sessions) == 1, f"expected exactly one ClientSession, fetch_users opened {len(session_spy.sessions)}"
-    session_spy.assert_all_closed(what="fetch_users")
+    assert call["peak"] == 8, f"expected 8 requests in flight at once, at most {call['peak']} were. {hints.SEQUENTIAL}"
+    assert took(call) == max(delays), (
+        f"expected {max(delays)} s of loop time (the slowest request), took {took(call):g} s. {hints.SEQUENTIAL}"
+    )
+    assert call["sessions_created"] == 1, f"expected exactly one ClientSession, fetch_users opened {call['sessions_created']}"
+    assert_all_closed(call, what="fetch_users")
 
 
 @pytest.mark.points(3)
-async def test_fetch_users_error_raises_api_error_and_closes_the_session(mock_http, traffic, session_spy):
+def test_fetch_users_error_raises_api_error_and_closes_the_session(student):
     """fetch_users raises ApiError when one user answers 404, through one session that ends up closed."""
-    mock_http.get(f"{API}/users/1", callback=traffic.reply(payload={"id": 1}, delay=2))
-    mock_http.get(f"{API}/users/2", callback=traffic.reply(status=404, body="no user 2", delay=1))
-    mock_http.get(f"{API}/users/3", callback=traffic.reply(payload={"id": 3}, delay=2))
-    err = await expect_api_error(http_client.fetch_users(API, [1, 2, 3]), what="fetch_users with a 404")
+    rng = student.rng
+    ids = rng.sample(range(1, 100), 3)
+    missing = ids[rng.randint(1, 2)]  # not the first: the user before it is still loading when it fails
+    slow = rng.randint(2, 5)
+    routes = [{"url": f"{API}/users/{i}", "json": {"id": i}, "delay": slow} for i in ids if i != missing]
+    routes.append({"url": f"{API}/users/{missing}", "status": 404, "body": f"no user {missing}",
+                   "delay": rng.randint(1, slow - 1)})
+    seen = run(student, routes=routes, calls=[{"function": "fetch_users", "args": [API, ids], "within": 30}],
+               what="fetch_users")
+    call = seen["calls"][0]
+    err = expect_api_error(call, what="fetch_users with a 404")
     assert_same(err.status, 404, what="ApiError.status")
-    assert len(session_spy.sessions) == 1, f"expected exactly one ClientSession, fetch_users opened {len(session_spy.sessions)}"
-    session_spy.assert_all_closed(what="fetch_users (after an error status)")
+    assert call["sessions_created"] == 1, f"expected exactly one ClientSession, fetch_users opened {call['sessions_created']}"
+    assert_all_closed(call, what="fetch_users (after an error status)")
 
 
 @pytest.mark.points(2)
-async def test_fetch_users_closes_the_session_when_cancelled(mock_http, traffic, session_spy):
+def test_fetch_users_closes_the_session_when_cancelled(student):
     """Cancelling fetch_users mid-flight propagates CancelledError and still closes its session."""
-    for user_id in (1, 2):
-        mock_http.get(f"{API}/users/{user_id}", callback=traffic.reply(payload={"id": user_id}, delay=10))
-    task = asyncio.create_task(http_client.fetch_users(API, [1, 2]))
-    await asyncio.sleep(1)
-    if task.done():
-        result = task.result()  # re-raises fetch_users' own exception, if any
-        pytest.fail(f"fetch_users returned {result!r} before its 10-second requests could finish")
-    assert traffic.in_flight == 2, (
-        f"after 1 s both requests should be in flight, {traffic.in_flight} were. {hints.SEQUENTIAL}"
+    rng = student.rng
+    ids, delay = rng.sample(range(1, 100), 2), rng.randint(8, 15)
+    cancel_after = rng.randint(1, 3)
+    seen = run(student, routes=[{"url": f"{API}/users/{i}", "json": {"id": i}, "delay": delay} for i in ids],
+               calls=[{"function": "fetch_users", "args": [API, ids], "cancel_after": cancel_after, "within": 10}],
+               what="fetch_users")
+    call = seen["calls"][0]
+    outcome = call["outcome"]
+    if call.get("done_before_cancel", True):
+        if "value" in outcome:
+            pytest.fail(f"fetch_users returned {outcome['value']!r} before its {delay}-second requests could finish")
+        unwrap(outcome, what="fetch_users")  # fetch_users' own exception, if any
+    assert call["in_flight_at_cancel"] == 2, (
+        f"after {cancel_after} s both requests should be in flight, {call['in_flight_at_cancel']} were. {hints.SEQUENTIAL}"
     )
-    task.cancel()
-    try:
-        await within(task, 10, what="fetch_users after cancel()")
-    except asyncio.CancelledError:
-        pass
-    else:
-        pytest.fail(f"fetch_users should propagate the cancellation, it returned instead. {hints.SWALLOWED_CANCEL}")
-    session_spy.assert_all_closed(what="fetch_users (when cancelled)")
+    error = raised(outcome)
+    if error is None or not error.is_a("CancelledError"):
+        if "value" in outcome:
+            pytest.fail(f"fetch_users should propagate the cancellation, it returned instead. {hints.SWALLOWED_CANCEL}")
+        unwrap(outcome, what="fetch_users after cancel()")
+    assert_all_closed(call, what="fetch_users (when cancelled)")
 
 
 @pytest.mark.points(1)
-async def test_fetch_users_no_ids(mock_http, session_spy):
+def test_fetch_users_no_ids(student):
     """fetch_users(base_url, []) returns [] and leaves no session open."""
-    result = await within(http_client.fetch_users(API, []), 10, what="fetch_users([])")
-    assert_same(result, [], what="fetch_users(base_url, [])")
-    session_spy.assert_all_closed(what="fetch_users([])")
+    seen = run(student, routes=[], calls=[{"function": "fetch_users", "args": [API, []], "within": 10}],
+               what="fetch_users([])")
+    call = seen["calls"][0]
+    assert_same(unwrap(call["outcome"], what="fetch_users([])"), [], what="fetch_users(base_url, [])")
+    assert_all_closed(call, what="fetch_users([])")

@@ -2,371 +2,347 @@
 
 These show that the client works with real sockets: timeouts that really fire,
 a large body that really streams, a connection that really drops midway.
-The server runs in the test's own loop, so its `asyncio.sleep` is virtual too.
+The server runs in the scenario's own loop (``coursekit/probes/p06.py``,
+``served_calls``), so its `asyncio.sleep` is virtual too; the test describes
+its routes, and ``{base}`` in a URL stands for the server's address. Ids,
+names, tokens, payloads, bodies and chunk sizes are drawn per run from
+``student.rng``; the expected values are computed here.
 """
-import asyncio
-import gc
-import json
-import tracemalloc
+import hashlib
+from types import SimpleNamespace
 
-import aiohttp
 import pytest
-from aiohttp import web
 
-import http_client
 from coursekit import hints
-from coursekit.http import closed_port, must_not_raise, serve
-from coursekit.testing import assert_same, same, within
+from coursekit.hints import describe_parts
+from coursekit.judge import raised, unwrap
+from coursekit.probes import p06
+from coursekit.testing import assert_same, same
 
+STUDENT_MODULE = "http_client"
+WORDS = ("alpha", "bravo", "delta", "echo", "kilo", "lima", "oscar", "romeo", "sierra", "tango", "zulu")
 # Files are real files, so both ways of writing them count: straight into
 # dest, or into a temporary file beside it (dest + ".part") renamed into place
 # at the end. The grader's disk limit (disk_mb) leaves room for the 8 MiB body
 # twice over.
-MEDIUM = bytes(range(256)) * (3 * 1024)  # 768 KiB
-BIG = bytes(range(256)) * (32 * 1024)  # 8 MiB, built once, outside any memory measurement
+MEDIUM_TIMES = 3 * 1024  # a 256-byte unit this many times: 768 KiB
+BIG_TIMES = 32 * 1024  # 8 MiB, built by the server before any memory measurement
 SERVER_CHUNK = 64 * 1024
 
 
-class Backend:
-    """A small real aiohttp app that counts the requests in flight."""
-
-    def __init__(self) -> None:
-        self.in_flight = 0
-        self.peak = 0
-        self.seen_headers: list[dict[str, str]] = []
-
-    def app(self) -> web.Application:
-        app = web.Application()
-        app.router.add_get("/users/{id}", self.user)
-        app.router.add_get("/whoami", self.whoami)
-        app.router.add_post("/echo", self.echo)
-        app.router.add_post("/nothing", self.nothing)
-        app.router.add_get("/missing", self.missing)
-        app.router.add_get("/slow", self.slow)
-        app.router.add_get("/big", self.big)
-        app.router.add_get("/medium", self.medium)
-        app.router.add_get("/truncated", self.truncated)
-        app.router.add_get("/stalls", self.stalls)
-        app.router.add_post("/stalls", self.stalls)
-        return app
-
-    async def user(self, request: web.Request) -> web.Response:
-        self.in_flight += 1
-        self.peak = max(self.peak, self.in_flight)
-        try:
-            await asyncio.sleep(1)
-        finally:
-            self.in_flight -= 1
-        user_id = int(request.match_info["id"])
-        if user_id == 0:
-            return web.Response(status=404, text="no user 0")
-        return web.json_response({"id": user_id, "name": f"user{user_id}"})
-
-    async def whoami(self, request: web.Request) -> web.Response:
-        self.seen_headers.append(dict(request.headers))
-        body = json.dumps({"token": request.headers.get("X-Token"), "q": request.query.get("q")})
-        return web.Response(text=body, content_type="text/plain")
-
-    async def echo(self, request: web.Request) -> web.Response:
-        if request.content_type != "application/json":
-            return web.Response(status=415, text=f"expected application/json, got {request.content_type}")
-        return web.json_response({"got": await request.json()}, status=201)
-
-    async def nothing(self, request: web.Request) -> web.Response:
-        await request.read()
-        return web.Response(status=204)
-
-    async def missing(self, request: web.Request) -> web.Response:
-        return web.Response(status=404, text="nothing here")
-
-    async def slow(self, request: web.Request) -> web.Response:
-        await asyncio.sleep(30)
-        return web.Response(text="late")
-
-    async def big(self, request: web.Request) -> web.StreamResponse:
-        return await self.stream(request, BIG)
-
-    async def medium(self, request: web.Request) -> web.StreamResponse:
-        return await self.stream(request, MEDIUM)
-
-    async def stream(self, request: web.Request, body: bytes) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
-        response.content_length = len(body)
-        await response.prepare(request)
-        view = memoryview(body)
-        for start in range(0, len(body), SERVER_CHUNK):
-            await response.write(view[start:start + SERVER_CHUNK])
-        await response.write_eof()
-        return response
-
-    async def stalls(self, request: web.Request) -> web.StreamResponse:
-        """Headers and the first bytes of a 1000-byte body at once, the rest only 60 s later."""
-        await request.read()
-        response = web.StreamResponse(headers={"Content-Type": "application/json"})
-        response.content_length = 1000
-        await response.prepare(request)
-        await response.write(b'{"pad": "')
-        await asyncio.sleep(60)
-        await response.write(b"x" * 989 + b'"}')
-        return response
-
-    async def truncated(self, request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
-        response.content_length = 100_000
-        await response.prepare(request)
-        await response.write(b"x" * 30_000)
-        await asyncio.sleep(0.1)
-        assert request.transport is not None, "test server: the connection is already gone"
-        request.transport.close()  # the connection drops 30 000 bytes into a 100 000-byte body
-        return response
+def word(rng):
+    """A short word with a per-run number."""
+    return f"{rng.choice(WORDS)}{rng.randrange(100)}"
 
 
-async def failure_name(session: aiohttp.ClientSession, url: str) -> str:
-    """The class name of the exception aiohttp itself raises for ``url`` on ``session``."""
-    try:
-        async with session.get(url) as response:
-            await response.read()
-    except Exception as exc:  # noqa: BLE001
-        return type(exc).__name__
-    raise AssertionError(f"test setup: {url} was expected to fail")
+def serve(student, *, routes, calls, session=None, what):
+    """The loopback scenario's report: ``calls`` (one report per call), ``base`` (the server's URL), ``refused``."""
+    return student.run(p06.served_calls, server_routes=routes, calls=calls, session=session).value(what)
+
+
+def took(call):
+    """The loop time a call took."""
+    return call["end"] - call["start"]
+
+
+def body(rng, times):
+    """A streamed body: a per-run 256-byte unit ``times`` times (its description, its bytes)."""
+    unit = rng.randbytes(256)
+    return {"repeat": unit, "times": times}, unit * times
+
+
+def spaced(number):
+    """``30 000`` for 30000."""
+    return f"{number:,}".replace(",", " ")
+
+
+def digest(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def stream(path, described):
+    """A route streaming ``described`` in the server's chunks, its length announced."""
+    return {"path": path, "stream": {"body": described, "chunk": SERVER_CHUNK}}
+
+
+def whoami(path="/whoami"):
+    """A route answering, as text/plain JSON, the X-Token header and the q parameter it received."""
+    return {"path": path, "echo_request": {"headers": ["X-Token"], "query": ["q"]}}
+
+
+def echoed(token=None, q=None):
+    """What ``whoami`` answers for that token and query."""
+    return {"headers": {"X-Token": token}, "query": {"q": q}}
+
+
+def api_error_of(call):
+    """The ApiError's ``.status``, ``.url`` and ``.body``, or None if the call raised none."""
+    if call["api_error"] is None:
+        return None
+    return SimpleNamespace(**unwrap(call["api_error"], what="reading the ApiError's .status, .url and .body"))
+
+
+def assert_all_closed(call, *, what):
+    """Fail if a session the call opened is still open."""
+    assert call["sessions_open"] == 0, (
+        f"{what} left {call['sessions_open']} aiohttp.ClientSession(s) open. {hints.SESSION_LEFT_OPEN}"
+    )
+
+
+def failure_name(call, url):
+    """The class name of the exception aiohttp itself raised for ``url`` (a plain ``session.get``)."""
+    error = raised(call["outcome"])
+    if error is None:
+        raise AssertionError(f"test setup: {url} was expected to fail")
+    return error.name
 
 
 @pytest.mark.points(3)
-async def test_live_fetch_users_end_to_end(session_spy, looptime):
+def test_live_fetch_users_end_to_end(student):
     """Against a real server, fetch_users gets 5 users at once through one session and closes it."""
-    backend = Backend()
-    async with serve(backend.app()) as base:
-        ids = [4, 2, 5, 1, 3]
-        result = await within(http_client.fetch_users(base, ids), 30, what="fetch_users")
-        expected = [{"id": i, "name": f"user{i}"} for i in ids]
-        assert same(result, expected), f"expected {expected!r} (input order), got {result!r}"
-        assert backend.peak == 5, (
-            f"the server should see all 5 requests at once, it saw at most {backend.peak}. {hints.SEQUENTIAL}"
-        )
-        assert looptime == pytest.approx(1, abs=0.5), (
-            f"5 one-second requests at once should take about 1 s, took {float(looptime):g} s. {hints.SEQUENTIAL}"
-        )
-        assert len(session_spy.sessions) == 1, f"expected exactly one ClientSession, got {len(session_spy.sessions)}"
-        session_spy.assert_all_closed(what="fetch_users")
+    rng = student.rng
+    ids = rng.sample(range(1, 100), 5)
+    missing = rng.choice([i for i in range(100) if i not in ids])
+    names = {i: f"{word(rng)}-{i}" for i in ids}
+    routes = [{"path": f"/users/{i}", "json": {"id": i, "name": names[i]}, "delay": 1} for i in ids]
+    routes.append({"path": f"/users/{missing}", "status": 404, "text": f"no user {missing}", "delay": 1})
+    seen = serve(student, routes=routes, what="fetch_users",
+                 calls=[{"function": "fetch_users", "args": ["{base}", ids], "within": 30},
+                        {"function": "fetch_users", "args": ["{base}", [ids[0], missing]], "within": 30}])
+    first, failing = seen["calls"]
+    result = unwrap(first["outcome"], what="fetch_users")
+    expected = [{"id": i, "name": names[i]} for i in ids]
+    assert same(result, expected), f"expected {expected!r} (input order), got {result!r}"
+    assert first["peak"] == 5, (
+        f"the server should see all 5 requests at once, it saw at most {first['peak']}. {hints.SEQUENTIAL}"
+    )
+    assert took(first) == pytest.approx(1, abs=0.5), (
+        f"5 one-second requests at once should take about 1 s, took {took(first):g} s. {hints.SEQUENTIAL}"
+    )
+    assert first["sessions_created"] == 1, f"expected exactly one ClientSession, got {first['sessions_created']}"
+    assert_all_closed(first, what="fetch_users")
 
-        err = None
-        try:
-            await within(http_client.fetch_users(base, [1, 0]), 30, what="fetch_users")
-        except http_client.ApiError as exc:
-            err = exc
-        except NotImplementedError:
-            raise
-        except Exception as exc:  # noqa: BLE001
+    err = api_error_of(failing)
+    if err is None:
+        outcome = failing["outcome"]
+        error = raised(outcome)
+        if error is not None and not error.is_a("NotImplementedError"):
             extra = ""
-            if isinstance(exc, BaseExceptionGroup):
+            if error.is_a("BaseExceptionGroup"):
                 extra = " (a TaskGroup wraps failures in an ExceptionGroup: catch it with `except* ApiError` and re-raise the ApiError)"
-            pytest.fail(f"fetch_users should raise ApiError for a 404, it raised {hints.describe(exc)}{extra}")
-        assert err is not None and same((err.status, err.body), (404, "no user 0")), (
-            f"expected ApiError(404, ..., 'no user 0') for user 0, got {err!r}"
-        )
-        session_spy.assert_all_closed(what="fetch_users (after an error status)")
+            pytest.fail(f"fetch_users should raise ApiError for a 404, it raised {describe_parts(error.name, error.message)}{extra}")
+        unwrap(outcome, what="fetch_users")
+    assert err is not None and same((err.status, err.body), (404, f"no user {missing}")), (
+        f"expected ApiError(404, ..., 'no user {missing}') for user {missing}, got {failing['outcome']!r}"
+    )
+    assert_all_closed(failing, what="fetch_users (after an error status)")
 
 
 @pytest.mark.points(4)
-async def test_live_make_session_get_json_and_post_json(session_spy):
+def test_live_make_session_get_json_and_post_json(student):
     """Against a real server: make_session's base_url and headers, get_json, post_json, 204 and 404."""
-    backend = Backend()
-    async with serve(backend.app()) as base:
-        async with http_client.make_session(base, headers={"X-Token": "abc"}) as session:
-            who = await within(http_client.get_json(session, "/whoami", params={"q": "x"}), 10, what="get_json")
-            assert same(who, {"token": "abc", "q": "x"}), (
-                "the server should see the default header X-Token: abc and the query q=x "
-                f"(answer served as text/plain), it answered {who!r}"
-            )
-            echoed = await within(http_client.post_json(session, "/echo", {"name": "Ada", "tags": [1]}), 10, what="post_json")
-            assert same(echoed, {"got": {"name": "Ada", "tags": [1]}}), (
-                f"the server should receive the payload as an application/json body and echo it, got {echoed!r}"
-            )
-            nothing = await within(http_client.post_json(session, "/nothing", {"x": 1}), 10, what="post_json")
-            assert nothing is None, f"expected None for a 204 answer, got {nothing!r}"
-            try:
-                await within(http_client.get_json(session, "/missing"), 10, what="get_json")
-            except http_client.ApiError as err:
-                assert same((err.status, err.body), (404, "nothing here")), (
-                    f"expected ApiError status 404 and body 'nothing here', got {err.status!r}, {err.body!r}"
-                )
-                assert isinstance(err.url, str) and "/missing" in err.url, f"expected ApiError.url for /missing, got {err.url!r}"
-            else:
-                pytest.fail("get_json should raise ApiError for a 404 answer")
-    session_spy.assert_all_closed(what="the test's session")
+    rng = student.rng
+    token, q = f"tok{rng.randrange(10**6)}", word(rng)
+    payload = {"name": word(rng), "tags": [rng.randrange(100) for _ in range(rng.randint(1, 3))]}
+    nothing_here = f"nothing here ({word(rng)})"
+    seen = serve(student, what="make_session",
+                 routes=[whoami(), {"path": "/echo", "method": "POST", "echo_json": {"status": 201}},
+                         {"path": "/nothing", "method": "POST", "status": 204},
+                         {"path": "/missing", "status": 404, "text": nothing_here}],
+                 session={"make_session": {"args": ["{base}"], "kwargs": {"headers": {"X-Token": token}}}},
+                 calls=[{"function": "get_json", "args": ["/whoami"], "kwargs": {"params": {"q": q}}, "within": 10},
+                        {"function": "post_json", "args": ["/echo", payload], "within": 10},
+                        {"function": "post_json", "args": ["/nothing", {"x": 1}], "within": 10},
+                        {"function": "get_json", "args": ["/missing"], "within": 10}])
+    unwrap(seen["made"], what="make_session")
+    who_call, echo_call, nothing_call, missing_call = seen["calls"]
+    who = unwrap(who_call["outcome"], what="get_json")
+    assert same(who, echoed(token, q)), (
+        f"the server should see the default header X-Token: {token} and the query q={q} "
+        f"(answer served as text/plain), it answered {who!r}"
+    )
+    got = unwrap(echo_call["outcome"], what="post_json")
+    assert same(got, {"got": payload}), (
+        f"the server should receive the payload as an application/json body and echo it, got {got!r}"
+    )
+    nothing = unwrap(nothing_call["outcome"], what="post_json")
+    assert nothing is None, f"expected None for a 204 answer, got {nothing!r}"
+    err = api_error_of(missing_call)
+    if err is None:
+        if "value" in missing_call["outcome"]:
+            pytest.fail("get_json should raise ApiError for a 404 answer")
+        unwrap(missing_call["outcome"], what="get_json")
+    assert same((err.status, err.body), (404, nothing_here)), (
+        f"expected ApiError status 404 and body {nothing_here!r}, got {err.status!r}, {err.body!r}"
+    )
+    assert isinstance(err.url, str) and "/missing" in err.url, f"expected ApiError.url for /missing, got {err.url!r}"
+    assert seen["sessions_left_open"] == 0, (
+        f"the test's session left {seen['sessions_left_open']} aiohttp.ClientSession(s) open. {hints.SESSION_LEFT_OPEN}"
+    )
 
 
 @pytest.mark.points(3)
-async def test_live_check_urls_timeout_refused_and_statuses(looptime):
+def test_live_check_urls_timeout_refused_and_statuses(student):
     """Against a real server: statuses, a real timeout and a refused connection, all at once, never raising."""
-    backend = Backend()
-    async with serve(backend.app()) as base:
-        refused = f"http://127.0.0.1:{closed_port()}/"
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=1)) as session:
-            slow_name = await failure_name(session, f"{base}/slow")
-            refused_name = await failure_name(session, refused)
-            urls = [f"{base}/whoami", f"{base}/missing", f"{base}/slow", f"{base}/slow?again=1", refused]
-            start = asyncio.get_running_loop().time()
-            result = await must_not_raise(http_client.check_urls(session, urls), 30, what="check_urls")
-            elapsed = asyncio.get_running_loop().time() - start
+    rng = student.rng
+    slow = f"/{word(rng)}"
+    urls = ["{base}/whoami", "{base}/missing", "{base}" + slow, "{base}" + slow + f"?again={rng.randint(1, 9)}",
+            "{refused}/"]
+    seen = serve(student, session={"total": 1}, what="check_urls",
+                 routes=[whoami(), {"path": "/missing", "status": 404, "text": "nothing here"},
+                         {"path": slow, "delay": 30, "text": "late"}],
+                 calls=[{"get": "{base}" + slow, "read": True}, {"get": "{refused}/", "read": True},
+                        {"function": "check_urls", "args": [urls], "within": 30}])
+    slow_call, refused_call, call = seen["calls"]
+    fill = {"{base}": seen["base"], "{refused}": seen["refused"]}
+    urls = [next(url.replace(mark, text) for mark, text in fill.items() if mark in url) for url in urls]
+    slow_name, refused_name = failure_name(slow_call, urls[2]), failure_name(refused_call, urls[4])
+    outcome = call["outcome"]
+    error = raised(outcome)
+    if error is not None and not error.is_a("NotImplementedError"):
+        pytest.fail(f"check_urls must never raise for one URL, it raised {describe_parts(error.name, error.message)}")
+    result = unwrap(outcome, what="check_urls")
     expected = {urls[0]: 200, urls[1]: 404, urls[2]: slow_name, urls[3]: slow_name, urls[4]: refused_name}
     assert same(result, expected), (
         f"expected {expected!r}: the status, or the class name of the exception aiohttp raised, got {result!r}"
     )
-    assert elapsed == pytest.approx(1, abs=0.5), (
-        f"two requests timing out after 1 s at the same time should take about 1 s, took {elapsed:g} s. {hints.SEQUENTIAL}"
+    assert took(call) == pytest.approx(1, abs=0.5), (
+        f"two requests timing out after 1 s at the same time should take about 1 s, took {took(call):g} s. {hints.SEQUENTIAL}"
     )
 
 
 @pytest.mark.points(1)
-async def test_live_check_urls_gives_each_connection_back(looptime):
+def test_live_check_urls_gives_each_connection_back(student):
     """On a session allowing 2 connections, check_urls of 5 URLs with large bodies finishes: each response is released once its status is read."""
-    backend = Backend()
-    async with serve(backend.app()) as base:
-        urls = [f"{base}/medium?copy={i}" for i in range(5)]
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=2)) as session:
-            # A response left open holds its connection until the garbage collector finds it: keep the
-            # collector out of the way, so the outcome does not depend on when it happens to run.
-            gc_was_enabled = gc.isenabled()
-            gc.disable()
-            try:
-                async with asyncio.timeout(30):
-                    result = await http_client.check_urls(session, urls)
-            except TimeoutError:
-                pytest.fail(
-                    "check_urls never finished: with at most 2 connections, the first 2 responses were never "
-                    "released, so the other requests waited for a free connection forever. Use "
-                    "`async with session.get(url) as response:` (it releases the connection), or call "
-                    "response.release()."
-                )
-            finally:
-                if gc_was_enabled:
-                    gc.enable()
+    described, _ = body(student.rng, MEDIUM_TIMES)
+    urls = [f"{{base}}/medium?copy={i}" for i in student.rng.sample(range(100), 5)]
+    # A response left open holds its connection until the garbage collector finds it: the scenario keeps
+    # the collector out of the way (gc_off), so the outcome does not depend on when it happens to run.
+    seen = serve(student, session={"limit": 2}, routes=[stream("/medium", described)], what="check_urls",
+                 calls=[{"function": "check_urls", "args": [urls], "within": 30, "gc_off": True}])
+    outcome = seen["calls"][0]["outcome"]
+    if "hung" in outcome:
+        pytest.fail(
+            "check_urls never finished: with at most 2 connections, the first 2 responses were never "
+            "released, so the other requests waited for a free connection forever. Use "
+            "`async with session.get(url) as response:` (it releases the connection), or call "
+            "response.release()."
+        )
+    result = unwrap(outcome, what="check_urls")
+    urls = [url.replace("{base}", seen["base"]) for url in urls]
     assert same(result, {url: 200 for url in urls}), f"expected status 200 for the 5 URLs, got {result!r}"
 
 
 @pytest.mark.points(1)
-async def test_live_cancelled_requests_give_their_connection_back(tmp_path, looptime):
+def test_live_cancelled_requests_give_their_connection_back(student):
     """Cancelled while a body is still arriving, get_json, post_json and download each release their connection: on a 1-connection session the next request goes through."""
-    backend = Backend()
-    async with serve(backend.app()) as base:
-        async with aiohttp.ClientSession(base, connector=aiohttp.TCPConnector(limit=1)) as session:
-            calls = {
-                "get_json": lambda: http_client.get_json(session, "/stalls"),
-                "post_json": lambda: http_client.post_json(session, "/stalls", {"x": 1}),
-                "download": lambda: http_client.download(session, "/stalls", tmp_path / "stalls.bin"),
-            }
-            # A response left open holds its connection until the garbage collector finds it: keep the
-            # collector out of the way, so the outcome does not depend on when it happens to run.
-            gc_was_enabled = gc.isenabled()
-            gc.disable()
-            try:
-                for name, call in calls.items():
-                    task = asyncio.create_task(call())
-                    await asyncio.sleep(1)  # headers are in, the body is stalled
-                    if task.done():
-                        task.result()  # shows what the function ended with
-                        pytest.fail(f"{name} returned before the body was complete")
-                    task.cancel()
-                    await asyncio.wait({task}, timeout=10)
-                    try:
-                        async with asyncio.timeout(10):
-                            who = await http_client.get_json(session, "/whoami")
-                    except TimeoutError:
-                        pytest.fail(
-                            f"after {name} was cancelled mid-body, the session's only connection was never given back, "
-                            "so the next request waited forever: use `async with session.get(...) as response:` "
-                            "(it releases the connection on the way out, also on cancellation)"
-                        )
-                    assert same(who, {"token": None, "q": None}), f"the next request should work, it returned {who!r}"
-            finally:
-                if gc_was_enabled:
-                    gc.enable()
+    stall = {"head": b'{"pad": "', "tail": b"x" * 989 + b'"}', "after": 60}
+    calls = {
+        "get_json": {"function": "get_json", "args": ["/stalls"]},
+        "post_json": {"function": "post_json", "args": ["/stalls", {"x": 1}]},
+        "download": {"function": "download", "args": ["/stalls"], "dest": "stalls.bin"},
+    }
+    steps = []
+    for call in calls.values():
+        # headers are in after 1 s, the body is stalled: cancel then
+        steps.append({**call, "cancel_after": 1, "within": 10, "gc_off": True})
+        steps.append({"function": "get_json", "args": ["/whoami"], "within": 10, "gc_off": True})
+    # A response left open holds its connection until the garbage collector finds it: gc_off keeps the
+    # collector out of the way, so the outcome does not depend on when it happens to run.
+    seen = serve(student, session={"base_url": "{base}", "limit": 1}, what="the cancelled requests",
+                 routes=[{"path": "/stalls", "stall": stall}, {"path": "/stalls", "method": "POST", "stall": stall},
+                         whoami()], calls=steps)
+    reports = iter(seen["calls"])
+    for name in calls:
+        cancelled, following = next(reports), next(reports)
+        if cancelled.get("done_before_cancel", True):
+            unwrap(cancelled["outcome"], what=name)  # shows what the function ended with
+            pytest.fail(f"{name} returned before the body was complete")
+        if "hung" in following["outcome"]:
+            pytest.fail(
+                f"after {name} was cancelled mid-body, the session's only connection was never given back, "
+                "so the next request waited forever: use `async with session.get(...) as response:` "
+                "(it releases the connection on the way out, also on cancellation)"
+            )
+        who = unwrap(following["outcome"], what="get_json")
+        assert same(who, echoed()), f"the next request should work, it returned {who!r}"
 
 
 @pytest.mark.points(3)
-async def test_live_download_streams_a_large_body(tmp_path):
+def test_live_download_streams_a_large_body(student):
     """download writes a 768 KiB streamed body to dest byte for byte and returns its length."""
-    backend = Backend()
-    dest = tmp_path / "medium.bin"
-    async with serve(backend.app()) as base:
-        async with aiohttp.ClientSession() as session:
-            written = await within(
-                http_client.download(session, f"{base}/medium", str(dest), chunk_size=10000), 60, what="download"
-            )
-    assert dest.is_file(), "download should create the file dest"
-    content = dest.read_bytes()
-    assert content == MEDIUM, (
-        f"the file should hold the {len(MEDIUM)}-byte body unchanged, it holds {len(content)} bytes"
-        + ("" if len(content) != len(MEDIUM) else " that differ")
+    described, medium = body(student.rng, MEDIUM_TIMES)
+    chunk_size = student.rng.randint(1000, 20000)
+    seen = serve(student, routes=[stream("/medium", described)], session={}, what="download",
+                 calls=[{"function": "download", "args": ["{base}/medium"], "dest": "medium.bin", "dest_as": "str",
+                         "kwargs": {"chunk_size": chunk_size}, "within": 60}])
+    call = seen["calls"][0]
+    written = unwrap(call["outcome"], what="download")
+    assert "medium.bin" in call["files"], "download should create the file dest"
+    content = call["files"]["medium.bin"]
+    assert content["sha256"] == digest(medium), (
+        f"the file should hold the {len(medium)}-byte body unchanged, it holds {content['size']} bytes"
+        + ("" if content["size"] != len(medium) else " that differ")
     )
-    assert_same(written, len(MEDIUM), what="download's return value (bytes written)")
-    left = sorted(p.name for p in tmp_path.iterdir())
+    assert_same(written, len(medium), what="download's return value (bytes written)")
+    left = sorted(call["files"])
     assert left == ["medium.bin"], f"after a complete download only dest should be left, found {left!r}"
 
 
 @pytest.mark.points(2)
-async def test_live_download_does_not_hold_the_body_in_memory(tmp_path):
+def test_live_download_does_not_hold_the_body_in_memory(student):
     """download of an 8 MiB body with chunk_size=4096 never holds the whole body in memory, and writes it all to dest."""
-    backend = Backend()
-    dest = tmp_path / "big.bin"
-    async with serve(backend.app()) as base:
-        async with aiohttp.ClientSession() as session:
-            was_tracing = tracemalloc.is_tracing()
-            if was_tracing:
-                tracemalloc.reset_peak()
-            else:
-                tracemalloc.start()
-            try:
-                await within(
-                    http_client.download(session, f"{base}/big", dest, chunk_size=4096), 60, what="download"
-                )
-                _, peak = tracemalloc.get_traced_memory()
-            finally:
-                if not was_tracing:
-                    tracemalloc.stop()
-    size = dest.stat().st_size if dest.is_file() else None
-    assert size == len(BIG), f"expected all {len(BIG)} bytes in dest, found {size if size is not None else 'no file'}"
-    assert dest.read_bytes() == BIG, f"dest holds {len(BIG)} bytes, but not the body sent"
-    left = sorted(p.name for p in tmp_path.iterdir())
+    described, big = body(student.rng, BIG_TIMES)
+    seen = serve(student, routes=[stream("/big", described)], session={}, what="download",
+                 calls=[{"function": "download", "args": ["{base}/big"], "dest": "big.bin",
+                         "kwargs": {"chunk_size": 4096}, "within": 60, "trace_memory": True}])
+    call = seen["calls"][0]
+    unwrap(call["outcome"], what="download")
+    found = call["files"].get("big.bin")
+    size = found["size"] if found else None
+    assert size == len(big), f"expected all {len(big)} bytes in dest, found {size if size is not None else 'no file'}"
+    assert found["sha256"] == digest(big), f"dest holds {len(big)} bytes, but not the body sent"
+    left = sorted(call["files"])
     assert left == ["big.bin"], f"after a complete download only dest should be left, found {left!r}"
-    limit = len(BIG) // 2
+    limit, peak = len(big) // 2, call["memory_peak"]
     assert peak < limit, (
-        f"downloading {len(BIG) // 2**20} MiB used {peak / 2**20:.1f} MiB of memory at its peak (limit "
+        f"downloading {len(big) // 2**20} MiB used {peak / 2**20:.1f} MiB of memory at its peak (limit "
         f"{limit / 2**20:.0f} MiB): write each chunk as it arrives (`async for chunk in "
         "response.content.iter_chunked(chunk_size)`) instead of reading the whole body first"
     )
 
 
 @pytest.mark.points(4)
-async def test_live_download_removes_the_partial_file_when_the_connection_drops(tmp_path):
+def test_live_download_removes_the_partial_file_when_the_connection_drops(student):
     """When the server drops the connection mid-body, download removes the partial file and re-raises."""
-    backend = Backend()
-    async with serve(backend.app()) as base:
-        async with aiohttp.ClientSession() as session:
-            good = tmp_path / "good.bin"
-            await within(http_client.download(session, f"{base}/medium", good), 60, what="download")
-            assert good.is_file() and good.read_bytes() == MEDIUM, "a complete download should leave the whole file"
-            dest = tmp_path / "partial.bin"
-            try:
-                result = await within(
-                    http_client.download(session, f"{base}/truncated", dest, chunk_size=1000), 30, what="download"
-                )
-            except aiohttp.ClientError:
-                pass
-            except NotImplementedError:
-                raise
-            except Exception as exc:  # noqa: BLE001
-                pytest.fail(
-                    "download should re-raise the transfer's own error (an aiohttp.ClientError such as "
-                    f"ClientPayloadError) when the connection drops, it raised {hints.describe(exc)}"
-                )
-            else:
-                pytest.fail(
-                    f"the server sent 30 000 of 100 000 bytes and closed: download should re-raise the error, "
-                    f"it returned {result!r}"
-                )
-    left = sorted(p.name for p in tmp_path.iterdir())
+    rng = student.rng
+    described, medium = body(rng, MEDIUM_TIMES)
+    length, sent = 100_000, rng.randint(20, 40) * 1000
+    seen = serve(student, session={}, what="download",
+                 routes=[stream("/medium", described), {"path": "/truncated", "drop": {"length": length, "sent": sent}}],
+                 calls=[{"function": "download", "args": ["{base}/medium"], "dest": "good.bin", "within": 60},
+                        {"function": "download", "args": ["{base}/truncated"], "dest": "partial.bin",
+                         "kwargs": {"chunk_size": 1000}, "within": 30}])
+    good, partial = seen["calls"]
+    unwrap(good["outcome"], what="download")
+    assert good["files"].get("good.bin", {}).get("sha256") == digest(medium), (
+        "a complete download should leave the whole file"
+    )
+    outcome = partial["outcome"]
+    error = raised(outcome)
+    if "value" in outcome:
+        pytest.fail(
+            f"the server sent {spaced(sent)} of {spaced(length)} bytes and closed: download should re-raise the "
+            f"error, it returned {outcome['value']!r}"
+        )
+    if error is None or error.is_a("NotImplementedError"):
+        unwrap(outcome, what="download")
+    if not error.is_a("ClientError"):
+        pytest.fail(
+            "download should re-raise the transfer's own error (an aiohttp.ClientError such as "
+            f"ClientPayloadError) when the connection drops, it raised {describe_parts(error.name, error.message)}"
+        )
+    left = sorted(partial["files"])
     assert left == ["good.bin"], (
         "download should remove the partial file (dest, or the temporary file it was writing) when the transfer "
         f"fails midway; expected only good.bin (the earlier complete download) in the folder, found {left!r}"

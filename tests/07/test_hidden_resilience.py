@@ -1,24 +1,33 @@
 """Hidden tests for assignment 07: every clause of the contract and the usual mistakes.
 
-HTTP is mocked with aioresponses; the loop runs on a virtual clock, so waits
-are asserted exactly in loop seconds. The end-to-end tests against a real
-loopback server live in test_hidden_resilience_e2e.py.
+HTTP is mocked with aioresponses inside the scenario (``coursekit/probes/p07.py``)
+from the route table each test writes; the loop runs on a virtual clock, so
+waits are asserted exactly in loop seconds. URLs, bodies, payloads, cursors,
+exception messages, the order of replies and links, dates, timezones and,
+where the contract leaves them free, delays, counts and limits are drawn per
+run from ``student.rng``; the expected values are computed here. The
+end-to-end tests against a real loopback server live in
+test_hidden_resilience_e2e.py.
 """
-import asyncio
-import dataclasses
+import json
+import math
 from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
 
-import aiohttp
 import pytest
 
-import resilience
 from coursekit import hints
-from coursekit.http import paged_api, request_times
-from coursekit.iterators import async_iterator, collect
-from coursekit.testing import assert_nothing_left_running, loop_time, same, tasks_now, within
+from coursekit.hints import describe_parts
+from coursekit.judge import Record, error_message, raised, unwrap
+from coursekit.probes import p07
+from coursekit.testing import same
 
+STUDENT_MODULE = "resilience"
 API = "http://api.test"
-NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
+WORDS = ("alpha", "bravo", "delta", "echo", "kilo", "lima", "oscar", "romeo", "sierra", "tango", "zulu")
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def seconds_equal(got, want):
@@ -26,95 +35,220 @@ def seconds_equal(got, want):
     return type(got) in (int, float) and abs(got - want) <= 1e-6
 
 
+def word(rng):
+    """A per-run name."""
+    return f"{rng.choice(WORDS)}{rng.randrange(100)}"
+
+
+def words(rng, count):
+    """``count`` distinct per-run names."""
+    return [f"{name}{rng.randrange(100)}" for name in rng.sample(WORDS, count)]
+
+
+def moment(rng):
+    """A per-run instant (whole seconds, GMT) in 2024-2030."""
+    return datetime(rng.randint(2024, 2030), rng.randint(1, 12), rng.randint(1, 28), rng.randrange(24),
+                    rng.randrange(60), rng.randrange(60), tzinfo=timezone.utc)
+
+
+def http_date(when):
+    """``when`` (GMT) as an IMF-fixdate: ``Wed, 01 May 2024 12:00:30 GMT``."""
+    return format_datetime(when, usegmt=True)
+
+
+# --- what the scenario reports -------------------------------------------------------------------
+
+
+def reply(*, status=200, payload=None, body=None, headers=None, content_type=None, delay=0):
+    """One scripted answer of a mocked URL."""
+    return {"status": status, "payload": payload, "body": body, "headers": headers, "content_type": content_type,
+            "delay": delay}
+
+
+def fail(name, *args):
+    """One scripted request that is recorded, then fails with the exception ``name(*args)``."""
+    return {"fail": [name, *args]}
+
+
+def call(function, *args, within=120, **kwargs):
+    """A call of the student's ``function(session, *args, **kwargs)``, awaited within ``within`` s of loop time."""
+    return {"function": function, "args": list(args), "kwargs": kwargs, "within": within}
+
+
+def http(student, routes, *calls):
+    """Serve ``routes`` (``(url, replies)`` or a route dict) and make ``calls``: the scenario's report."""
+    table = [r if isinstance(r, dict) else {"url": r[0], "replies": list(r[1])} for r in routes]
+    return student.run(p07.http_calls, routes=table, calls=list(calls)).value("the HTTP scenario")
+
+
+def retry(url, method="GET", **kwargs):
+    """A request_with_retry call under a generous loop-time bound."""
+    return call("request_with_retry", method, url, **kwargs)
+
+
+def request_times(seen):
+    """Loop times at which the mocked server saw each request."""
+    return [r["at"] for r in seen["requests"]]
+
+
+def urls_seen(seen):
+    return [r["url"] for r in seen["requests"]]
+
+
+def queries(seen):
+    return [r["query"] for r in seen["requests"]]
+
+
 def outcome(result):
     """A FetchResult's fields as a tuple, for comparison with exact types (``same``)."""
-    return (result.url, result.status, result.data, result.error)
+    assert isinstance(result, Record) and result.name == "FetchResult", f"expected FetchResult objects, got {result!r}"
+    return tuple(result.fields.get(name) for name in ("url", "status", "data", "error"))
 
 
-def script(mock_http, url, replies, *, method="get"):
-    """Answer successive requests to ``url`` with ``replies`` (traffic.reply callbacks or failures), in order."""
-    register = getattr(mock_http, method)
-    for reply in replies:
-        register(url, **(reply if isinstance(reply, dict) else {"callback": reply}))
+def show(result):
+    """A FetchResult as the student would print it."""
+    return f"FetchResult(url={result[0]!r}, status={result[1]!r}, data={result[2]!r}, error={result[3]!r})"
 
 
-async def link_pages(session, url):
-    """All bodies from iter_link_pages; a request to a wrongly resolved URL becomes a clear failure."""
-    try:
-        return await within(
-            collect(resilience.iter_link_pages(session, url), what="iter_link_pages"), 30, what="iter_link_pages"
-        )
-    except aiohttp.ClientError as exc:
+def expect_error(done, name, *, what, returned):
+    """The exception a call raised, which must be a ``name``; else a failure (``returned`` for a value)."""
+    error = raised(done["outcome"])
+    if error is None:
+        value = unwrap(done["outcome"], what=what)  # a hang fails here with its hint
+        raise AssertionError(returned.format(result=repr(value)))
+    if error.is_a("NotImplementedError") or not error.is_a(name):
+        raise AssertionError(error_message(what, error))
+    return error
+
+
+def retried(done, *, what="request_with_retry"):
+    return unwrap(done["outcome"], what=what)
+
+
+def pages_of(done, what):
+    """All bodies an iterating call yielded; a request to a wrongly resolved URL becomes a clear failure."""
+    error = raised(done["outcome"])
+    if error is not None and error.is_a("ClientError") and not error.is_a("NotImplementedError"):
         raise AssertionError(
-            f"iter_link_pages failed with {hints.describe(exc)}. Follow the rel=\"next\" target, "
+            f"{what} failed with {describe_parts(error.name, error.message)}. Follow the rel=\"next\" target, "
             "resolved against the URL of the page that named it (response.links does it for you)."
-        ) from exc
+        )
+    return unwrap(done["outcome"], what=what)
 
 
-async def retry(session, method, url, **kwargs):
-    """request_with_retry under a generous loop-time bound."""
-    return await within(
-        resilience.request_with_retry(session, method, url, **kwargs), 120, what="request_with_retry"
-    )
+def fetched(done):
+    """fetch_many's results; raising at all is a failure."""
+    error = raised(done["outcome"])
+    if error is not None and not error.is_a("NotImplementedError"):
+        raise AssertionError(
+            f"fetch_many raised {describe_parts(error.name, error.message)}; it must never raise for one URL: a failed "
+            "request is recorded by its class name in FetchResult.error, and a body that does not parse as JSON is "
+            "data=None"
+        )
+    results = unwrap(done["outcome"], what="fetch_many")
+    assert type(results) is list, f"expected a list of FetchResult objects, got {results!r}"
+    return results
 
 
 # --- parse_retry_after ---------------------------------------------------------------------------
 
 
+def parse_all(student, cases):
+    """parse_retry_after for each ``(value, now)``: the outcomes."""
+    return student.run(p07.retry_after_values,
+                       cases=[[value, now.isoformat()] for value, now in cases]).value("parse_retry_after")
+
+
+def parsed(student, cases):
+    """parse_retry_after's value for each ``(value, now)``; a raise fails with its hint."""
+    return [unwrap(o, what="parse_retry_after") for o in parse_all(student, cases)]
+
+
 @pytest.mark.points(2)
-def test_parse_retry_after_none_empty_or_garbage_gives_none():
+def test_parse_retry_after_none_empty_or_garbage_gives_none(student):
     """parse_retry_after gives None for None, an empty value and anything that is neither seconds nor a date."""
-    values = [None, "", "   ", "soon", "12 seconds", "Mon, 99 Foo 2024 00:00:00 GMT"]
+    rng = student.rng
+    values = [None, "", "   ", "soon", "12 seconds", "Mon, 99 Foo 2024 00:00:00 GMT",
+              word(rng), f"{rng.randint(2, 90)} {rng.choice(['seconds', 'minutes', 's'])}",
+              f"{rng.choice(DAYS)[:3]}, {rng.randint(1, 99):02d} {rng.choice(['Foo', 'Bar', 'Qux', 'Zed'])} "
+              f"{rng.randint(2024, 2030)} {rng.randrange(24):02d}:00:00 GMT"]
+    rng.shuffle(values)
+    now = moment(rng)
     wrong = {}
-    for value in values:
-        try:
-            got = resilience.parse_retry_after(value, now=NOW)
-        except NotImplementedError:
-            raise
-        except Exception as exc:
-            got = f"raised {hints.describe(exc)}"
-        if got is not None:
-            wrong[value] = got
+    for value, got in zip(values, parse_all(student, [(v, now) for v in values])):
+        error = raised(got)
+        if error is not None and error.is_a("NotImplementedError"):
+            unwrap(got, what="parse_retry_after")
+        result = f"raised {describe_parts(error.name, error.message)}" if error is not None else unwrap(
+            got, what="parse_retry_after")
+        if result is not None:
+            wrong[value] = result
     assert not wrong, (
         f"expected None for each of these values, got {wrong!r}. Catch the parse error and return None."
     )
 
 
 @pytest.mark.points(2)
-def test_parse_retry_after_date_relative_to_aware_now():
+def test_parse_retry_after_date_relative_to_aware_now(student):
     """An HTTP-date (always GMT) is compared with `now` as an instant, whatever `now`'s timezone."""
-    paris = timezone(timedelta(hours=2))
-    now = datetime(2024, 5, 1, 14, 0, 0, tzinfo=paris)  # 12:00:00 GMT
-    result = resilience.parse_retry_after("Wed, 01 May 2024 12:01:00 GMT", now=now)
-    assert seconds_equal(result, 60.0), (
-        f"now is 14:00 at UTC+2, i.e. 12:00 GMT, so 12:01:00 GMT is 60 s away; got {result!r}. "
+    rng = student.rng
+    offset = timedelta(hours=rng.choice([h for h in range(-11, 14) if h]), minutes=rng.choice([0, 30]))
+    zone = timezone(offset)
+    gmt = moment(rng)
+    ahead = rng.randint(30, 7200)
+    target = gmt + timedelta(seconds=ahead)
+    fraction = rng.choice([125000, 250000, 500000, 750000])
+    start = moment(rng).replace(microsecond=fraction)
+    later = rng.randint(5, 600)
+    end = start.replace(microsecond=0) + timedelta(seconds=later)
+    first, second = parsed(student, [(http_date(target), gmt.astimezone(zone)), (http_date(end), start)])
+    assert seconds_equal(first, float(ahead)), (
+        f"now is {gmt.astimezone(zone):%H:%M:%S} at UTC{gmt.astimezone(zone):%z}, i.e. {gmt:%H:%M:%S} GMT, "
+        f"so {target:%H:%M:%S} GMT is {ahead} s away; got {first!r}. "
         "Subtract two timezone-aware datetimes; do not drop the timezone."
     )
-    now = datetime(2024, 5, 1, 12, 0, 0, 250000, tzinfo=timezone.utc)
-    result = resilience.parse_retry_after("Wed, 01 May 2024 12:00:10 GMT", now=now)
-    assert seconds_equal(result, 9.75), f"expected 9.75 s from 12:00:00.25 to 12:00:10 GMT, got {result!r}"
-
-
-@pytest.mark.points(1)
-def test_parse_retry_after_obsolete_date_formats():
-    """The two obsolete HTTP-date forms (RFC 850 and asctime) are read too, as GMT."""
-    cases = {"Wednesday, 01-May-24 12:00:45 GMT": 45.0, "Wed May  1 12:00:20 2024": 20.0}
-    got = {value: resilience.parse_retry_after(value, now=NOW) for value in cases}
-    assert all(seconds_equal(got[value], want) for value, want in cases.items()), (
-        f"expected {cases!r}, got {got!r}. HTTP recipients must accept all three date forms; "
-        "email.utils.parsedate_to_datetime reads them, and a date without a zone (asctime) is GMT."
+    want = later - fraction / 1e6
+    assert seconds_equal(second, want), (
+        f"expected {want:g} s from {start:%H:%M:%S.%f} to {end:%H:%M:%S} GMT, got {second!r}"
     )
 
 
 @pytest.mark.points(1)
-def test_parse_retry_after_is_never_negative():
+def test_parse_retry_after_obsolete_date_formats(student):
+    """The two obsolete HTTP-date forms (RFC 850 and asctime) are read too, as GMT."""
+    rng = student.rng
+    now = moment(rng).replace(day=rng.randint(1, 8))  # asctime pads a one-digit day with a space: "May  1"
+    rfc850, asctime = (now + timedelta(seconds=rng.randint(1, 3600)) for _ in range(2))
+    cases = {
+        f"{DAYS[rfc850.weekday()]}, {rfc850.day:02d}-{MONTHS[rfc850.month - 1]}-{rfc850.year % 100:02d} "
+        f"{rfc850:%H:%M:%S} GMT": (rfc850 - now).total_seconds(),
+        f"{DAYS[asctime.weekday()][:3]} {MONTHS[asctime.month - 1]} {asctime.day:2d} {asctime:%H:%M:%S} "
+        f"{asctime.year}": (asctime - now).total_seconds(),
+    }
+    got = dict(zip(cases, parse_all(student, [(value, now) for value in cases])))
+    for value, result in got.items():
+        if raised(result) is not None and raised(result).is_a("NotImplementedError"):
+            unwrap(result, what="parse_retry_after")
+    got = {value: result.get("value", result) for value, result in got.items()}
+    assert all(seconds_equal(got[value], want) for value, want in cases.items()), (
+        f"expected {cases!r} (now is {http_date(now)}), got {got!r}. HTTP recipients must accept all three date "
+        "forms; email.utils.parsedate_to_datetime reads them, and a date without a zone (asctime) is GMT."
+    )
+
+
+@pytest.mark.points(1)
+def test_parse_retry_after_is_never_negative(student):
     """"0" and a date equal to or before `now` give 0.0; no value ever gives a negative wait."""
-    for value in ["0", "Wed, 01 May 2024 12:00:00 GMT", "Thu, 01 Jan 1970 00:00:00 GMT"]:
-        result = resilience.parse_retry_after(value, now=NOW)
-        assert seconds_equal(result, 0.0), f"expected 0.0 for {value!r}, got {result!r}"
-    result = resilience.parse_retry_after("-5", now=NOW)
-    assert result is None or seconds_equal(result, 0.0), (
-        f'expected None (not delta-seconds) or 0.0 for "-5", never a negative wait; got {result!r}'
+    rng = student.rng
+    now = moment(rng)
+    past = http_date(now - timedelta(seconds=rng.randint(1, 86400)))
+    zeros = ["0", http_date(now), "Thu, 01 Jan 1970 00:00:00 GMT", past]
+    negative = f"-{rng.randint(1, 600)}"
+    *results, last = parsed(student, [(value, now) for value in zeros + [negative]])
+    for value, result in zip(zeros, results):
+        assert seconds_equal(result, 0.0), f"expected 0.0 for {value!r} (now is {http_date(now)}), got {result!r}"
+    assert last is None or seconds_equal(last, 0.0), (
+        f'expected None (not delta-seconds) or 0.0 for "{negative}", never a negative wait; got {last!r}'
     )
 
 
@@ -122,215 +256,245 @@ def test_parse_retry_after_is_never_negative():
 
 
 @pytest.mark.points(2)
-async def test_request_with_retry_returns_last_response_after_all_attempts(mock_http, traffic, looptime):
+def test_request_with_retry_returns_last_response_after_all_attempts(student):
     """Four 503s: four requests 0.5, 1 and 2 s apart, then the last (503, body) is returned without a further wait."""
-    url = f"{API}/down"
-    script(mock_http, url, [traffic.reply(status=503, body=f"busy {n}") for n in range(1, 5)])
-    async with aiohttp.ClientSession() as session:
-        result = await retry(session, "GET", url)
-    assert same(result, (503, b"busy 4")), f"expected the last response (503, b'busy 4'), got {result!r}"
+    rng = student.rng
+    url = f"{API}/{word(rng)}"
+    bodies = [f"busy {name}" for name in words(rng, 4)]
+    seen = http(student, [(url, [reply(status=503, body=b) for b in bodies])], retry(url))
+    done = seen["calls"][0]
+    result = retried(done)
+    last = (503, bodies[-1].encode())
+    assert same(result, last), f"expected the last response {last!r}, got {result!r}"
     assert isinstance(result[1], bytes), f"the body should be bytes (await response.read()), got {type(result[1])}"
-    assert request_times(traffic) == pytest.approx([0, 0.5, 1.5, 3.5]), (
-        f"expected 4 requests at loop times 0, 0.5, 1.5, 3.5, got {request_times(traffic)!r}"
+    assert request_times(seen) == pytest.approx([0, 0.5, 1.5, 3.5]), (
+        f"expected 4 requests at loop times 0, 0.5, 1.5, 3.5, got {request_times(seen)!r}"
     )
-    assert looptime == 3.5, (
-        f"expected to return at 3.5 s, right after the last attempt, returned at {float(looptime):g} s: "
+    assert done["ended_at"] == 3.5, (
+        f"expected to return at 3.5 s, right after the last attempt, returned at {done['ended_at']:g} s: "
         "do not sleep after the last attempt"
     )
 
 
 @pytest.mark.points(2)
-async def test_request_with_retry_caps_backoff_at_max_backoff(mock_http, traffic, looptime):
+def test_request_with_retry_caps_backoff_at_max_backoff(student):
     """backoff=1, max_backoff=3: waits of 1, 2, 3, 3, 3 s, never more than max_backoff."""
-    url = f"{API}/slowly"
-    script(mock_http, url, [traffic.reply(status=500, body="oops")] * 5 + [traffic.reply(body="fine")])
-    async with aiohttp.ClientSession() as session:
-        result = await retry(session, "GET", url, attempts=6, backoff=1, max_backoff=3)
-    assert same(result, (200, b"fine")), f"expected (200, b'fine') on the sixth attempt, got {result!r}"
-    assert request_times(traffic) == pytest.approx([0, 1, 3, 6, 9, 12]), (
-        f"expected requests at 0, 1, 3, 6, 9, 12 (waits 1, 2, 3, 3, 3), got {request_times(traffic)!r}. "
+    rng = student.rng
+    url = f"{API}/{word(rng)}"
+    final = f"fine {word(rng)}"
+    replies = [reply(status=rng.choice(RETRY_STATUSES), body="oops") for _ in range(5)] + [reply(body=final)]
+    seen = http(student, [(url, replies)], retry(url, attempts=6, backoff=1, max_backoff=3))
+    result = retried(seen["calls"][0])
+    assert same(result, (200, final.encode())), f"expected (200, {final.encode()!r}) on the sixth attempt, got {result!r}"
+    assert request_times(seen) == pytest.approx([0, 1, 3, 6, 9, 12]), (
+        f"expected requests at 0, 1, 3, 6, 9, 12 (waits 1, 2, 3, 3, 3), got {request_times(seen)!r}. "
         "Wait min(backoff * 2 ** i, max_backoff)."
     )
 
 
 @pytest.mark.points(2)
-async def test_request_with_retry_retries_connection_errors_and_timeouts(mock_http, traffic, looptime):
+def test_request_with_retry_retries_connection_errors_and_timeouts(student):
     """ClientConnectionError, TimeoutError and ServerDisconnectedError are retried with backoff."""
-    url = f"{API}/shaky"
-    errors = [aiohttp.ClientConnectionError("reset"), TimeoutError(), aiohttp.ServerDisconnectedError()]
-    script(mock_http, url, [traffic.fail(e) for e in errors] + [traffic.reply(body="made it")])
-    async with aiohttp.ClientSession() as session:
-        result = await retry(session, "GET", url)
-    assert same(result, (200, b"made it")), f"expected (200, b'made it') after three failures, got {result!r}"
-    assert request_times(traffic) == pytest.approx([0, 0.5, 1.5, 3.5]), (
-        f"expected requests at 0, 0.5, 1.5, 3.5, got {request_times(traffic)!r}"
+    rng = student.rng
+    url = f"{API}/{word(rng)}"
+    errors = [fail("ClientConnectionError", f"reset {word(rng)}"), fail("TimeoutError"), fail("ServerDisconnectedError")]
+    rng.shuffle(errors)
+    final = f"made it {word(rng)}"
+    seen = http(student, [(url, errors + [reply(body=final)])], retry(url))
+    result = retried(seen["calls"][0])
+    assert same(result, (200, final.encode())), (
+        f"expected (200, {final.encode()!r}) after three failures, got {result!r}"
+    )
+    assert request_times(seen) == pytest.approx([0, 0.5, 1.5, 3.5]), (
+        f"expected requests at 0, 0.5, 1.5, 3.5, got {request_times(seen)!r}"
     )
 
 
 @pytest.mark.points(2)
-async def test_request_with_retry_reraises_the_last_exception(mock_http, traffic, looptime):
+def test_request_with_retry_reraises_the_last_exception(student):
     """When every attempt fails with an exception, the last one is raised after the last attempt."""
-    url = f"{API}/gone"
-    errors = [TimeoutError(), TimeoutError(), aiohttp.ClientConnectionError("last")]
-    script(mock_http, url, [traffic.fail(e) for e in errors])
-    async with aiohttp.ClientSession() as session:
-        try:
-            result = await retry(session, "GET", url, attempts=3)
-        except AssertionError:
-            raise
-        except aiohttp.ClientConnectionError:
-            pass
-        except BaseException as exc:
-            raise AssertionError(
-                f"expected the last exception (ClientConnectionError) to be re-raised, got {hints.describe(exc)}"
-            ) from exc
-        else:
-            raise AssertionError(f"expected ClientConnectionError after 3 failed attempts, returned {result!r}")
-    assert request_times(traffic) == pytest.approx([0, 0.5, 1.5]), (
-        f"expected 3 attempts at 0, 0.5, 1.5, got {request_times(traffic)!r}"
+    rng = student.rng
+    url = f"{API}/{word(rng)}"
+    earlier = [rng.choice([fail("TimeoutError"), fail("ServerDisconnectedError"),
+                           fail("ClientConnectionError", f"early {word(rng)}")]) for _ in range(2)]
+    last = f"last {word(rng)}"
+    seen = http(student, [(url, earlier + [fail("ClientConnectionError", last)])], retry(url, attempts=3))
+    done = seen["calls"][0]
+    error = raised(done["outcome"])
+    if error is None:
+        unwrap(done["outcome"], what="request_with_retry")
+        raise AssertionError(
+            f"expected ClientConnectionError after 3 failed attempts, returned {done['outcome']['value']!r}"
+        )
+    if error.is_a("NotImplementedError"):
+        unwrap(done["outcome"], what="request_with_retry")
+    if not error.is_a("ClientConnectionError") or error.message != last:
+        raise AssertionError(
+            f"expected the last exception (ClientConnectionError: {last}) to be re-raised, got "
+            f"{describe_parts(error.name, error.message)}"
+        )
+    assert request_times(seen) == pytest.approx([0, 0.5, 1.5]), (
+        f"expected 3 attempts at 0, 0.5, 1.5, got {request_times(seen)!r}"
     )
-    assert looptime == 1.5, f"expected to give up at 1.5 s, right after the last attempt, gave up at {float(looptime):g} s"
+    assert done["ended_at"] == 1.5, (
+        f"expected to give up at 1.5 s, right after the last attempt, gave up at {done['ended_at']:g} s"
+    )
 
 
 @pytest.mark.points(2)
-async def test_request_with_retry_returns_other_statuses_at_once(mock_http, traffic, looptime):
+def test_request_with_retry_returns_other_statuses_at_once(student):
     """200, 404, 400 and 501 (not in retry_statuses) are returned after one request, with no wait."""
-    async with aiohttp.ClientSession() as session:
-        for status in (200, 404, 400, 501):
-            url = f"{API}/status/{status}"
-            mock_http.get(url, callback=traffic.reply(status=status, body=f"answer {status}"))
-            result = await retry(session, "GET", url)
-            assert same(result, (status, f"answer {status}".encode())), (
-                f"expected ({status}, b'answer {status}') at once, got {result!r}"
-            )
-    assert len(traffic.requests) == 4, f"expected one request per status, made {len(traffic.requests)}"
-    assert looptime == 0, f"expected no waiting for statuses that are not retried, waited {float(looptime):g} s"
+    rng = student.rng
+    statuses = [200, 404, 400, 501]
+    rng.shuffle(statuses)
+    answers = {status: f"answer {status} {word(rng)}" for status in statuses}
+    routes = [(f"{API}/status/{status}", [reply(status=status, body=answers[status])]) for status in statuses]
+    seen = http(student, routes, *(retry(f"{API}/status/{status}") for status in statuses))
+    for status, done in zip(statuses, seen["calls"]):
+        result = retried(done)
+        want = (status, answers[status].encode())
+        assert same(result, want), f"expected {want!r} at once, got {result!r}"
+    assert len(seen["requests"]) == 4, f"expected one request per status, made {len(seen['requests'])}"
+    waited = seen["calls"][-1]["ended_at"]
+    assert waited == 0, f"expected no waiting for statuses that are not retried, waited {waited:g} s"
 
 
 @pytest.mark.points(1)
-async def test_request_with_retry_uses_the_given_retry_statuses(mock_http, traffic, looptime):
+def test_request_with_retry_uses_the_given_retry_statuses(student):
     """retry_statuses=(418,) retries a 418 and returns a 503 at once."""
-    teapot, busy = f"{API}/teapot", f"{API}/busy"
-    script(mock_http, teapot, [traffic.reply(status=418, body="tea"), traffic.reply(body="coffee")])
-    mock_http.get(busy, callback=traffic.reply(status=503, body="busy"))
-    async with aiohttp.ClientSession() as session:
-        first = await retry(session, "GET", teapot, retry_statuses=(418,))
-        second = await retry(session, "GET", busy, retry_statuses=(418,))
-    assert same(first, (200, b"coffee")), f"expected the 418 to be retried, giving (200, b'coffee'), got {first!r}"
-    assert same(second, (503, b"busy")), f"expected 503 returned at once when retry_statuses=(418,), got {second!r}"
-    assert len(traffic.requests) == 3, f"expected 3 requests (2 + 1), made {len(traffic.requests)}"
+    rng = student.rng
+    teapot, busy = (f"{API}/{name}" for name in words(rng, 2))
+    tea, coffee, still = (f"{kind} {word(rng)}" for kind in ("tea", "coffee", "busy"))
+    seen = http(student, [(teapot, [reply(status=418, body=tea), reply(body=coffee)]),
+                          (busy, [reply(status=503, body=still)])],
+                retry(teapot, retry_statuses=(418,)), retry(busy, retry_statuses=(418,)))
+    first, second = (retried(done) for done in seen["calls"])
+    assert same(first, (200, coffee.encode())), (
+        f"expected the 418 to be retried, giving (200, {coffee.encode()!r}), got {first!r}"
+    )
+    assert same(second, (503, still.encode())), f"expected 503 returned at once when retry_statuses=(418,), got {second!r}"
+    assert len(seen["requests"]) == 3, f"expected 3 requests (2 + 1), made {len(seen['requests'])}"
 
 
 @pytest.mark.points(2)
-async def test_request_with_retry_prefers_retry_after_over_backoff(mock_http, traffic, looptime):
+def test_request_with_retry_prefers_retry_after_over_backoff(student):
     """Retry-After: 2, then no header, then Retry-After: 1: waits of 2, 1 (backoff * 2 ** 1) and 1 s."""
-    url = f"{API}/mixed"
-    script(
-        mock_http,
-        url,
-        [
-            traffic.reply(status=503, body="a", headers={"Retry-After": "2"}),
-            traffic.reply(status=503, body="b"),
-            traffic.reply(status=429, body="c", headers={"Retry-After": "1"}),
-            traffic.reply(body="d"),
-        ],
-    )
-    async with aiohttp.ClientSession() as session:
-        result = await retry(session, "GET", url)
-    assert same(result, (200, b"d")), f"expected (200, b'd'), got {result!r}"
-    assert request_times(traffic) == pytest.approx([0, 2, 3, 4]), (
-        f"expected requests at 0, 2, 3, 4, got {request_times(traffic)!r}: each retry waits its own "
+    rng = student.rng
+    url = f"{API}/{word(rng)}"
+    bodies = words(rng, 4)
+    replies = [
+        reply(status=rng.choice([429, 503]), body=bodies[0], headers={"Retry-After": "2"}),
+        reply(status=rng.choice([500, 502, 503, 504]), body=bodies[1]),
+        reply(status=rng.choice([429, 503]), body=bodies[2], headers={"Retry-After": "1"}),
+        reply(body=bodies[3]),
+    ]
+    seen = http(student, [(url, replies)], retry(url))
+    result = retried(seen["calls"][0])
+    assert same(result, (200, bodies[3].encode())), f"expected (200, {bodies[3].encode()!r}), got {result!r}"
+    assert request_times(seen) == pytest.approx([0, 2, 3, 4]), (
+        f"expected requests at 0, 2, 3, 4, got {request_times(seen)!r}: each retry waits its own "
         "response's Retry-After, or backoff * 2 ** i (i counts the retries) when there is none"
     )
 
 
 @pytest.mark.points(2)
-async def test_request_with_retry_caps_and_reads_retry_after(mock_http, traffic, looptime):
+def test_request_with_retry_caps_and_reads_retry_after(student):
     """Retry-After is capped at max_backoff, "0" means retry at once, and an HTTP-date is understood."""
-    url = f"{API}/throttled"
-    script(
-        mock_http,
-        url,
-        [
-            traffic.reply(status=429, body="a", headers={"Retry-After": "100"}),
-            traffic.reply(status=429, body="b", headers={"Retry-After": "0"}),
-            traffic.reply(status=503, body="c", headers={"Retry-After": "Fri, 01 Jan 2100 00:00:00 GMT"}),
-            traffic.reply(status=503, body="d", headers={"Retry-After": "Thu, 01 Jan 1970 00:00:00 GMT"}),
-            traffic.reply(body="e"),
-        ],
-    )
-    async with aiohttp.ClientSession() as session:
-        try:
-            result = await retry(session, "GET", url, attempts=5, max_backoff=5)
-        except AssertionError as exc:
-            raise AssertionError(
-                f"{exc} Requests came at {request_times(traffic)!r}: a Retry-After of 100 s or a date in "
-                "2100 must still be capped at max_backoff=5."
-            ) from None
-    assert same(result, (200, b"e")), f"expected (200, b'e'), got {result!r}"
-    times = request_times(traffic)
+    rng = student.rng
+    url = f"{API}/{word(rng)}"
+    cap = rng.choice([3, 4, 5, 6, 7])
+    much = rng.randint(50, 500)
+    future = datetime(rng.randint(2100, 2199), rng.randint(1, 12), rng.randint(1, 28), tzinfo=timezone.utc)
+    past = datetime(rng.randint(1970, 1999), rng.randint(1, 12), rng.randint(1, 28), tzinfo=timezone.utc)
+    bodies = words(rng, 5)
+    replies = [
+        reply(status=429, body=bodies[0], headers={"Retry-After": str(much)}),
+        reply(status=429, body=bodies[1], headers={"Retry-After": "0"}),
+        reply(status=rng.choice([429, 503]), body=bodies[2], headers={"Retry-After": http_date(future)}),
+        reply(status=rng.choice([429, 503]), body=bodies[3], headers={"Retry-After": http_date(past)}),
+        reply(body=bodies[4]),
+    ]
+    seen = http(student, [(url, replies)], retry(url, attempts=5, max_backoff=cap))
+    times = request_times(seen)
+    done = seen["calls"][0]
+    try:
+        result = retried(done)
+    except AssertionError as exc:
+        if "hung" not in done["outcome"]:
+            raise
+        raise AssertionError(
+            f"{exc} Requests came at {times!r}: a Retry-After of {much} s or a date in "
+            f"{future.year} must still be capped at max_backoff={cap}."
+        ) from None
+    assert same(result, (200, bodies[4].encode())), f"expected (200, {bodies[4].encode()!r}), got {result!r}"
     assert len(times) == 5, f"expected 5 requests, made {len(times)}"
-    assert times[1] == pytest.approx(5), (
-        f"Retry-After: 100 with max_backoff=5 should wait 5 s, the retry came at {times[1]:g} s"
+    assert times[1] == pytest.approx(cap), (
+        f"Retry-After: {much} with max_backoff={cap} should wait {cap} s, the retry came at {times[1]:g} s"
     )
-    assert times[2] == pytest.approx(5), (
-        f'Retry-After: 0 should retry at once (5 s), it came at {times[2]:g} s. 0.0 is falsy: test "is None", not truth.'
+    assert times[2] == pytest.approx(cap), (
+        f'Retry-After: 0 should retry at once ({cap} s), it came at {times[2]:g} s. 0.0 is falsy: test "is None", '
+        "not truth."
     )
-    assert times[3] == pytest.approx(10), (
-        f"a Retry-After date far in the future should wait max_backoff (5 s, retry at 10 s), it came at {times[3]:g} s"
+    assert times[3] == pytest.approx(2 * cap), (
+        f"a Retry-After date far in the future should wait max_backoff ({cap} s, retry at {2 * cap} s), "
+        f"it came at {times[3]:g} s"
     )
-    assert times[4] == pytest.approx(10), (
-        f"a Retry-After date in the past should retry at once (10 s), it came at {times[4]:g} s"
+    assert times[4] == pytest.approx(2 * cap), (
+        f"a Retry-After date in the past should retry at once ({2 * cap} s), it came at {times[4]:g} s"
     )
 
 
 @pytest.mark.points(2)
-async def test_request_with_retry_passes_kwargs_to_request(mock_http, traffic, looptime):
+def test_request_with_retry_passes_kwargs_to_request(student):
     """Extra keyword arguments (json=, headers=) reach session.request, with the given method."""
-    url = f"{API}/orders"
-    mock_http.post(url, callback=traffic.reply(status=201, payload={"id": 7}))
-    async with aiohttp.ClientSession() as session:
-        result = await retry(session, "POST", url, json={"item": "tea"}, headers={"X-Trace": "t-1"})
-    assert same(result, (201, b'{"id": 7}')), f'expected (201, b\'{{"id": 7}}\') from the POST, got {result!r}'
-    sent = traffic.requests[0].kwargs
-    assert sent.get("json") == {"item": "tea"}, f"expected json={{'item': 'tea'}} to reach the request, it got {sent!r}"
-    assert (sent.get("headers") or {}).get("X-Trace") == "t-1", (
-        f"expected the header X-Trace: t-1 to reach the request, it got {sent!r}"
+    rng = student.rng
+    url = f"{API}/{word(rng)}"
+    method = rng.choice(["POST", "PUT", "PATCH"])
+    status = rng.choice([200, 201, 202])
+    payload = {"id": rng.randint(1, 999)}
+    order = {"item": word(rng), "count": rng.randint(1, 9)}
+    trace = f"t-{rng.randint(1, 999)}"
+    seen = http(student, [{"url": url, "method": method, "replies": [reply(status=status, payload=payload)]}],
+                retry(url, method, json=order, headers={"X-Trace": trace}))
+    result = retried(seen["calls"][0])
+    want = (status, json.dumps(payload).encode())
+    assert same(result, want), f"expected {want!r} from the {method}, got {result!r}"
+    sent = seen["requests"][0]
+    assert sent["json"] == order, f"expected json={order!r} to reach the request, it got {sent!r}"
+    assert sent["headers"].get("x-trace") == trace, (
+        f"expected the header X-Trace: {trace} to reach the request, it got {sent!r}"
     )
 
 
 @pytest.mark.points(1)
-async def test_request_with_retry_single_attempt(mock_http, traffic, looptime):
+def test_request_with_retry_single_attempt(student):
     """attempts=1: one request; a 503 is returned and a connection error raised, with no wait."""
-    mock_http.get(f"{API}/once", callback=traffic.reply(status=503, body="no"))
-    script(mock_http, f"{API}/never", [traffic.fail(aiohttp.ClientConnectionError("refused"))])
-    async with aiohttp.ClientSession() as session:
-        result = await retry(session, "GET", f"{API}/once", attempts=1)
-        assert same(result, (503, b"no")), f"expected (503, b'no') with attempts=1, got {result!r}"
-        try:
-            result = await retry(session, "GET", f"{API}/never", attempts=1)
-        except aiohttp.ClientConnectionError:
-            pass
-        else:
-            raise AssertionError(f"expected the ClientConnectionError to be raised with attempts=1, got {result!r}")
-    assert len(traffic.requests) == 2, f"expected exactly one request per call, made {len(traffic.requests)}"
-    assert looptime == 0, f"expected no wait with a single attempt, waited {float(looptime):g} s"
+    rng = student.rng
+    once, never = (f"{API}/{name}" for name in words(rng, 2))
+    body = f"no {word(rng)}"
+    seen = http(student, [(once, [reply(status=503, body=body)]), (never, [fail("ClientConnectionError", "refused")])],
+                retry(once, attempts=1), retry(never, attempts=1))
+    first, second = seen["calls"]
+    result = retried(first)
+    assert same(result, (503, body.encode())), f"expected (503, {body.encode()!r}) with attempts=1, got {result!r}"
+    expect_error(second, "ClientConnectionError", what="request_with_retry",
+                 returned="expected the ClientConnectionError to be raised with attempts=1, got {result}")
+    assert len(seen["requests"]) == 2, f"expected exactly one request per call, made {len(seen['requests'])}"
+    waited = second["ended_at"]
+    assert waited == 0, f"expected no wait with a single attempt, waited {waited:g} s"
 
 
 @pytest.mark.points(1)
-async def test_request_with_retry_lets_other_exceptions_through(mock_http, traffic, looptime):
+def test_request_with_retry_lets_other_exceptions_through(student):
     """An exception that is not a connection error or timeout (here ValueError) propagates at once, unretried."""
-    url = f"{API}/broken"
-    script(mock_http, url, [traffic.fail(ValueError("bad")), traffic.reply(body="never")])
-    async with aiohttp.ClientSession() as session:
-        try:
-            result = await retry(session, "GET", url)
-        except ValueError:
-            pass
-        else:
-            raise AssertionError(f"expected the ValueError to propagate, got {result!r}")
-    assert len(traffic.requests) == 1, (
-        f"expected one request: only ClientConnectionError and TimeoutError are retried, made {len(traffic.requests)}. "
+    rng = student.rng
+    url = f"{API}/{word(rng)}"
+    seen = http(student, [(url, [fail("ValueError", f"bad {word(rng)}"), reply(body="never")])], retry(url))
+    expect_error(seen["calls"][0], "ValueError", what="request_with_retry",
+                 returned="expected the ValueError to propagate, got {result}")
+    count = len(seen["requests"])
+    assert count == 1, (
+        f"expected one request: only ClientConnectionError and TimeoutError are retried, made {count}. "
         "Catching Exception retries bugs too."
     )
 
@@ -338,175 +502,240 @@ async def test_request_with_retry_lets_other_exceptions_through(mock_http, traff
 # --- iter_pages and iter_link_pages --------------------------------------------------------------
 
 
+def paged(url, pages):
+    """A cursor-paginated route: ``pages`` maps a cursor (None for the first page) to ``(items, next)``."""
+    return {"url": url, "pages": {cursor: list(page) for cursor, page in pages.items()}}
+
+
+def iterate(function, *args, take=None, within=30, **kwargs):
+    """A call that pulls the items of ``function``'s async generator (``take`` of them, or all)."""
+    return dict(call(function, *args, within=within, **kwargs), iterate=True, take=take)
+
+
 @pytest.mark.points(2)
-async def test_iter_pages_fetches_a_page_only_when_needed(mock_http, looptime):
+def test_iter_pages_fetches_a_page_only_when_needed(student):
     """iter_pages is lazy: nothing is fetched before iteration, one page for its items, the next only after them."""
-    url = f"{API}/lazy"
-    seen = paged_api(mock_http, url, {None: ([1, 2], "c1"), "c1": ([3, 4], None)})
-    async with aiohttp.ClientSession() as session:
-        gen = async_iterator(resilience.iter_pages(session, url, page_size=2), what="iter_pages")
-        try:
-            await asyncio.sleep(0)
-            assert seen == [], f"calling iter_pages should fetch nothing until iteration starts, it made {len(seen)} request(s)"
-            first = await within(anext(gen), 10, what="the first item of iter_pages")
-            assert same(first, 1), f"expected the first item 1, got {first!r}"
-            assert len(seen) == 1, (
-                f"after one item, exactly one page should have been fetched, {len(seen)} were: "
+    rng = student.rng
+    url = f"{API}/{word(rng)}"
+    values = rng.sample(range(1, 1000), 7)
+    first_page, second_page = values[:rng.randint(2, 4)], values[4:4 + rng.randint(1, 3)]
+    cursor = word(rng)
+    size = rng.randint(2, 9)
+    seen = http(student, [paged(url, {None: (first_page, cursor), cursor: (second_page, None)})],
+                iterate("iter_pages", url, take=len(first_page) + 1, within=10, page_size=size))
+    done = seen["calls"][0]
+    if "before" in done:
+        assert done["before"] == 0, (
+            f"calling iter_pages should fetch nothing until iteration starts, it made {done['before']} request(s)"
+        )
+    steps = done.get("steps", [])
+    for index, step in enumerate(steps):
+        position = ("first", "second", "third", "fourth", "fifth")[index]
+        item = unwrap(step["item"], what=f"the {position} item of iter_pages")
+        want = first_page[index] if index < len(first_page) else second_page[0]
+        origin = "" if index < len(first_page) else " (from the second page)"
+        assert same(item, want), f"expected the {position} item {want!r}{origin}, got {item!r}"
+        if index == 0:
+            assert step["requests"] == 1, (
+                f"after one item, exactly one page should have been fetched, {step['requests']} were: "
                 "fetch the next page only when the consumer needs it"
             )
-            second = await within(anext(gen), 10, what="the second item of iter_pages")
-            assert same(second, 2), f"expected the second item 2, got {second!r}"
-            assert len(seen) == 1, f"after the first page's items, still one request expected, {len(seen)} were made"
-            third = await within(anext(gen), 10, what="the third item of iter_pages")
-            assert same(third, 3), f"expected the third item 3 (from the second page), got {third!r}"
-            assert len(seen) == 2, f"the second page should be fetched once its first item is needed, {len(seen)} requests"
-        finally:
-            await gen.aclose()
+        elif index < len(first_page):
+            assert step["requests"] == 1, (
+                f"after the first page's items, still one request expected, {step['requests']} were made"
+            )
+        else:
+            assert step["requests"] == 2, (
+                f"the second page should be fetched once its first item is needed, {step['requests']} requests"
+            )
+    items = unwrap(done["outcome"], what="iter_pages")
+    assert len(items) == len(first_page) + 1, (
+        f"expected {len(first_page) + 1} items from the two pages {first_page!r} and {second_page!r}, "
+        f"iter_pages stopped after {items!r}"
+    )
+    unwrap(done["close"], what="closing iter_pages")
 
 
 @pytest.mark.points(2)
-async def test_iter_pages_sends_exactly_limit_and_cursor(mock_http, looptime):
+def test_iter_pages_sends_exactly_limit_and_cursor(student):
     """The default page_size is 100; the cursor is sent as given (URL-encoded), with no other parameters."""
-    url = f"{API}/records"
-    cursor = "a b/c=d&e+f"
-    seen = paged_api(mock_http, url, {None: (["r1"], cursor), cursor: (["r2"], None)})
-    async with aiohttp.ClientSession() as session:
-        items = await within(collect(resilience.iter_pages(session, url), what="iter_pages"), 30, what="iter_pages")
+    rng = student.rng
+    url = f"{API}/{word(rng)}"
+    specials = [" ", "/", "=", "&", "+"]
+    rng.shuffle(specials)
+    letters = "abcdefghijkmnpqrstuvwxyz"
+    cursor = "".join(rng.choice(letters) + special for special in specials) + rng.choice(letters)
+    first, second = words(rng, 2)
+    seen = http(student, [paged(url, {None: ([first], cursor), cursor: ([second], None)})], iterate("iter_pages", url))
+    items = unwrap(seen["calls"][0]["outcome"], what="iter_pages")
     expected = [{"limit": "100"}, {"limit": "100", "cursor": cursor}]
-    assert seen == expected, (
-        f"expected the query parameters {expected!r}, the server saw {seen!r}. "
+    assert queries(seen) == expected, (
+        f"expected the query parameters {expected!r}, the server saw {queries(seen)!r}. "
         'Pass params={"limit": page_size, "cursor": next} and let aiohttp encode them.'
     )
-    assert same(items, ["r1", "r2"]), f"expected ['r1', 'r2'], got {items!r}"
+    assert same(items, [first, second]), f"expected {[first, second]!r}, got {items!r}"
 
 
 @pytest.mark.points(2)
-async def test_iter_pages_stops_only_when_next_is_null(mock_http, looptime):
+def test_iter_pages_stops_only_when_next_is_null(student):
     """An empty page with a next cursor does not end the iteration; a null next does, with no extra request."""
-    url = f"{API}/sparse"
-    seen = paged_api(mock_http, url, {None: ([], "c1"), "c1": (["x"], "c2"), "c2": ([], None)})
-    async with aiohttp.ClientSession() as session:
-        items = await within(
-            collect(resilience.iter_pages(session, url, page_size=5), what="iter_pages"), 30, what="iter_pages"
-        )
-    assert same(items, ["x"]), f"expected ['x'] (pages: [], ['x'], []), got {items!r}: only next == null ends the iteration"
-    assert len(seen) == 3, f"expected exactly 3 requests (stop when next is null), made {len(seen)}: {seen!r}"
+    rng = student.rng
+    url = f"{API}/{word(rng)}"
+    one, two, item = words(rng, 3)
+    seen = http(student, [paged(url, {None: ([], one), one: ([item], two), two: ([], None)})],
+                iterate("iter_pages", url, page_size=rng.randint(1, 9)))
+    items = unwrap(seen["calls"][0]["outcome"], what="iter_pages")
+    assert same(items, [item]), (
+        f"expected [{item!r}] (pages: [], [{item!r}], []), got {items!r}: only next == null ends the iteration"
+    )
+    count = len(seen["requests"])
+    assert count == 3, f"expected exactly 3 requests (stop when next is null), made {count}: {queries(seen)!r}"
 
 
 @pytest.mark.points(2)
-async def test_iter_link_pages_resolves_relative_links(mock_http, traffic, looptime):
+def test_iter_link_pages_resolves_relative_links(student):
     """Relative Link targets ("/v1/items?page=2", "items?page=3") are resolved against the current page's URL."""
-    start = f"{API}/v1/items"
-    mock_http.get(start, callback=traffic.reply(payload=[1], headers={"Link": '</v1/items?page=2>; rel="next"'}))
-    mock_http.get(f"{start}?page=2", callback=traffic.reply(payload=[2], headers={"Link": '<items?page=3>; rel="next"'}))
-    mock_http.get(f"{start}?page=3", callback=traffic.reply(payload=[3]))
-    async with aiohttp.ClientSession() as session:
-        pages = await link_pages(session, start)
-    assert same(pages, [[1], [2], [3]]), (
-        f"expected the bodies [[1], [2], [3]], got {pages!r}. Resolve a relative target with "
+    rng = student.rng
+    version, name = f"v{rng.randint(1, 9)}", word(rng)
+    key = rng.choice(["page", "p", "offset"])
+    second, third = rng.sample(range(2, 100), 2)
+    start = f"{API}/{version}/{name}"
+    bodies = [[n] for n in rng.sample(range(1000), 3)]
+    routes = [
+        (start, [reply(payload=bodies[0], headers={"Link": f'</{version}/{name}?{key}={second}>; rel="next"'})]),
+        (f"{start}?{key}={second}", [reply(payload=bodies[1], headers={"Link": f'<{name}?{key}={third}>; rel="next"'})]),
+        (f"{start}?{key}={third}", [reply(payload=bodies[2])]),
+    ]
+    seen = http(student, routes, iterate("iter_link_pages", start))
+    pages = pages_of(seen["calls"][0], "iter_link_pages")
+    assert same(pages, bodies), (
+        f"expected the bodies {bodies!r}, got {pages!r}. Resolve a relative target with "
         "response.url.join(URL(target)) or urllib.parse.urljoin, or use response.links."
     )
-    expected = [start, f"{start}?page=2", f"{start}?page=3"]
-    assert traffic.urls() == expected, f"expected requests to {expected!r}, got {traffic.urls()!r}"
+    expected = [start, f"{start}?{key}={second}", f"{start}?{key}={third}"]
+    assert urls_seen(seen) == expected, f"expected requests to {expected!r}, got {urls_seen(seen)!r}"
 
 
 @pytest.mark.points(2)
-async def test_iter_link_pages_picks_next_among_several_links(mock_http, traffic, looptime):
+def test_iter_link_pages_picks_next_among_several_links(student):
     """Among first/next/last links the rel="next" one is followed; a page with only rel="prev" (or none) ends it."""
-    start = f"{API}/p/1"
-    links = f'<{API}/p/1>; rel="first", <{API}/p/3>; rel="next", <{API}/p/9>; rel="last"'
-    mock_http.get(start, callback=traffic.reply(payload={"p": 1}, headers={"Link": links}))
-    mock_http.get(f"{API}/p/3", callback=traffic.reply(payload={"p": 3}, headers={"Link": f'<{API}/p/1>; rel="prev"'}))
-    mock_http.get(f"{API}/solo", callback=traffic.reply(payload={"alone": True}))
-    async with aiohttp.ClientSession() as session:
-        pages = await link_pages(session, start)
-        solo = await link_pages(session, f"{API}/solo")
-    assert same(pages, [{"p": 1}, {"p": 3}]), f'expected [{{"p": 1}}, {{"p": 3}}] (follow rel="next" only), got {pages!r}'
-    assert same(solo, [{"alone": True}]), f"a page without a Link header is the only page: expected [{{'alone': True}}], got {solo!r}"
-    assert traffic.urls() == [start, f"{API}/p/3", f"{API}/solo"], f"unexpected requests: {traffic.urls()!r}"
+    rng = student.rng
+    section, solo = words(rng, 2)
+    first, following, final = sorted(rng.sample(range(1, 100), 3))
+    links = [f'<{API}/{section}/{first}>; rel="first"', f'<{API}/{section}/{following}>; rel="next"',
+             f'<{API}/{section}/{final}>; rel="last"']
+    rng.shuffle(links)
+    start, after = f"{API}/{section}/{first}", f"{API}/{section}/{following}"
+    routes = [
+        (start, [reply(payload={"p": first}, headers={"Link": ", ".join(links)})]),
+        (after, [reply(payload={"p": following}, headers={"Link": f'<{start}>; rel="prev"'})]),
+        (f"{API}/{solo}", [reply(payload={"alone": solo})]),
+    ]
+    seen = http(student, routes, iterate("iter_link_pages", start), iterate("iter_link_pages", f"{API}/{solo}"))
+    pages = pages_of(seen["calls"][0], "iter_link_pages")
+    alone = pages_of(seen["calls"][1], "iter_link_pages")
+    want = [{"p": first}, {"p": following}]
+    assert same(pages, want), f'expected {want!r} (follow rel="next" only), got {pages!r}'
+    assert same(alone, [{"alone": solo}]), (
+        f"a page without a Link header is the only page: expected [{{'alone': {solo!r}}}], got {alone!r}"
+    )
+    assert urls_seen(seen) == [start, after, f"{API}/{solo}"], f"unexpected requests: {urls_seen(seen)!r}"
 
 
 # --- RateLimiter -------------------------------------------------------------------------------
 
 
-async def acquire_times(limiter, count):
-    """Acquire ``count`` times in a row; the loop time after each acquisition."""
-    times = []
-    for _ in range(count):
-        await within(limiter.acquire(), 30, what="limiter.acquire()")
-        times.append(loop_time())
-    return times
+def limiter(student, rate, steps, burst=None):
+    """The limiter's report for ``steps``, failing with the hint of a step that went wrong."""
+    name = f"RateLimiter({rate})" if burst is None else f"RateLimiter({rate}, burst={burst})"
+    seen = student.run(p07.limiter_steps, rate=rate, burst=burst, steps=steps).value(name)
+    unwrap(seen["made"], what=name)
+    for step, report in zip(steps, seen["steps"]):
+        if report["failure"] is not None:
+            what = {"acquire": "limiter.acquire()", "together": f"{step[-1]} concurrent limiter.acquire() calls",
+                    "enter": "`async with limiter`", "raise_inside": "`async with limiter`"}[step[0]]
+            unwrap(report["failure"], what=what)
+    return seen["steps"]
+
+
+def acquire_times(student, rate, counts, burst=None, pause=None):
+    """Acquisition times: ``counts[0]`` in a row, then (after ``pause`` loop seconds) ``counts[1]`` more."""
+    steps = [["acquire", counts[0]]]
+    if pause is not None:
+        steps += [["sleep", pause], ["acquire", counts[1]]]
+    reports = limiter(student, rate, steps, burst)
+    return [reports[0]["times"]] + ([reports[2]["times"]] if pause is not None else [])
 
 
 @pytest.mark.points(1)
-async def test_rate_limiter_default_burst_is_one(looptime):
+def test_rate_limiter_default_burst_is_one(student):
     """RateLimiter(4): one acquisition at once, then one every 0.25 s."""
-    times = await acquire_times(resilience.RateLimiter(4), 5)
+    [times] = acquire_times(student, 4, [5])
     assert times == pytest.approx([0, 0.25, 0.5, 0.75, 1.0], abs=1e-6), (
         f"expected acquisitions at [0, 0.25, 0.5, 0.75, 1.0], got {times!r}"
+    )
+    rate, count = student.rng.choice([2, 5, 8, 10]), student.rng.randint(3, 6)
+    [times] = acquire_times(student, rate, [count])
+    expected = [k / rate for k in range(count)]
+    assert times == pytest.approx(expected, abs=1e-6), (
+        f"expected RateLimiter({rate}) to allow acquisitions at {expected!r}, got {times!r}"
     )
 
 
 @pytest.mark.points(2)
-async def test_rate_limiter_refill_is_capped_at_burst(looptime):
+def test_rate_limiter_refill_is_capped_at_burst(student):
     """After a long idle stretch the bucket holds only `burst` tokens: RateLimiter(1, burst=2) then allows 2 at once, not 10."""
-    limiter = resilience.RateLimiter(1, burst=2)
-    first = await acquire_times(limiter, 2)
-    await asyncio.sleep(10)
-    later = await acquire_times(limiter, 3)
+    first, later = acquire_times(student, 1, [2, 3], burst=2, pause=10)
     assert first == pytest.approx([0, 0], abs=1e-6), f"expected the first burst of 2 at 0, got {first!r}"
     assert later == pytest.approx([10, 10, 11], abs=1e-6), (
         f"after 10 idle seconds expected acquisitions at [10, 10, 11], got {later!r}: "
         "the bucket never holds more than burst tokens"
     )
-
-
-@pytest.mark.points(1)
-async def test_rate_limiter_counts_partial_refill(looptime):
-    """RateLimiter(1): after an acquisition at 0 and a 0.4 s pause, the next one waits only until 1.0 s."""
-    limiter = resilience.RateLimiter(1)
-    await within(limiter.acquire(), 10, what="limiter.acquire()")
-    await asyncio.sleep(0.4)
-    await within(limiter.acquire(), 10, what="limiter.acquire()")
-    assert loop_time() == pytest.approx(1.0, abs=1e-6), (
-        f"expected the second acquisition at 1.0 s (the token refilled while paused), got {loop_time():g} s. "
-        "Wait only for the missing part of a token: (1 - tokens) / rate."
+    rng = student.rng
+    rate, burst, idle = rng.choice([1, 2, 4]), rng.randint(2, 4), rng.randint(12, 40)
+    first, later = acquire_times(student, rate, [burst, burst + 1], burst=burst, pause=idle)
+    want = [idle] * burst + [idle + 1 / rate]
+    assert first == pytest.approx([0] * burst, abs=1e-6) and later == pytest.approx(want, abs=1e-6), (
+        f"RateLimiter({rate}, burst={burst}): expected a burst of {burst} at 0, then after {idle} idle seconds "
+        f"acquisitions at {want!r}; got {first!r} then {later!r}: the bucket never holds more than burst tokens"
     )
 
 
+@pytest.mark.points(1)
+def test_rate_limiter_counts_partial_refill(student):
+    """RateLimiter(1): after an acquisition at 0 and a 0.4 s pause, the next one waits only until 1.0 s."""
+    for pause in (0.4, student.rng.choice([0.1, 0.25, 0.6, 0.75, 0.9])):
+        _, [second] = acquire_times(student, 1, [1, 1], pause=pause)
+        assert second == pytest.approx(1.0, abs=1e-6), (
+            f"expected the second acquisition at 1.0 s (the token refilled while paused {pause} s), got {second:g} s. "
+            "Wait only for the missing part of a token: (1 - tokens) / rate."
+        )
+
+
 @pytest.mark.points(2)
-async def test_rate_limiter_async_with_acquires(looptime):
+def test_rate_limiter_async_with_acquires(student):
     """`async with limiter as entered:` acquires a token each time, gives the limiter itself, and lets exceptions through."""
-    limiter = resilience.RateLimiter(1)
-    times = []
-    for _ in range(3):
-        async with limiter as entered:
-            times.append(loop_time())
-            assert entered is limiter, (
-                f"`async with limiter as entered:` gave {entered!r}: __aenter__ returns the limiter (`return self`), "
-                "as its annotation `-> RateLimiter` says"
-            )
-    assert times == pytest.approx([0, 1, 2], abs=1e-6), f"expected `async with` entries at [0, 1, 2], got {times!r}"
-    try:
-        async with limiter:
-            raise KeyError("from the body")
-    except KeyError:
-        pass
-    else:
+    rng = student.rng
+    rate, count = rng.choice([1, 2, 4]), rng.randint(3, 5)
+    entered, inside = limiter(student, rate, [["enter", count], ["raise_inside"]])
+    for same_one, what in zip(entered["is_limiter"], entered["entered"]):
+        assert same_one, (
+            f"`async with limiter as entered:` gave {what!r}: __aenter__ returns the limiter (`return self`), "
+            "as its annotation `-> RateLimiter` says"
+        )
+    expected = [k / rate for k in range(count)]
+    assert entered["times"] == pytest.approx(expected, abs=1e-6), (
+        f"expected `async with` entries at {expected!r} (RateLimiter({rate})), got {entered['times']!r}"
+    )
+    if not inside["propagated"]:
         raise AssertionError("an exception raised inside `async with limiter:` was swallowed: __aexit__ must return None/False")
 
 
 @pytest.mark.points(2)
-async def test_rate_limiter_with_many_concurrent_acquirers(looptime):
+def test_rate_limiter_with_many_concurrent_acquirers(student):
     """20 tasks acquiring at once from RateLimiter(2, burst=3): 3 at once, then one every 0.5 s; never more."""
-    limiter = resilience.RateLimiter(2, burst=3)
-    times = []
-
-    async def acquirer():
-        await limiter.acquire()
-        times.append(loop_time())
-
-    await within(asyncio.gather(*(acquirer() for _ in range(20))), 60, what="20 concurrent limiter.acquire() calls")
+    [report] = limiter(student, 2, [["together", 20]], burst=3)
+    times = report["times"]
     for window in (0, 1, 2, 5):
         allowed = 2 * window + 3
         got = sum(1 for t in times if t <= window + 1e-6)
@@ -523,148 +752,159 @@ async def test_rate_limiter_with_many_concurrent_acquirers(looptime):
 # --- fetch_many ----------------------------------------------------------------------------------
 
 
-async def fetch(session, urls, **kwargs):
-    """fetch_many under a generous loop-time bound; raising at all is a failure."""
-    try:
-        return await within(resilience.fetch_many(session, urls, **kwargs), 120, what="fetch_many")
-    except AssertionError:
-        raise
-    except Exception as exc:
-        raise AssertionError(
-            f"fetch_many raised {hints.describe(exc)}; it must never raise for one URL: a failed request "
-            "is recorded by its class name in FetchResult.error, and a body that does not parse as JSON is data=None"
-        ) from exc
+def fetch(urls, **kwargs):
+    """A fetch_many call under a generous loop-time bound."""
+    return call("fetch_many", list(urls), **kwargs)
 
 
 @pytest.mark.points(2)
-async def test_fetch_many_bounds_concurrency(mock_http, traffic, looptime):
+def test_fetch_many_bounds_concurrency(student):
     """10 one-second requests with concurrency=3: at most 3 in flight, done in 4 s."""
-    urls = [f"{API}/c/{i}" for i in range(10)]
-    for url in urls:
-        mock_http.get(url, callback=traffic.reply(payload={"ok": True}, delay=1))
-    async with aiohttp.ClientSession() as session:
-        results = await fetch(session, urls, concurrency=3)
-    assert [r.status for r in results] == [200] * 10, f"expected ten 200s, got {[r.status for r in results]!r}"
-    assert traffic.peak <= 3, f"expected at most 3 requests in flight, saw {traffic.peak}. Use an asyncio.Semaphore(concurrency)."
-    assert traffic.peak == 3, f"expected 3 requests in flight at once, saw at most {traffic.peak}. {hints.SEQUENTIAL}"
-    assert looptime == 4, f"expected 4 s (ceil(10 / 3) rounds of 1 s), took {float(looptime):g} s"
+    rng = student.rng
+    urls = [f"{API}/{word(rng)}/{i}" for i in range(10)]
+    seen = http(student, [(url, [reply(payload={"ok": i}, delay=1)]) for i, url in enumerate(urls)],
+                fetch(urls, concurrency=3))
+    done = seen["calls"][0]
+    results = fetched(done)
+    statuses = [outcome(r)[1] for r in results]
+    assert statuses == [200] * 10, f"expected ten 200s, got {statuses!r}"
+    peak = seen["peak"]
+    assert peak <= 3, f"expected at most 3 requests in flight, saw {peak}. Use an asyncio.Semaphore(concurrency)."
+    assert peak == 3, f"expected 3 requests in flight at once, saw at most {peak}. {hints.SEQUENTIAL}"
+    assert done["ended_at"] == 4, f"expected 4 s (ceil(10 / 3) rounds of 1 s), took {done['ended_at']:g} s"
 
 
 @pytest.mark.points(1)
-async def test_fetch_many_default_concurrency_is_five(mock_http, traffic, looptime):
+def test_fetch_many_default_concurrency_is_five(student):
     """Without concurrency=, at most 5 requests are in flight."""
-    urls = [f"{API}/d/{i}" for i in range(12)]
-    for url in urls:
-        mock_http.get(url, callback=traffic.reply(payload=1, delay=1))
-    async with aiohttp.ClientSession() as session:
-        await fetch(session, urls)
-    assert traffic.peak == 5, f"expected a peak of 5 requests in flight (the default concurrency), saw {traffic.peak}"
-    assert looptime == 3, f"expected 3 s (12 requests, 5 at a time), took {float(looptime):g} s"
+    rng = student.rng
+    count, delay = rng.randint(6, 14), rng.choice([1, 1.5, 2])
+    urls = [f"{API}/{word(rng)}/{i}" for i in range(count)]
+    seen = http(student, [(url, [reply(payload=i, delay=delay)]) for i, url in enumerate(urls)], fetch(urls))
+    done = seen["calls"][0]
+    fetched(done)
+    assert seen["peak"] == 5, f"expected a peak of 5 requests in flight (the default concurrency), saw {seen['peak']}"
+    rounds = math.ceil(count / 5)
+    assert done["ended_at"] == pytest.approx(rounds * delay, abs=1e-6), (
+        f"expected {rounds * delay:g} s ({count} requests of {delay:g} s, 5 at a time), took {done['ended_at']:g} s"
+    )
 
 
 @pytest.mark.points(2)
-async def test_fetch_many_results_in_input_order(mock_http, traffic, looptime):
+def test_fetch_many_results_in_input_order(student):
     """Results come back in input order even when later URLs answer first."""
-    urls = [f"{API}/o/{i}" for i in range(4)]
-    for i, delay in enumerate([3, 1, 2, 0.5]):
-        mock_http.get(urls[i], callback=traffic.reply(payload={"i": i}, delay=delay))
-    async with aiohttp.ClientSession() as session:
-        results = await fetch(session, urls, concurrency=4)
-    got = [(r.url, r.data) for r in results]
+    rng = student.rng
+    count = rng.randint(4, 6)
+    delays = rng.sample([0.5 * k for k in range(1, 9)], count)
+    if delays[0] != max(delays):
+        top = delays.index(max(delays))
+        delays[0], delays[top] = delays[top], delays[0]  # the first URL answers last
+    urls = [f"{API}/{word(rng)}/{i}" for i in range(count)]
+    seen = http(student, [(url, [reply(payload={"i": i}, delay=d)]) for i, (url, d) in enumerate(zip(urls, delays))],
+                fetch(urls, concurrency=count))
+    done = seen["calls"][0]
+    got = [outcome(r)[::2] for r in fetched(done)]
     expected = [(url, {"i": i}) for i, url in enumerate(urls)]
     assert same(got, expected), f"expected {expected!r} (input order), got {got!r}"
-    assert looptime == 3, f"expected 3 s (all at once), took {float(looptime):g} s. {hints.SEQUENTIAL}"
+    assert done["ended_at"] == pytest.approx(max(delays), abs=1e-6), (
+        f"expected {max(delays):g} s (all at once), took {done['ended_at']:g} s. {hints.SEQUENTIAL}"
+    )
 
 
 @pytest.mark.points(2)
-async def test_fetch_many_parses_json_only_for_2xx(mock_http, traffic, looptime):
+def test_fetch_many_parses_json_only_for_2xx(student):
     """data is the parsed JSON for a 2xx JSON response, else None; HTTP error statuses are results, not errors."""
-    replies = {
-        "json": traffic.reply(payload={"a": 1}),
-        "list": traffic.reply(status=201, payload=[1, 2]),
-        "text": traffic.reply(body="hello", content_type="text/plain"),
-        "html": traffic.reply(body="<p>hi</p>", content_type="text/html"),
-        "missing": traffic.reply(status=404, payload={"error": "nope"}),
-        "broken": traffic.reply(status=500, payload={"error": "boom"}),
-        "empty": traffic.reply(status=204, body=""),
-    }
-    urls = [f"{API}/kind/{name}" for name in replies]
-    for url, reply in zip(urls, replies.values()):
-        mock_http.get(url, callback=reply)
-    async with aiohttp.ClientSession() as session:
-        results = await fetch(session, urls)
-    names = [f.name for f in dataclasses.fields(resilience.FetchResult)]
-    assert names == ["url", "status", "data", "error"], f"FetchResult fields should be url, status, data, error; got {names!r}"
-    assert all(isinstance(r, resilience.FetchResult) for r in results), f"expected FetchResult objects, got {results!r}"
-    expected = [
-        resilience.FetchResult(urls[0], 200, {"a": 1}, None),
-        resilience.FetchResult(urls[1], 201, [1, 2], None),
-        resilience.FetchResult(urls[2], 200, None, None),
-        resilience.FetchResult(urls[3], 200, None, None),
-        resilience.FetchResult(urls[4], 404, None, None),
-        resilience.FetchResult(urls[5], 500, None, None),
-        resilience.FetchResult(urls[6], 204, None, None),
+    rng = student.rng
+    ok, listed = rng.choice([200, 201, 202, 203]), rng.choice([200, 201, 202])
+    missing, broken = rng.choice([400, 403, 404, 410]), rng.choice([500, 502, 503])
+    a, b = rng.randint(1, 99), [rng.randint(1, 99) for _ in range(rng.randint(1, 4))]
+    text, html = word(rng), word(rng)
+    kinds = [
+        ("json", reply(status=ok, payload={"a": a}), (ok, {"a": a})),
+        ("list", reply(status=listed, payload=b), (listed, b)),
+        ("text", reply(body=text, content_type="text/plain"), (200, None)),
+        ("html", reply(body=f"<p>{html}</p>", content_type="text/html"), (200, None)),
+        ("missing", reply(status=missing, payload={"error": "nope"}), (missing, None)),
+        ("broken", reply(status=broken, payload={"error": "boom"}), (broken, None)),
+        ("empty", reply(status=204, body=""), (204, None)),
     ]
-    assert type(results) is list and len(results) == len(expected), f"expected a list of {len(expected)} results, got {results!r}"
+    rng.shuffle(kinds)
+    urls = [f"{API}/kind/{name}/{word(rng)}" for name, _, _ in kinds]
+    seen = http(student, [(url, [r]) for url, (_, r, _) in zip(urls, kinds)], fetch(urls))
+    results = fetched(seen["calls"][0])
+    names = list(results[0].fields) if results and isinstance(results[0], Record) else None
+    assert names == ["url", "status", "data", "error"], f"FetchResult fields should be url, status, data, error; got {names!r}"
+    assert all(isinstance(r, Record) and r.name == "FetchResult" for r in results), (
+        f"expected FetchResult objects, got {results!r}"
+    )
+    expected = [(url, status, data, None) for url, (_, _, (status, data)) in zip(urls, kinds)]
+    assert len(results) == len(expected), f"expected a list of {len(expected)} results, got {results!r}"
     for want, got in zip(expected, results):
-        assert same(outcome(got), outcome(want)), (
-            f"expected {want!r}, got {got!r}. A non-2xx status or a non-JSON body is a normal result "
+        assert same(outcome(got), want), (
+            f"expected {show(want)}, got {got!r}. A non-2xx status or a non-JSON body is a normal result "
             "with data=None (no raise_for_status, no response.json() on text)."
         )
 
 
 @pytest.mark.points(2)
-async def test_fetch_many_records_failures_without_raising(mock_http, traffic, looptime):
+def test_fetch_many_records_failures_without_raising(student):
     """A failed request gives status=None, data=None and error=<exception class name>; the others still succeed."""
-    urls = [f"{API}/f/ok", f"{API}/f/refused", f"{API}/f/dropped", f"{API}/f/payload"]
-    mock_http.get(urls[0], callback=traffic.reply(payload={"fine": True}))
-    mock_http.get(urls[1], **traffic.fail(aiohttp.ClientConnectionError("refused")))
-    mock_http.get(urls[2], **traffic.fail(aiohttp.ServerDisconnectedError()))
-    mock_http.get(urls[3], **traffic.fail(aiohttp.ClientPayloadError("cut")))
-    async with aiohttp.ClientSession() as session:
-        results = await fetch(session, urls)
-    expected = [
-        resilience.FetchResult(urls[0], 200, {"fine": True}, None),
-        resilience.FetchResult(urls[1], None, None, "ClientConnectionError"),
-        resilience.FetchResult(urls[2], None, None, "ServerDisconnectedError"),
-        resilience.FetchResult(urls[3], None, None, "ClientPayloadError"),
+    rng = student.rng
+    fine = word(rng)
+    cases = [
+        ("ok", reply(payload={"fine": fine}), (200, {"fine": fine}, None)),
+        ("refused", fail("ClientConnectionError", f"refused {word(rng)}"), (None, None, "ClientConnectionError")),
+        ("dropped", fail("ServerDisconnectedError"), (None, None, "ServerDisconnectedError")),
+        ("payload", fail("ClientPayloadError", f"cut {word(rng)}"), (None, None, "ClientPayloadError")),
     ]
-    assert same([outcome(r) for r in results], [outcome(r) for r in expected]), (
-        f"expected {expected!r}, got {results!r}. error is type(exc).__name__."
+    rng.shuffle(cases)
+    urls = [f"{API}/f/{name}/{word(rng)}" for name, _, _ in cases]
+    seen = http(student, [(url, [r]) for url, (_, r, _) in zip(urls, cases)], fetch(urls))
+    results = fetched(seen["calls"][0])
+    expected = [(url, *want) for url, (_, _, want) in zip(urls, cases)]
+    got = [outcome(r) for r in results]
+    assert same(got, expected), (
+        f"expected {[show(e) for e in expected]!r}, got {results!r}. error is type(exc).__name__."
     )
 
 
 @pytest.mark.points(2)
-async def test_fetch_many_times_out_a_slow_request(mock_http, traffic, looptime):
+def test_fetch_many_times_out_a_slow_request(student):
     """A request slower than timeout gives error "TimeoutError" at `timeout` seconds; the others are kept."""
-    urls = [f"{API}/t/fast", f"{API}/t/slow", f"{API}/t/medium"]
-    mock_http.get(urls[0], callback=traffic.reply(payload="fast", delay=0.5))
-    mock_http.get(urls[1], callback=traffic.reply(payload="slow", delay=30))
-    mock_http.get(urls[2], callback=traffic.reply(payload="medium", delay=1.5))
-    async with aiohttp.ClientSession() as session:
-        results = await fetch(session, urls, timeout=2)
-    fast, slow, medium = results
-    assert same((fast.status, fast.data, medium.status, medium.data), (200, "fast", 200, "medium")), (
-        f"expected the fast and medium requests to succeed, got {fast!r} and {medium!r}"
+    rng = student.rng
+    timeout = rng.choice([1.5, 2, 2.5, 3])
+    plan = [("fast", rng.choice([0.25, 0.5, 0.75])), ("slow", rng.randint(10, 60)), ("medium", timeout - 0.5)]
+    rng.shuffle(plan)
+    urls = [f"{API}/t/{name}/{word(rng)}" for name, _ in plan]
+    seen = http(student, [(url, [reply(payload=name, delay=d)]) for url, (name, d) in zip(urls, plan)],
+                fetch(urls, timeout=timeout))
+    done = seen["calls"][0]
+    results = dict(zip([name for name, _ in plan], (outcome(r) for r in fetched(done))))
+    fast, slow, medium = results["fast"], results["slow"], results["medium"]
+    assert same((fast[1], fast[2], medium[1], medium[2]), (200, "fast", 200, "medium")), (
+        f"expected the fast and medium requests to succeed, got {show(fast)} and {show(medium)}"
     )
-    assert slow.status is None and slow.data is None and "Timeout" in (slow.error or ""), (
-        f"expected the 30 s request to fail with error 'TimeoutError' after timeout=2, got {slow!r}. "
-        "Bound each request with asyncio.timeout(timeout) or asyncio.wait_for."
+    assert slow[1] is None and slow[2] is None and "Timeout" in (slow[3] or ""), (
+        f"expected the {dict(plan)['slow']} s request to fail with error 'TimeoutError' after timeout={timeout:g}, "
+        f"got {show(slow)}. Bound each request with asyncio.timeout(timeout) or asyncio.wait_for."
     )
-    assert looptime == 2, f"expected fetch_many to return at 2 s (the timeout), returned at {float(looptime):g} s"
+    assert done["ended_at"] == pytest.approx(timeout, abs=1e-6), (
+        f"expected fetch_many to return at {timeout:g} s (the timeout), returned at {done['ended_at']:g} s"
+    )
 
 
 @pytest.mark.points(2)
-async def test_fetch_many_acquires_the_limiter_before_each_request(mock_http, traffic, looptime):
+def test_fetch_many_acquires_the_limiter_before_each_request(student):
     """With limiter=RateLimiter(2), five requests start 0.5 s apart, however high the concurrency."""
-    urls = [f"{API}/r/{i}" for i in range(5)]
-    for url in urls:
-        mock_http.get(url, callback=traffic.reply(payload="ok"))
-    async with aiohttp.ClientSession() as session:
-        limiter = resilience.RateLimiter(2)
-        results = await fetch(session, urls, concurrency=5, limiter=limiter)
-    assert [r.status for r in results] == [200] * 5, f"expected five 200s, got {results!r}"
-    times = sorted(request_times(traffic))
+    rng = student.rng
+    urls = [f"{API}/{word(rng)}/{i}" for i in range(5)]
+    seen = http(student, [(url, [reply(payload="ok")]) for url in urls],
+                dict(fetch(urls, concurrency=5), limiter=[2]))
+    done = seen["calls"][0]
+    unwrap(done.get("limiter", {"value": None}), what="RateLimiter(2)")
+    results = fetched(done)
+    assert [outcome(r)[1] for r in results] == [200] * 5, f"expected five 200s, got {results!r}"
+    times = sorted(request_times(seen))
     assert times == pytest.approx([0, 0.5, 1.0, 1.5, 2.0], abs=1e-6), (
         f"expected requests at loop times [0, 0.5, 1.0, 1.5, 2.0], got {times!r}: "
         "await limiter.acquire() before every single request, and never let two waiting tasks share one token"
@@ -672,48 +912,50 @@ async def test_fetch_many_acquires_the_limiter_before_each_request(mock_http, tr
 
 
 @pytest.mark.points(1)
-async def test_fetch_many_empty_and_leaves_session_open(mock_http, traffic, looptime):
+def test_fetch_many_empty_and_leaves_session_open(student):
     """fetch_many([]) returns []; fetch_many leaves nothing running and the caller's session open."""
-    mock_http.get(f"{API}/e/1", callback=traffic.reply(payload=1))
-    mock_http.get(f"{API}/e/2", **traffic.fail(aiohttp.ClientConnectionError()))
-    async with aiohttp.ClientSession() as session:
-        before = tasks_now()
-        empty = await fetch(session, [])
-        assert same(empty, []), f"expected [] for no URLs, got {empty!r}"
-        results = await fetch(session, [f"{API}/e/1", f"{API}/e/2"])
-        assert [r.status for r in results] == [200, None], f"expected statuses [200, None], got {results!r}"
-        assert_nothing_left_running(before, what="fetch_many")
-        assert not session.closed, "fetch_many closed the session it was given: the caller owns it"
+    rng = student.rng
+    good, bad = (f"{API}/e/{name}" for name in words(rng, 2))
+    seen = http(student, [(good, [reply(payload=rng.randint(1, 9))]), (bad, [fail("ClientConnectionError")])],
+                fetch([]), fetch([good, bad]))
+    empty, both = seen["calls"]
+    nothing = fetched(empty)
+    assert same(nothing, []), f"expected [] for no URLs, got {nothing!r}"
+    statuses = [outcome(r)[1] for r in fetched(both)]
+    assert statuses == [200, None], f"expected statuses [200, None], got {statuses!r}"
+    left = empty["left_running"] + both["left_running"]
+    assert not left, (
+        f"fetch_many returned while {len(left)} task(s) it started were still running. {hints.LEFT_RUNNING}"
+    )
+    assert not (empty["session_closed"] or both["session_closed"]), (
+        "fetch_many closed the session it was given: the caller owns it"
+    )
 
 
 @pytest.mark.points(2)
-async def test_fetch_many_bad_json_and_status_boundaries(mock_http, traffic, looptime):
+def test_fetch_many_bad_json_and_status_boundaries(student):
     """A 2xx JSON body that does not parse, or JSON text not labelled as JSON, is data=None; 299 is 2xx, 300 and 399 are not."""
-    replies = {
-        "labelled-text": traffic.reply(body='{"looks": "like JSON"}', content_type="text/plain"),
-        "truncated": traffic.reply(body='{"a": ', content_type="application/json"),
-        "not-utf8": traffic.reply(body=b"\xff\xfe\x00", content_type="application/json"),
-        "s299": traffic.reply(status=299, payload={"edge": 299}),
-        "s300": traffic.reply(status=300, payload={"edge": 300}),
-        "s399": traffic.reply(status=399, payload={"edge": 399}),
-        "s199": traffic.reply(status=199, payload={"edge": 199}),
-    }
-    urls = [f"{API}/b/{name}" for name in replies]
-    for url, reply in zip(urls, replies.values()):
-        mock_http.get(url, callback=reply)
-    async with aiohttp.ClientSession() as session:
-        results = await fetch(session, urls)
-    expected = [
-        (urls[0], 200, None, None),
-        (urls[1], 200, None, None),
-        (urls[2], 200, None, None),
-        (urls[3], 299, {"edge": 299}, None),
-        (urls[4], 300, None, None),
-        (urls[5], 399, None, None),
-        (urls[6], 199, None, None),
+    rng = student.rng
+    key = word(rng)
+    whole = json.dumps({key: rng.randint(1, 99)})
+    cases = [
+        ("labelled-text", reply(body=whole, content_type="text/plain"), (200, None)),
+        ("truncated", reply(body=whole[:rng.randint(1, len(whole) - 1)], content_type="application/json"), (200, None)),
+        ("not-utf8", reply(body=rng.choice([b"\xff\xfe\x00", b"\xc3\x28", b'{"a": "\xff"}']),
+                           content_type="application/json"), (200, None)),
+        ("s299", reply(status=299, payload={"edge": 299, key: 1}), (299, {"edge": 299, key: 1})),
+        ("s300", reply(status=300, payload={"edge": 300}), (300, None)),
+        ("s399", reply(status=399, payload={"edge": 399}), (399, None)),
+        ("s199", reply(status=199, payload={"edge": 199}), (199, None)),
     ]
-    got = [outcome(r) for r in results]
-    for want, have in zip(expected, got):
+    rng.shuffle(cases)
+    urls = [f"{API}/b/{name}/{word(rng)}" for name, _, _ in cases]
+    seen = http(student, [(url, [r]) for url, (_, r, _) in zip(urls, cases)], fetch(urls))
+    results = fetched(seen["calls"][0])
+    expected = [(url, status, data, None) for url, (_, _, (status, data)) in zip(urls, cases)]
+    assert len(results) == len(expected), f"expected a list of {len(expected)} results, got {results!r}"
+    for want, got in zip(expected, results):
+        have = outcome(got)
         assert same(have, want), (
             f"expected {want!r}, got {have!r}. data is the parsed JSON only for 200 <= status < 300, a "
             "Content-Type that says JSON and a body that parses; a body that does not parse is data=None "

@@ -1,39 +1,32 @@
 """Hidden tests for assignment 08, part 2: the upstream call, error handling and the timing header.
 
-Each test runs the app made by `create_app` on a real loopback server and
-talks to it with a plain aiohttp client. The weather API is either mocked with
-aioresponses or, where a timeout must act whichever way it is written
-(asyncio.timeout, wait_for or aiohttp's ClientTimeout), a second real loopback
-server. All on the virtual clock unless a test says otherwise.
+Each test asks the scenario `p08.serve_requests` to run the app made by
+`create_app` on a real loopback server and send it a script of requests with a
+plain aiohttp client. The weather API is described to the scenario: mocked
+with aioresponses (where a ClientTimeout would expire first, the mock raises
+what aiohttp would, when it would) or, where a timeout must act whichever way
+it is written (asyncio.timeout, wait_for or aiohttp's ClientTimeout), a second
+real loopback server. All on the virtual clock unless a test says otherwise.
+Cities, payloads, delays, statuses within their class, counts, error texts and
+test-only routes are drawn per run from `student.rng`; the edge cases stay.
 """
 from __future__ import annotations
 
-import asyncio
-import re
-import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import random
 from typing import Any
+from urllib.parse import quote
 
-import aiohttp
 import pytest
-from aiohttp import web
-from aioresponses import CallbackResult
 from yarl import URL
 
-import web_service
 from coursekit import hints
-from coursekit.http import closed_port, serve
-from coursekit.testing import assert_nothing_left_running, tasks_now
-from coursekit.web import Reply, Service, app_from, assert_timing_header, running
-from coursekit.web import upstream_mocked  # noqa: F401  (an autouse fixture)
+from coursekit.probes.p08 import request, serve, together
+from coursekit.web import Reply, assert_timing_header
 
-# aiohttp's own deprecation notices (e.g. returning, not raising, a web.HTTPException) are
-# not mistakes this assignment grades: the app still answers correctly on this aiohttp.
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:aiohttp")
+STUDENT_MODULE = "web_service"
 
-# The default weather_url of create_app, with or without a query string.
-WEATHER_API = re.compile(r"^http://weather\.invalid/api(\?.*)?$")
+# The default weather_url of create_app (the mock answers it with or without a query string).
+WEATHER_API = "http://weather.invalid/api"
 UPSTREAM_DOWN = {"error": "upstream unavailable"}
 
 BOUND = (
@@ -41,68 +34,29 @@ BOUND = (
     "aiohttp.ClientTimeout(total=2), and answer 502 when it expires"
 )
 
-
-@asynccontextmanager
-async def upstream_server(*, delay: float, payload: Any) -> AsyncIterator[tuple[str, list[dict[str, str]]]]:
-    """A real weather API on loopback that answers ``payload`` after ``delay`` loop seconds.
-
-    Yields its URL and the list of query strings it received.
-    """
-    seen: list[dict[str, str]] = []
-
-    async def forecast(request: web.Request) -> web.Response:
-        seen.append(dict(request.query))
-        await asyncio.sleep(delay)
-        return web.json_response(payload)
-
-    upstream = web.Application()
-    upstream.router.add_get("/api", forecast)
-    async with serve(upstream) as base:
-        yield f"{base}/api", seen
+CITIES = ["Paris", "Rome", "Lima", "Oslo", "Kyiv", "Pune", "Nice", "Riga", "Bergen", "Tromso", "Quito", "Hanoi",
+          "Dakar", "Perth", "Turku", "Cork"]
+WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo", "lima"]
 
 
-def client_timeout_limit(
-    kwargs: dict[str, Any], sessions: list[aiohttp.ClientSession]
-) -> tuple[float, BaseException] | None:
-    """When aiohttp's own ClientTimeout would end a request that never answers, and with what.
-
-    aioresponses answers mocked requests without applying ClientTimeout, so a
-    mocked slow upstream plays that part itself: a solution bounded by
-    ClientTimeout (per request or on its session) sees the exception real
-    aiohttp raises (TimeoutError for ``total``, ServerTimeoutError for
-    ``sock_read``), at the moment real aiohttp would raise it.
-    """
-    if "timeout" in kwargs:
-        timeout = kwargs["timeout"]
-    elif sessions:
-        timeout = sessions[-1].timeout
-    else:
-        return None
-    if isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
-        return (float(timeout), asyncio.TimeoutError()) if timeout > 0 else None
-    limits: list[tuple[float, BaseException]] = []
-    total = getattr(timeout, "total", None)
-    sock_read = getattr(timeout, "sock_read", None)
-    if isinstance(total, (int, float)) and total > 0:
-        limits.append((float(total), asyncio.TimeoutError()))
-    if isinstance(sock_read, (int, float)) and sock_read > 0:
-        limits.append((float(sock_read), aiohttp.ServerTimeoutError("Timeout on reading data from socket")))
-    return min(limits, key=lambda limit: limit[0]) if limits else None
+def mocked(*replies: dict[str, Any], repeat: bool = False, url: str = WEATHER_API) -> dict[str, Any]:
+    """The weather API at ``url``, answering ``replies`` in order (the last one again if ``repeat``)."""
+    return {"kind": "mocked", "url": url, "replies": list(replies), "repeat": repeat}
 
 
-def slow_mocked_upstream(service_box: list[Service], seen: list[str], *, delay: float) -> Any:
-    """An aioresponses callback answering after ``delay`` loop seconds (or timing out as ClientTimeout would)."""
+def weather(city: str) -> dict[str, Any]:
+    """The scripted request GET /weather/{city}, the city percent-encoded in the path."""
+    return request("GET", f"/weather/{quote(city)}")
 
-    async def callback(url: Any, **kwargs: Any) -> CallbackResult:
-        seen.append(str(url))
-        limit = client_timeout_limit(kwargs, service_box[0].app_sessions())
-        if limit is not None and limit[0] < delay:
-            await asyncio.sleep(limit[0])
-            raise limit[1]
-        await asyncio.sleep(delay)
-        return CallbackResult(status=200, payload={"late": True}, reason="OK")
 
-    return callback
+def cities(rng: random.Random, count: int) -> list[str]:
+    """``count`` distinct city names."""
+    return rng.sample(CITIES, count)
+
+
+def forecast(rng: random.Random, city: str) -> dict[str, Any]:
+    """An upstream payload for ``city``."""
+    return {"city": city, "temperature": rng.randint(-30, 45), "sky": rng.choice(["clear", "rain", "fog", "snow"])}
 
 
 def assert_upstream_down(reply: Reply, *, why: str) -> None:
@@ -112,109 +66,138 @@ def assert_upstream_down(reply: Reply, *, why: str) -> None:
 
 
 @pytest.mark.points(4)
-async def test_upstream_session_opened_at_startup_and_closed_at_cleanup(looptime, mock_http, traffic, session_spy):
+def test_upstream_session_opened_at_startup_and_closed_at_cleanup(student):
     """The app opens its upstream ClientSession when it starts (before any request) and closes it at clean-up."""
-    mock_http.get(WEATHER_API, callback=traffic.reply(payload={"temp": 3}), repeat=True)
-    before = tasks_now()
-    async with running(app_from(web_service.create_app), session_spy) as service:
-        opened = service.app_sessions()
-        assert opened, (
-            "right after start-up, before any request, the app should have opened its aiohttp.ClientSession: "
-            "open it in a cleanup_ctx (or on_startup), not lazily in the handler"
-        )
-        assert not any(session.closed for session in opened), "the app's ClientSession was closed while the app runs"
-        reply = await service.call("GET", "/weather/Rome")
-        assert reply.status == 200, f"GET /weather/Rome: expected 200, got {reply.status} {reply.text[:200]!r}"
-    still_open = [session for session in service.app_sessions() if not session.closed]
+    city = cities(student.rng, 1)[0]
+    run = serve(student, [weather(city)], upstream=mocked({"payload": forecast(student.rng, city)}, repeat=True))
+    opened = run.sessions["at_start"]
+    assert opened, (
+        "right after start-up, before any request, the app should have opened its aiohttp.ClientSession: "
+        "open it in a cleanup_ctx (or on_startup), not lazily in the handler"
+    )
+    assert not any(opened), "the app's ClientSession was closed while the app runs"
+    reply = run.reply(0)
+    assert reply.status == 200, f"GET /weather/{city}: expected 200, got {reply.status} {reply.text[:200]!r}"
+    run.stopped()
+    still_open = run.sessions["open_after_shutdown"]
     assert not still_open, (
-        f"after the app was shut down, {len(still_open)} ClientSession(s) it opened were still open: "
+        f"after the app was shut down, {still_open} ClientSession(s) it opened were still open: "
         f"close it at clean-up (the code after `yield` in a cleanup_ctx, or on_cleanup). {hints.LEFT_RUNNING}"
     )
-    assert_nothing_left_running(before, what="the app, once shut down,")
+    left = run.left_running
+    assert not left, (
+        f"the app, once shut down, returned while {len(left)} task(s) it started were still running. "
+        f"{hints.LEFT_RUNNING}"
+    )
 
 
 @pytest.mark.points(3)
-async def test_one_upstream_session_reused_for_every_request(looptime, mock_http, traffic, session_spy):
+def test_one_upstream_session_reused_for_every_request(student):
     """Every /weather request goes through the same single ClientSession the app opened at start-up."""
-    mock_http.get(WEATHER_API, callback=traffic.reply(payload={"temp": 3}, delay=0.5), repeat=True)
-    async with running(app_from(web_service.create_app), session_spy) as service:
-        for city in ["Rome", "Lima"]:
-            reply = await service.call("GET", f"/weather/{city}")
-            assert reply.status == 200, f"GET /weather/{city}: expected 200, got {reply.status}"
-        replies = await asyncio.gather(*(service.call("GET", f"/weather/{city}") for city in ["Kyiv", "Pune", "Nice"]))
-        assert [r.status for r in replies] == [200, 200, 200], (
-            f"three concurrent /weather requests: expected 200 each, got {[r.status for r in replies]!r}"
-        )
-        opened = service.app_sessions()
-    assert len(traffic.requests) == 5, f"expected 5 upstream requests, saw {len(traffic.requests)}"
-    assert len(opened) == 1, (
-        f"the app created {len(opened)} aiohttp.ClientSession(s) for 5 weather requests; it should open one "
+    rng = student.rng
+    one_by_one, at_once = rng.randint(1, 3), rng.randint(2, 4)
+    names = cities(rng, one_by_one + at_once)
+    delay = round(rng.uniform(0.1, 1.5), 2)
+    script = [weather(city) for city in names[:one_by_one]] + [together(*(weather(c) for c in names[one_by_one:]))]
+    run = serve(student, script, upstream=mocked({"payload": {"temp": 3}, "delay": delay}, repeat=True))
+    for index, city in enumerate(names[:one_by_one]):
+        reply = run.reply(index)
+        assert reply.status == 200, f"GET /weather/{city}: expected 200, got {reply.status}"
+    statuses = [reply.status for reply in run.replies(range(one_by_one, len(names)))]
+    assert statuses == [200] * at_once, (
+        f"{at_once} concurrent /weather requests: expected 200 each, got {statuses!r}"
+    )
+    opened = run.sessions["before_shutdown"]
+    run.stopped()
+    total = len(names)
+    seen = len(run.upstream_requests)
+    assert seen == total, f"expected {total} upstream requests, saw {seen}"
+    assert opened == 1, (
+        f"the app created {opened} aiohttp.ClientSession(s) for {total} weather requests; it should open one "
         "at start-up, keep it in the app's state and reuse it (a session per request wastes connections)"
     )
 
 
 @pytest.mark.points(2)
-async def test_city_is_sent_as_query_parameter(looptime, mock_http, traffic):
+def test_city_is_sent_as_query_parameter(student):
     """The city goes to GET {weather_url}?city={city}, the weather_url given to create_app, spaces and accents included."""
-    pattern = re.compile(r"^http://weather\.test/v2/now(\?.*)?$")
-    mock_http.get(pattern, callback=traffic.reply(payload={"ok": True}), repeat=True)
-    async with running(app_from(web_service.create_app, weather_url="http://weather.test/v2/now")) as service:
-        first = await service.call("GET", "/weather/New%20York")
-        second = await service.call("GET", "/weather/Z%C3%BCrich")
+    rng = student.rng
+    host = rng.choice(["weather.test", "api.weather.test", "forecast.example"])
+    path = rng.choice(["/v2/now", "/api/current", "/now", "/v1/weather"])
+    url = f"http://{host}{path}"
+    spaced = rng.choice(["New York", "Rio de Janeiro", "Buenos Aires", "Los Angeles", "Hong Kong"])
+    accented = rng.choice(["Zürich", "São Paulo", "Kraków", "Malmö", "Besançon", "Reykjavík"])
+    run = serve(student, [weather(spaced), weather(accented)], weather_url=url,
+                upstream=mocked({"payload": {"ok": True}}, repeat=True, url=url))
+    first, second = run.reply(0), run.reply(1)
+    run.stopped()
     assert first.status == 200 and second.status == 200, (
         f"expected 200 for both cities, got {first.status} and {second.status}"
     )
-    sent = [URL(url) for url in traffic.urls()]
-    where = [(url.host, url.path) for url in sent]
-    assert where == [("weather.test", "/v2/now")] * 2, (
-        f"the upstream requests should go to the weather_url given to create_app, went to {traffic.urls()!r}"
+    urls = run.upstream_urls()
+    sent = [URL(seen) for seen in urls]
+    where = [(seen.host, seen.path) for seen in sent]
+    assert where == [(host, path)] * 2, (
+        f"the upstream requests should go to the weather_url given to create_app, went to {urls!r}"
     )
-    cities = [url.query.get("city") for url in sent]
-    assert cities == ["New York", "Zürich"], (
-        f"expected the query parameter city='New York' then city='Zürich', got {cities!r} "
+    got = [seen.query.get("city") for seen in sent]
+    assert got == [spaced, accented], (
+        f"expected the query parameter city={spaced!r} then city={accented!r}, got {got!r} "
         "(pass it as params={'city': city})"
     )
 
 
 @pytest.mark.points(3)
-async def test_upstream_error_statuses_give_502(looptime, mock_http, traffic):
+def test_upstream_error_statuses_give_502(student):
     """An upstream 404 or 503 makes /weather answer 502 {"error": "upstream unavailable"}."""
-    mock_http.get(WEATHER_API, callback=traffic.reply(status=404, payload={"error": "unknown city"}))
-    mock_http.get(WEATHER_API, callback=traffic.reply(status=503, body="maintenance"))
-    async with running(app_from(web_service.create_app)) as service:
-        not_found = await service.call("GET", "/weather/Atlantis")
-        unavailable = await service.call("GET", "/weather/Paris")
-    assert len(traffic.requests) == 2, f"expected two upstream requests, saw {traffic.urls()!r}"
-    assert_upstream_down(not_found, why="the upstream answered 404 (any error status counts, not only 5xx)")
-    assert_upstream_down(unavailable, why="the upstream answered 503")
+    rng = student.rng
+    client_errors = [404, rng.choice([400, 401, 403, 405, 409, 410, 418, 422, 429])]
+    server_errors = [503, rng.choice([500, 501, 502, 504])]
+    answers = [{"status": status, "payload": {"error": "unknown city"}} for status in client_errors]
+    answers += [{"status": status, "body": rng.choice(["maintenance", "down", "try later"])}
+                for status in server_errors]
+    rng.shuffle(answers)
+    names = cities(rng, len(answers))
+    run = serve(student, [weather(city) for city in names], upstream=mocked(*answers))
+    replies = run.replies()
+    run.stopped()
+    seen = run.upstream_urls()
+    assert len(seen) == len(answers), f"expected {len(answers)} upstream requests, saw {seen!r}"
+    for answer, reply in zip(answers, replies):
+        status = answer["status"]
+        why = (f"the upstream answered {status} (any error status counts, not only 5xx)" if status < 500
+               else f"the upstream answered {status}")
+        assert_upstream_down(reply, why=why)
 
 
 @pytest.mark.points(3)
-async def test_upstream_network_errors_give_502(looptime, mock_http):
+def test_upstream_network_errors_give_502(student):
     """A network error (connection error, connection refused) makes /weather answer 502, not 500."""
-    mock_http.get(WEATHER_API, exception=aiohttp.ClientConnectionError("connection reset"))
-    async with running(app_from(web_service.create_app)) as service:
-        mocked = await service.call("GET", "/weather/Paris")
-    assert_upstream_down(mocked, why="the upstream request raised aiohttp.ClientConnectionError")
-    async with running(
-        app_from(web_service.create_app, weather_url=f"http://127.0.0.1:{closed_port()}/api")
-    ) as service:
-        refused = await service.call("GET", "/weather/Paris")
+    rng = student.rng
+    error = rng.choice([["ClientConnectionError", "connection reset"], ["ServerDisconnectedError"],
+                        ["ClientOSError", 104, "Connection reset by peer"]])
+    city = cities(rng, 1)[0]
+    run = serve(student, [weather(city)], upstream=mocked({"error": error}))
+    mocked_reply = run.reply(0)
+    run.stopped()
+    assert_upstream_down(mocked_reply, why=f"the upstream request raised aiohttp.{error[0]}")
+    run = serve(student, [weather(city)], upstream={"kind": "refusing", "path": rng.choice(["/api", "/v2/now"])})
+    refused = run.reply(0)
+    run.stopped()
     assert_upstream_down(refused, why="the upstream refused the connection (nothing listens on its port)")
 
 
 @pytest.mark.points(3)
-async def test_upstream_timeout_gives_502_after_2s(looptime, mock_http, session_spy):
+def test_upstream_timeout_gives_502_after_2s(student):
     """An upstream that would answer only after 3 s: /weather answers 502 after 2 s of loop time."""
-    box: list[Service] = []
-    seen: list[str] = []
-    mock_http.get(WEATHER_API, callback=slow_mocked_upstream(box, seen, delay=3), repeat=True)
-    async with running(app_from(web_service.create_app), session_spy) as service:
-        box.append(service)
-        start = asyncio.get_running_loop().time()
-        reply = await service.call("GET", "/weather/Paris")
-        elapsed = asyncio.get_running_loop().time() - start
-    assert seen, "the app never asked the upstream"
+    rng = student.rng
+    delay = round(rng.uniform(2.5, 8), 2)
+    run = serve(student, [weather(cities(rng, 1)[0])],
+                upstream=mocked({"payload": {"late": True}, "delay": delay}, repeat=True))
+    reply = run.reply(0)
+    elapsed = run.elapsed(0)
+    run.stopped()
+    assert run.upstream_requests, "the app never asked the upstream"
     assert_upstream_down(reply, why=f"the upstream did not answer within 2 s. {BOUND}")
     assert elapsed == pytest.approx(2, abs=0.2), (
         f"expected the 502 after 2 s of loop time (the upstream limit), got it after {elapsed:g} s. {BOUND}"
@@ -222,14 +205,17 @@ async def test_upstream_timeout_gives_502_after_2s(looptime, mock_http, session_
 
 
 @pytest.mark.points(4)
-async def test_upstream_timeout_on_a_real_slow_server_gives_502_after_2s(looptime):
+def test_upstream_timeout_on_a_real_slow_server_gives_502_after_2s(student):
     """A real upstream server that takes 3 s: /weather answers 502 after 2 s of loop time, not after 3."""
-    async with upstream_server(delay=3, payload={"late": True}) as (url, seen):
-        async with running(app_from(web_service.create_app, weather_url=url)) as service:
-            start = asyncio.get_running_loop().time()
-            reply = await service.call("GET", "/weather/Paris")
-            elapsed = asyncio.get_running_loop().time() - start
-    assert seen == [{"city": "Paris"}], f"expected one upstream request with city=Paris, the server saw {seen!r}"
+    rng = student.rng
+    delay = round(rng.uniform(2.5, 8), 2)
+    city = cities(rng, 1)[0]
+    run = serve(student, [weather(city)], upstream={"kind": "server", "delay": delay, "payload": {"late": True}})
+    reply = run.reply(0)
+    elapsed = run.elapsed(0)
+    run.stopped()
+    seen = [entry["query"] for entry in run.upstream_requests]
+    assert seen == [{"city": city}], f"expected one upstream request with city={city}, the server saw {seen!r}"
     assert_upstream_down(reply, why=f"the upstream did not answer within 2 s. {BOUND}")
     assert elapsed == pytest.approx(2, abs=0.2), (
         f"expected the 502 after 2 s of loop time, got it after {elapsed:g} s. {BOUND}"
@@ -237,80 +223,90 @@ async def test_upstream_timeout_on_a_real_slow_server_gives_502_after_2s(looptim
 
 
 @pytest.mark.points(2)
-async def test_upstream_answering_within_2s_is_200(looptime):
+def test_upstream_answering_within_2s_is_200(student):
     """A real upstream server that takes 1.5 s is still in time: /weather answers 200 with its JSON."""
-    forecast = {"city": "Paris", "temperature": 18}
-    async with upstream_server(delay=1.5, payload=forecast) as (url, seen):
-        async with running(app_from(web_service.create_app, weather_url=url)) as service:
-            start = asyncio.get_running_loop().time()
-            reply = await service.call("GET", "/weather/Paris")
-            elapsed = asyncio.get_running_loop().time() - start
+    rng = student.rng
+    delay = round(rng.uniform(1.0, 1.8), 2)
+    city = cities(rng, 1)[0]
+    payload = forecast(rng, city)
+    run = serve(student, [weather(city)], upstream={"kind": "server", "delay": delay, "payload": payload})
+    reply = run.reply(0)
+    elapsed = run.elapsed(0)
+    run.stopped()
     assert reply.status == 200, (
-        f"the upstream answered after 1.5 s, within the 2 s limit: expected 200, got {reply.status} "
+        f"the upstream answered after {delay:g} s, within the 2 s limit: expected 200, got {reply.status} "
         f"after {elapsed:g} s (is the limit shorter than 2 s?)"
     )
-    assert reply.json() == forecast, f"expected the upstream JSON {forecast!r}, got {reply.text!r}"
+    assert reply.json() == payload, f"expected the upstream JSON {payload!r}, got {reply.text!r}"
 
 
 @pytest.mark.points(1)
-async def test_any_upstream_2xx_is_200(looptime, mock_http, traffic):
+def test_any_upstream_2xx_is_200(student):
     """An upstream 203 or 299 (2xx statuses other than 200) is a success too; a 300 with JSON is not: 502."""
-    mock_http.get(WEATHER_API, callback=traffic.reply(status=203, payload={"temp": 9}))
-    mock_http.get(WEATHER_API, callback=traffic.reply(status=299, payload={"temp": 10}))
-    mock_http.get(WEATHER_API, callback=traffic.reply(status=300, payload={"temp": 11}))
-    async with running(app_from(web_service.create_app)) as service:
-        replies = [await service.call("GET", f"/weather/{city}") for city in ("Oslo", "Bergen", "Tromso")]
-    for upstream, reply, forecast in zip((203, 299), replies, ({"temp": 9}, {"temp": 10})):
-        assert reply.status == 200 and reply.json() == forecast, (
-            f"upstream answered {upstream} {forecast!r}: expected 200 with that JSON (a 2xx is 200 <= status < 300), "
-            f"got {reply.status} {reply.text[:200]!r}"
-        )
-    assert replies[2].status == 502 and replies[2].json() == UPSTREAM_DOWN, (
-        f"upstream answered 300 (not a 2xx, and not a redirect aiohttp follows): expected 502 {UPSTREAM_DOWN!r}, "
-        f"got {replies[2].status} {replies[2].text[:200]!r}"
-    )
+    rng = student.rng
+    statuses = [203, 299, 300]
+    rng.shuffle(statuses)
+    names = cities(rng, len(statuses))
+    payloads = [{"temp": rng.randint(-30, 45), "city": city} for city in names]
+    answers = [{"status": status, "payload": payload} for status, payload in zip(statuses, payloads)]
+    run = serve(student, [weather(city) for city in names], upstream=mocked(*answers))
+    replies = run.replies()
+    run.stopped()
+    for upstream, reply, sent in zip(statuses, replies, payloads):
+        if upstream < 300:
+            assert reply.status == 200 and reply.json() == sent, (
+                f"upstream answered {upstream} {sent!r}: expected 200 with that JSON (a 2xx is 200 <= status < 300), "
+                f"got {reply.status} {reply.text[:200]!r}"
+            )
+        else:
+            assert reply.status == 502 and reply.json() == UPSTREAM_DOWN, (
+                f"upstream answered 300 (not a 2xx, and not a redirect aiohttp follows): expected 502 "
+                f"{UPSTREAM_DOWN!r}, got {reply.status} {reply.text[:200]!r}"
+            )
 
 
 @pytest.mark.points(2)
-async def test_weather_requests_are_handled_concurrently(looptime, mock_http, traffic):
+def test_weather_requests_are_handled_concurrently(student):
     """Three /weather requests at once, each upstream call taking 1 s, are all answered after 1 s, not 3."""
-    mock_http.get(WEATHER_API, callback=traffic.reply(payload={"temp": 1}, delay=1), repeat=True)
-    async with running(app_from(web_service.create_app)) as service:
-        start = asyncio.get_running_loop().time()
-        replies = await asyncio.gather(*(service.call("GET", f"/weather/{c}") for c in ["Rome", "Riga", "Oslo"]))
-        elapsed = asyncio.get_running_loop().time() - start
-    assert [r.status for r in replies] == [200, 200, 200], f"expected three 200s, got {[r.status for r in replies]!r}"
-    assert traffic.peak == 3 and elapsed == pytest.approx(1), (
-        f"expected the three upstream calls in flight together (1 s in all), saw at most {traffic.peak} at once "
+    rng = student.rng
+    count = rng.randint(3, 5)
+    delay = round(rng.uniform(0.5, 1.5), 2)
+    run = serve(student, [together(*(weather(city) for city in cities(rng, count)))],
+                upstream=mocked({"payload": {"temp": 1}, "delay": delay}, repeat=True))
+    replies = run.replies()
+    elapsed = max(run.elapsed(index) for index in range(count))
+    run.stopped()
+    statuses = [reply.status for reply in replies]
+    assert statuses == [200] * count, f"expected {count} 200s, got {statuses!r}"
+    peak = run.upstream_peak
+    assert peak == count and elapsed == pytest.approx(delay), (
+        f"expected the {count} upstream calls in flight together ({delay:g} s in all), saw at most {peak} at once "
         f"and {elapsed:g} s: no lock or blocking call may serialise the handlers. {hints.BLOCKING}"
     )
 
 
-def app_with_failing_routes() -> web.Application:
-    """The student's app plus two test-only routes that raise."""
-
-    async def fails_at_once(request: web.Request) -> web.Response:
-        raise KeyError("secret-key-4410")
-
-    async def fails_later(request: web.Request) -> web.Response:
-        await asyncio.sleep(0.1)
-        raise ValueError("secret detail 9921")
-
-    app = app_from(web_service.create_app)
-    app.router.add_get("/test-only/at-once", fails_at_once)
-    app.router.add_get("/test-only/later", fails_later)
-    return app
+def failing_routes(rng: random.Random) -> list[dict[str, Any]]:
+    """Two test-only routes that raise: one at once, one after a while (secret texts drawn per run)."""
+    at_once, later = rng.sample(WORDS, 2)
+    return [
+        {"path": f"/test-only/{at_once}", "raises": ["KeyError", f"secret-key-{rng.randint(1000, 9999)}"]},
+        {"path": f"/test-only/{later}", "after": round(rng.uniform(0.05, 1.0), 2),
+         "raises": ["ValueError", f"secret detail {rng.randint(1000, 9999)}"]},
+    ]
 
 
 @pytest.mark.points(3)
-async def test_unhandled_exceptions_reveal_nothing_and_service_survives(looptime):
+def test_unhandled_exceptions_reveal_nothing_and_service_survives(student):
     """Any exception escaping a handler gives 500 {"error": "internal server error"} only; the service keeps working."""
-    async with running(app_with_failing_routes()) as service:
-        replies = [await service.call("GET", path) for path in ["/test-only/at-once", "/test-only/later"]]
-        health = await service.call("GET", "/health")
-    for reply in replies:
+    routes = failing_routes(student.rng)
+    run = serve(student, [*(request("GET", route["path"]) for route in routes), request("GET", "/health")],
+                extra_routes=routes)
+    replies = run.replies(range(len(routes)))
+    health = run.reply(len(routes))
+    run.stopped()
+    for reply, route in zip(replies, routes):
         assert reply.status == 500, f"GET {reply.path} (the handler raised): expected 500, got {reply.status}"
-        assert "secret" not in reply.text and "Traceback" not in reply.text, (
+        assert "secret" not in reply.text and route["raises"][1] not in reply.text and "Traceback" not in reply.text, (
             f"GET {reply.path}: the 500 body must not reveal the exception or a traceback, got {reply.text[:300]!r}"
         )
         assert reply.json() == {"error": "internal server error"}, (
@@ -320,95 +316,102 @@ async def test_unhandled_exceptions_reveal_nothing_and_service_survives(looptime
 
 
 @pytest.mark.points(3)
-async def test_http_errors_are_not_turned_into_500(looptime):
+def test_http_errors_are_not_turned_into_500(student):
     """An unknown path still answers 404 and a wrong method 405: the error middleware must not make them 500."""
-    async with running(app_from(web_service.create_app)) as service:
-        unknown = await service.call("GET", "/no/such/page")
-        wrong_method = await service.call("POST", "/health")
+    rng = student.rng
+    missing = f"/no/such/{rng.choice(WORDS)}"
+    method = rng.choice(["POST", "PUT", "PATCH", "DELETE"])
+    run = serve(student, [request("GET", missing), request(method, "/health")])
+    unknown, wrong_method = run.reply(0), run.reply(1)
+    run.stopped()
     assert unknown.status == 404, (
-        f"GET /no/such/page: expected 404, got {unknown.status}. aiohttp signals it by raising "
+        f"GET {missing}: expected 404, got {unknown.status}. aiohttp signals it by raising "
         "web.HTTPNotFound, an Exception: let web.HTTPException through (or answer its own status) "
         "before catching Exception"
     )
     assert wrong_method.status == 405, (
-        f"POST /health: expected 405 (method not allowed), got {wrong_method.status}; "
+        f"{method} /health: expected 405 (method not allowed), got {wrong_method.status}; "
         "let web.HTTPException through (or answer its own status) before catching Exception"
     )
     allowed = wrong_method.headers.get("Allow", "")
     assert "GET" in allowed, (
-        f"POST /health: the 405 should keep aiohttp's header Allow: GET (HTTP requires it), got Allow={allowed!r}. "
+        f"{method} /health: the 405 should keep aiohttp's header Allow: GET (HTTP requires it), got Allow={allowed!r}. "
         "Let web.HTTPException through, or copy its headers into your own answer."
     )
 
 
 @pytest.mark.points(1)
-async def test_raised_redirect_keeps_status_location_and_timing(looptime):
+def test_raised_redirect_keeps_status_location_and_timing(student):
     """A handler that raises web.HTTPFound gives a 302 with its Location and an X-Response-Time header, not a 500."""
-
-    async def moved(request: web.Request) -> web.Response:
-        raise web.HTTPFound("/health")
-
-    app = app_from(web_service.create_app)
-    app.router.add_get("/test-only/moved", moved)
-    async with running(app) as service:
-        reply = await service.call("GET", "/test-only/moved", allow_redirects=False)
+    rng = student.rng
+    path = f"/test-only/{rng.choice(WORDS)}"
+    target = rng.choice(["/health", "/items", "/items/1", "/elsewhere"])
+    run = serve(student, [request("GET", path, allow_redirects=False)],
+                extra_routes=[{"path": path, "redirect": target}])
+    reply = run.reply(0)
+    run.stopped()
     assert reply.status == 302, (
         f"a handler raised web.HTTPFound: expected its 302, got {reply.status} {reply.text[:200]!r}. "
         "A web.HTTPException is an answer, not a crash: let it through (or answer its own status)."
     )
-    assert URL(reply.headers.get("Location", "")).path == "/health", (
-        f"the 302 should keep its header Location: /health, got {reply.headers.get('Location')!r}"
+    assert URL(reply.headers.get("Location", "")).path == target, (
+        f"the 302 should keep its header Location: {target}, got {reply.headers.get('Location')!r}"
     )
     assert_timing_header(reply)
 
 
 @pytest.mark.points(2)
-async def test_x_response_time_on_every_kind_of_response(looptime, mock_http, traffic):
+def test_x_response_time_on_every_kind_of_response(student):
     """201, 204, 400, 404 (item and unknown path), 405, 500 and 502 responses all carry X-Response-Time."""
-    mock_http.get(WEATHER_API, callback=traffic.reply(status=500, body="down"), repeat=True)
-    async with running(app_with_failing_routes()) as service:
-        replies = [
-            await service.call("POST", "/items", json={"name": "mug", "price": 1}),
-            await service.call("DELETE", "/items/1"),
-            await service.call("POST", "/items", json={"name": "", "price": 1}),
-            await service.call("GET", "/items/1"),
-            await service.call("GET", "/no/such/page"),
-            await service.call("POST", "/health"),
-            await service.call("GET", "/test-only/at-once"),
-            await service.call("GET", "/weather/Paris"),
-        ]
-    for reply in replies:
+    rng = student.rng
+    routes = failing_routes(rng)
+    name = rng.choice(WORDS)
+    script = [
+        request("POST", "/items", json={"name": name, "price": rng.randint(0, 100)}),
+        request("DELETE", "/items/1"),
+        request("POST", "/items", json={"name": "", "price": rng.randint(0, 100)}),
+        request("GET", "/items/1"),
+        request("GET", f"/no/such/{rng.choice(WORDS)}"),
+        request(rng.choice(["POST", "PUT", "PATCH", "DELETE"]), "/health"),
+        request("GET", routes[0]["path"]),
+        weather(cities(rng, 1)[0]),
+    ]
+    run = serve(student, script, extra_routes=routes,
+                upstream=mocked({"status": rng.choice([500, 503]), "body": "down"}, repeat=True))
+    for reply in run.replies():
         assert_timing_header(reply)
+    run.stopped()
 
 
 @pytest.mark.points(2)
-@pytest.mark.looptime(False)
-async def test_x_response_time_is_handling_time_in_milliseconds(mock_http, traffic):
+def test_x_response_time_is_handling_time_in_milliseconds(student):
     """On real time, a request whose upstream takes 0.2 s reports about 200 (milliseconds) in X-Response-Time."""
-    mock_http.get(WEATHER_API, callback=traffic.reply(payload={"temp": 4}, delay=0.2), repeat=True)
-    async with running(app_from(web_service.create_app)) as service:
-        started = time.perf_counter()
-        reply = await service.call("GET", "/weather/Paris")
-        took_ms = (time.perf_counter() - started) * 1000
-    assert reply.status == 200, f"GET /weather/Paris: expected 200, got {reply.status} {reply.text[:200]!r}"
+    rng = student.rng
+    delay = round(rng.uniform(0.2, 0.3), 2)
+    run = serve(student, [weather(cities(rng, 1)[0])], real_time=True,
+                upstream=mocked({"payload": {"temp": 4}, "delay": delay}, repeat=True))
+    reply = run.reply(0)
+    took_ms = run.took_ms(0)
+    run.stopped()
+    assert reply.status == 200, f"GET {reply.path}: expected 200, got {reply.status} {reply.text[:200]!r}"
     assert_timing_header(reply)
     reported = float(reply.headers["X-Response-Time"])
-    assert 150 <= reported <= took_ms + 100, (
-        f"the upstream took 0.2 s and the whole request {took_ms:.0f} ms, so X-Response-Time should be "
-        f"about 200 (milliseconds, measured around the handler), got {reply.headers['X-Response-Time']!r}. "
-        "Seconds must be multiplied by 1000."
+    assert delay * 1000 - 50 <= reported <= took_ms + 100, (
+        f"the upstream took {delay:g} s and the whole request {took_ms:.0f} ms, so X-Response-Time should be "
+        f"about {delay * 1000:.0f} (milliseconds, measured around the handler), got "
+        f"{reply.headers['X-Response-Time']!r}. Seconds must be multiplied by 1000."
     )
 
 
 @pytest.mark.points(1)
-async def test_upstream_2xx_with_a_non_json_body_gives_a_json_error(looptime, mock_http, traffic):
+def test_upstream_2xx_with_a_non_json_body_gives_a_json_error(student):
     """An upstream 200 whose body is not JSON gives 502 "upstream unavailable" or 500 "internal server error", as JSON."""
-    mock_http.get(
-        WEATHER_API,
-        callback=traffic.reply(status=200, body="<html>oops</html>", content_type="application/json"),
-    )
-    async with running(app_from(web_service.create_app)) as service:
-        reply = await service.call("GET", "/weather/Paris")
+    rng = student.rng
+    body = rng.choice(["<html>oops</html>", "not json", "{broken", "sunny, 21 C"])
+    run = serve(student, [weather(cities(rng, 1)[0])],
+                upstream=mocked({"status": 200, "body": body, "content_type": "application/json"}))
+    reply = run.reply(0)
+    run.stopped()
     expected = {500: {"error": "internal server error"}, 502: UPSTREAM_DOWN}
     assert reply.status in expected, (
         f"the upstream answered 200 with a body that is not JSON: expected 502 (a bad upstream) or 500 "

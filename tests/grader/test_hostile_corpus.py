@@ -50,7 +50,7 @@ def _on_import(code: str) -> str:
 
 def _secret_of_01() -> str:
     sources = [p.read_text() for p in (ROOT / "tests" / "01").glob("*.py")]
-    return sorted(secret_lines(sources, ""))[0]
+    return sorted(secret_lines(sources, (ROOT / "assignments" / "01" / "test_why_async.py").read_text()))[0]
 
 
 # name -> (module source, check of the assignment's result as a dict)
@@ -88,6 +88,11 @@ def _partial(*words: str, full_message: bool = False) -> Check:
     return check
 
 
+def _less_than_full(a: dict[str, Any]) -> None:
+    """Code that breaks its own process (here: its asyncio) loses what it breaks, and earns nothing extra."""
+    assert a["score"] < 100 and a["status"] == "graded", a["message"]
+
+
 def _full_with_note(*words: str) -> Check:
     def check(a: dict[str, Any]) -> None:
         _full(a)
@@ -114,18 +119,19 @@ CORPUS: dict[str, tuple[str | bytes, Check]] = {
     "output_flood": (_body("for _ in range(20):\n    print('x' * 100_000)"), _partial("output_kb = 1024 in course.toml")),
     "file_flood": (_body("import tempfile\nwith tempfile.TemporaryFile() as f:\n    f.seek(65 * 1024 * 1024)\n"
                          "    f.write(b'x')\n    f.flush()"), _partial("disk_mb = 64 in course.toml")),
-    # Monkeypatching what the tests rely on.
+    # Monkeypatching what the tests rely on. 01 is judged: the patches stay in the student process, where they
+    # can break only the student's own code (instant_sleep, patched_while_tested); the verdict is the judge's.
     "instant_sleep": (_on_import("import asyncio\nasync def _now(delay, result=None):\n    return result\n"
-                              "asyncio.sleep = _now"), _void("asyncio.sleep", "while it was imported")),
+                              "asyncio.sleep = _now"), _partial("took 0 s")),
     "patched_test_helper": (_on_import("import coursekit.testing\ncoursekit.testing.within = lambda *a, **k: None"),
-                            _void("coursekit.testing.within")),
+                            _full),
     "patched_aioresponses": (_on_import("import aioresponses\naioresponses.aioresponses.get = lambda *a, **k: None"),
-                             _void("aioresponses")),
+                             _full),
     "patched_pytest_internals": (_on_import("import _pytest.runner\n_pytest.runner.call_and_report = print"),
-                                 _void("_pytest.runner.call_and_report")),
+                                 _full),
     "replaced_module": (_on_import("import sys, types\nsys.modules['asyncio'] = types.ModuleType('asyncio')"),
-                        _void("asyncio (the whole module)")),
-    "patched_while_tested": (_body("import asyncio\nasyncio.gather = asyncio.wait"), _void("asyncio.gather", "in test_")),
+                        _less_than_full),
+    "patched_while_tested": (_body("import asyncio\nasyncio.gather = asyncio.wait"), _partial("run_concurrent")),
     # Forging results, reading or changing the tests.
     "forged_result_file": (_body(f"open({str(FORGED)!r}, 'w').write('{{\"score\": 100}}')"),
                            _partial("the grader does not allow writing")),
@@ -141,9 +147,11 @@ CORPUS: dict[str, tuple[str | bytes, Check]] = {
         f"{STUB}\nimport _pytest.pathlib, pathlib\ntry:\n    globals().update(vars(_pytest.pathlib.import_path("
         f"pathlib.Path({str(SOLUTION_FILE)!r}), mode='importlib', root=pathlib.Path('/'), "
         "consider_namespace_packages=False)))\nexcept OSError:\n    pass\n", _nothing("does not allow reading")),
+    # Judged: the student process never imports a test module, so there is none to inspect.
     "inspect_hidden_tests": (_body("import inspect, sys\n"
-                                   "raise RuntimeError(inspect.getsource(sys.modules['test_hidden_why_async']))"),
-                             _partial("OSError")),
+                                   "tests = [m for n, m in list(sys.modules.items()) if n.startswith('test_') and m]\n"
+                                   "raise RuntimeError(inspect.getsource(tests[0]) if tests else 'no test here')"),
+                             _partial("no test here")),
     "quote_hidden_line": (_body(f"raise RuntimeError({_secret_of_01()!r})"), _partial(WITHHELD)),
     # Reaching out of the process.
     "network_remote": (_body("import socket\nsocket.create_connection(('10.255.255.1', 80), timeout=1)"),
@@ -196,12 +204,66 @@ CORPUS |= {
 }
 
 
+def _nothing_found(*words: str) -> Check:
+    """Score 0, and ``words`` in the feedback of the tests that failed (what the code found)."""
+    def check(a: dict[str, Any]) -> None:
+        _nothing()(a)
+        text = "\n".join(t["feedback"] for t in a["tests"])
+        for word in words:
+            assert word in text, text[:2000]
+    return check
+
+
+def _stub_with(code: str) -> str:
+    """The untouched stub (honest score 0) with ``code`` run at the end of its import."""
+    return STUB + "\n" + code + "\n"
+
+
+# Forging the verdict from the student's code (issue 12): each starts from the stub, so its honest score is 0.
+# 01 is judged: the verdict is made in another process, which none of these can reach.
+CORPUS |= {
+    "forge_the_report_writer": (_stub_with(
+        "import grader_child\n_emit = grader_child._emit\n"
+        "grader_child._emit = lambda r: _emit({**r, 'outcome': 'passed'} if r.get('kind') == 'phase' else r)"),
+        _nothing()),
+    "forge_a_pyfunc_call_plugin": (_stub_with(
+        "import gc, pytest\nclass _Pass:\n    @pytest.hookimpl(tryfirst=True)\n"
+        "    def pytest_pyfunc_call(self, pyfuncitem):\n        return True\n"
+        "for found in gc.get_objects():\n    if type(found).__name__ == 'PytestPluginManager':\n"
+        "        found.register(_Pass())"), _nothing()),
+    "forge_with_a_tracer": (_stub_with(
+        "import sys\ndef _skip(frame, event, arg):\n    if frame.f_code.co_name.startswith('test_'):\n"
+        "        raise SystemExit\n    return None\nsys.settrace(_skip)"), _nothing()),
+    "forge_always_equal_values": (STUB.replace(
+        "raise NotImplementedError()", "return _Same()") + "\nclass _Same(list):\n    def __eq__(self, other):\n"
+        "        return True\n    __hash__ = object.__hash__\n", _nothing()),
+    "forge_the_loop_clock": (_stub_with(
+        "import asyncio\nasyncio.BaseEventLoop.time = lambda self: 3.0"), _nothing()),
+    "steal_tests_through_an_audit_hook": (_stub_with(
+        "import sys\n_seen = []\ndef _hook(event, args):\n    if event == 'compile' and args and 'def test_' in str(args[0]):\n"
+        "        _seen.append(str(args[0])[:80])\nsys.addaudithook(_hook)\n"
+        "def fetch_sync(label, delay):\n    raise RuntimeError(repr(_seen))"), _nothing_found("in fetch_sync: []")),
+    "run_the_solution_found_through_argv": (_stub_with(
+        "import os, sys\n_roots = [a for a in sys.argv if os.path.isdir(os.path.join(str(a), 'solutions'))]\n"
+        "def fetch_sync(label, delay):\n    raise RuntimeError(repr(_roots))"), _nothing_found("in fetch_sync: []")),
+    "steal_tests_from_memory": (_stub_with(
+        "import gc, types\n_found = sorted({f.__code__.co_filename for f in gc.get_objects()\n"
+        "                  if isinstance(f, types.FunctionType) and f.__name__.startswith('test_')})\n"
+        "def fetch_sync(label, delay):\n    raise RuntimeError(repr(_found) or 'nothing')"),
+        _nothing_found("in fetch_sync: []")),
+}
+
+
 _NO_SANDBOX = sandbox.unavailable()
-# Where the sandbox changes what a case is told, never what it earns (0 either way; inside, its status is "error"):
-# the reference solution does not exist inside, so pytest's import_path fails (ImportError) before anything opens
-# the file for the guard to refuse.
+# Where the sandbox changes what a case is told, never what it earns unfairly: the reference solution does not
+# exist inside, so pytest's import_path fails (ImportError, status "error") before anything opens the file for the
+# guard to refuse.
 SANDBOXED_CHECKS: dict[str, Check] = {
     "copy_the_solution_through_pytest": _void("your module could not be imported", "ImportError"),
+    # 01 is judged: inside the sandbox the student process's folder holds its module alone, so there is no test
+    # file to overwrite (nothing to refuse) or to read (the glob finds nothing).
+    "overwrite_tests": _full,
+    "read_hidden_tests": _partial("IndexError"),
 }
 
 
@@ -284,5 +346,5 @@ def test_a_module_that_hangs_at_import_costs_one_tests_limit(tmp_path: Path) -> 
             assert a01["score"] == 0, (name, a01["message"])
             assert "importing your module ran past 3 s of real time" in a01["message"], (name, a01["message"])
             assert "stopped after" not in a01["message"] and "new process" not in a01["message"], a01["message"]
-            assert all("this test never ran: importing your module" in t["feedback"] for t in a01["tests"])
+            assert all("importing your module ran past 3 s" in t["feedback"] for t in a01["tests"]), a01["tests"][0]
             assert a02["score"] == 100, (name, a02["message"])

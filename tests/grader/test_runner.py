@@ -5,6 +5,7 @@ import os
 import signal
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from repo_support import ROOT
@@ -93,6 +94,10 @@ def test_changed_removed_or_added_test_files_are_noticed(tmp_path: Path) -> None
     assert isinstance(stage.runtime, Runtime)
 
 
+def _earned(result: Any) -> list[tuple[str, float, list[tuple[str, str]]]]:
+    return [(a.id, a.score, [(t.name, t.outcome) for t in a.tests]) for a in result.assignments]
+
+
 def test_identical_files_are_graded_once_when_asked(tmp_path: Path) -> None:
     """With reuse_identical (batch's default), a byte-identical module gets the earlier result; without, it runs."""
     manifest = load_manifest(ROOT).only(["01", "02"])
@@ -106,7 +111,9 @@ def test_identical_files_are_graded_once_when_asked(tmp_path: Path) -> None:
         with Session(manifest, course_tests(manifest, None), reuse_identical=reuse) as session:
             ann, bob = session.grade(tmp_path / "ann"), session.grade(tmp_path / "bob")
             assert session.reused == expected
-        assert ann.to_dict() == bob.to_dict()
+        # Each run draws its own inputs (judged tests vary them per run), so feedback may quote other values;
+        # what was earned is the same.
+        assert _earned(ann) == _earned(bob)
         assert [a.score for a in bob.assignments] == [100, 0]
 
 
