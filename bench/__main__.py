@@ -13,8 +13,8 @@ Run from the course root. Measures, in one run, side by side:
    same for a submission of assignment 01 alone.
 2. ``virtual_time``: hidden + public suites against the solutions, one pytest
    process per assignment with ``-p bench.looptime_probe`` (see that module
-   for the method): loop seconds simulated per wall second in looptime tests,
-   and the wall seconds of tests marked ``looptime(False)``.
+   for the method): loop seconds simulated per wall second in the scenario
+   calls on the virtual clock, and the wall seconds of synchronous ones.
 3. ``student_loop``: ``python -m pytest assignments/NN -q -p no:randomly``
    against the stub and with ``--against solutions``, per assignment, median.
 4. ``class_scale``: ``grader.batch.run_batch`` on ``--students`` synthetic
@@ -199,7 +199,8 @@ def virtual_time(ids: list[str]) -> dict[str, Any]:
     total = {key: sum(row[key] for row in per.values()) for key in next(iter(per.values()))
              if key != "exit_status"}
     return {
-        "method": "bench/looptime_probe.py: loop.time() and perf_counter() around each test's call phase",
+        "method": "bench/looptime_probe.py: the scenario's final loop.time() and perf_counter() around each "
+                  "scenario call",
         "simulated_loop_seconds": total["virtual_loop"],
         "virtual_tests_wall_seconds": total["virtual_wall"],
         "loop_seconds_per_wall_second": (total["virtual_loop"] / total["virtual_wall"]
@@ -284,13 +285,12 @@ def table(results: dict[str, Any]) -> str:
          if one["sandboxed"] else ""),
         "",
         "virtual time (hidden + public suites vs solutions)",
-        f"  looptime tests                             {v['virtual_tests']:8d}",
+        f"  scenario calls on the virtual clock        {v['virtual_tests']:8d}",
         f"  simulated loop seconds                     {v['simulated_loop_seconds']:8.1f}",
-        f"  their wall seconds (call phase)            {v['virtual_tests_wall_seconds']:8.3f}",
+        f"  their wall seconds                         {v['virtual_tests_wall_seconds']:8.3f}",
         f"  loop seconds per wall second               {v['loop_seconds_per_wall_second']:8.0f}",
-        f"  real-time tests (looptime(False))          {v['real_time_tests']:8d}",
+        f"  synchronous scenario calls (real clock)    {v['real_time_tests']:8d}",
         f"  their wall seconds                         {v['real_time_tests_wall_seconds']:8.3f}",
-        f"  other (sync) tests / wall seconds          {v['other_tests']:8d} / {v['other_tests_wall_seconds']:.3f}",
         "",
         "student loop: python -m pytest assignments/NN (seconds)",
         "  NN       stub   solution   looptime-probe run (hidden+public)",

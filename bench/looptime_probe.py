@@ -1,25 +1,19 @@
-"""A pytest plugin (``-p bench.looptime_probe``) recording, per test, wall time and loop time.
+"""A pytest plugin (``-p bench.looptime_probe``) recording, per scenario call, wall time and loop time.
 
-For every test's call phase it writes one JSON line to the file named by the
-environment variable ``BENCH_LOOPTIME_OUT`` (nothing is written without it)::
+The course's tests are judged: each reaches the student's code through
+scenarios (``coursekit.probes``) that run on a fresh virtual-time loop of
+their own, or synchronously (the few that need a loop of the scenario's own on
+the real clock, or none). For every scenario call it writes one JSON line to
+the file named by the environment variable ``BENCH_LOOPTIME_OUT`` (nothing is
+written without it)::
 
-    {"nodeid": ..., "kind": "virtual" | "real" | "uncompacted" | "other", "wall": s, "loop": s}
+    {"nodeid": ..., "kind": "virtual" | "real", "wall": s, "loop": s}
 
-Method: a ``pytest_pyfunc_call`` wrapper marked ``trylast``, so it runs *inside*
-looptime's own wrapper, i.e. after looptime has switched the test's loop to
-virtual time. It finds the test's loop the way looptime does (the
-``event_loop_policy`` fixture's current loop), reads ``loop.time()`` before and
-after the test function runs, and ``time.perf_counter()`` around the same span.
-
-* ``virtual``: the loop is a looptime loop with time compaction on for this
-  test; ``loop`` is how far its virtual clock advanced during the call.
-* ``real``: the test is marked ``looptime(False)``: it needs real time;
-  ``loop`` is its loop's (real) clock advance.
-* ``uncompacted``: a loop exists but looptime did not compact it (not
-  expected with ``--looptime``; reported so nothing is silently dropped).
-* ``other``: no pytest-asyncio loop for the test (a plain sync test).
-
-Fixture setup and teardown are not counted (only the call phase).
+Method: the runtime's two entry points (``coursekit.probes._run_async`` and
+``_run_sync``) are wrapped for the session. ``virtual``: a coroutine scenario
+on looptime's loop; ``loop`` is how far its virtual clock got. ``real``: a
+synchronous scenario (its own loops, if any, on the real clock); ``loop`` is 0.
+``wall`` is ``time.perf_counter()`` around the call.
 """
 from __future__ import annotations
 
@@ -30,46 +24,38 @@ from typing import Any
 
 import pytest
 
-
-def _loop_of(item: pytest.Function) -> Any:
-    policy = item.funcargs.get("event_loop_policy")
-    if policy is None:
-        return None
-    try:
-        return policy.get_event_loop()  # type: ignore[attr-defined]
-    except RuntimeError:
-        return None
+_current = {"nodeid": ""}
 
 
-def _kind(item: pytest.Function, loop: Any) -> str:
-    marked_off = any(m.args and not m.args[0] for m in item.iter_markers("looptime"))
-    if marked_off:
-        return "real"
-    if loop is None:
-        return "other"
-    try:
-        from looptime._internal.loops import LoopTimeEventLoop
-    except ImportError:  # pragma: no cover - looptime moved its internals
-        return "other"
-    if isinstance(loop, LoopTimeEventLoop) and getattr(loop, "looptime_on", False):
-        return "virtual"
-    return "uncompacted"
-
-
-@pytest.hookimpl(wrapper=True, trylast=True)
-def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Any:
+def _write(kind: str, wall: float, loop: float) -> None:
     out = os.environ.get("BENCH_LOOPTIME_OUT")
-    if not out:
-        return (yield)
-    loop = _loop_of(pyfuncitem)
-    kind = _kind(pyfuncitem, loop)
-    loop_before = loop.time() if loop is not None else None
-    wall_before = time.perf_counter()
-    try:
-        return (yield)
-    finally:
-        wall = time.perf_counter() - wall_before
-        advance = (loop.time() - loop_before) if loop is not None and loop_before is not None else 0.0
-        record = {"nodeid": pyfuncitem.nodeid, "kind": kind, "wall": wall, "loop": advance}
+    if out:
         with open(out, "a", encoding="utf-8") as file:
-            file.write(json.dumps(record) + "\n")
+            file.write(json.dumps({"nodeid": _current["nodeid"], "kind": kind, "wall": wall, "loop": loop}) + "\n")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from coursekit import probes
+
+    run_async, run_sync = probes._run_async, probes._run_sync
+
+    def timed_async(loop: Any, coro: Any) -> Any:
+        started = time.perf_counter()
+        result = run_async(loop, coro)
+        _write("virtual", time.perf_counter() - started, float(result[1]))
+        return result
+
+    def timed_sync(function: Any, probe: Any, arguments: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return run_sync(function, probe, arguments)
+        finally:
+            _write("real", time.perf_counter() - started, 0.0)
+
+    probes._run_async, probes._run_sync = timed_async, timed_sync  # type: ignore[assignment]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    _current["nodeid"] = item.nodeid
+    return (yield)

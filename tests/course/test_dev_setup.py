@@ -63,3 +63,14 @@ def test_a_changed_pyproject_rebuilds_the_environment(installs: list[list[str]],
     (env / ".installed").write_text("an older pyproject\ndev")
     dev.setup(env, extras="dev")
     assert [command[0] for command in installs].count("create") == 2
+
+
+def test_every_package_of_the_course_is_packaged() -> None:
+    """A package folder missing from pyproject.toml's list would be left out of a wheel (a non-editable install,
+    an autograder image): the probe runtime's ``coursekit.probes`` once was."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(ROOT).parts) for top in ("grader", "coursekit")
+             for p in (ROOT / top).rglob("__init__.py") if "__pycache__" not in p.parts}
+    assert found <= listed, f"packages missing from pyproject.toml: {sorted(found - listed)}"

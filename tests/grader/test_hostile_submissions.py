@@ -165,30 +165,30 @@ def test_cpu_spin_hits_the_per_test_timeout(strict_course, tmp_path):
 
 
 @pytest.mark.slow  # waits out real-time limits
-def test_ignored_alarm_hits_the_watchdog_and_the_rest_still_run(strict_course, tmp_path):
-    """Code that ignores SIGALRM and spins is ended by the watchdog (2 x 1 s + 1 s); the tests after it still run."""
-    manifest = strict_course / "course.toml"  # room for the three stuck tests' 3 s each
-    manifest.write_text(manifest.read_text().replace("assignment_timeout = 8", "assignment_timeout = 30"))
+def test_ignored_alarm_costs_only_the_tests_that_spin(strict_course, tmp_path):
+    """Code that ignores SIGALRM and spins: 01 is judged, so the student process ends each stuck call at its
+    limit (80 % of the 1 s test timeout) whatever signals the code ignores; the tests after it still run."""
     spinning = _with("01", "    _, sequential = await timed(run_sequential(jobs))\n",
                      "    import signal\n    signal.signal(signal.SIGALRM, signal.SIG_IGN)\n    while True:\n        pass\n")
     a01 = _grade_in(strict_course, make_submission(tmp_path, {"01": spinning}))
     outcomes = _outcomes(a01)
     stuck = [name for name, outcome in outcomes.items() if outcome == "timeout"]
     assert stuck and all(name.startswith("test_speedup") for name in stuck), outcomes
-    assert "ran past 3 s of real time and would not stop" in a01["message"]
+    assert all("ran past 1 s" in t["feedback"] for t in a01["tests"] if t["name"] in stuck)
     # Every test that does not call speedup passes, whichever order they ran in.
     assert all(outcome == "passed" for name, outcome in outcomes.items() if "speedup" not in name), outcomes
 
 
 @pytest.mark.slow  # waits out real-time limits
-def test_a_stuck_process_is_killed_at_the_assignment_time_limit(strict_course, tmp_path):
-    """Code that stops the watchdog too is killed at the manifest's wall-time limit; earlier passes count."""
+def test_a_stuck_call_that_stops_the_watchdog_is_still_ended(strict_course, tmp_path):
+    """Code that also stops the watchdog (faulthandler) gains nothing: the call is ended from the student
+    process's server, which runs no student code, so the run is never cut at the assignment's time limit."""
     spinning = _with("01", "    _, sequential = await timed(run_sequential(jobs))\n",
                      "    import faulthandler, signal\n    signal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
                      "    faulthandler.cancel_dump_traceback_later()\n    while True:\n        pass\n")
     a01 = _grade_in(strict_course, make_submission(tmp_path, {"01": spinning}))
     assert "timeout" in _outcomes(a01).values()
-    assert "stopped after 8 s" in a01["message"]
+    assert "stopped after" not in a01["message"], a01["message"]
     assert 0 < a01["score"] < 100
 
 
