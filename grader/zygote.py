@@ -40,6 +40,7 @@ import resource
 import selectors
 import signal
 import sys
+import time
 from typing import Any
 
 CLONE_NEWNS = 0x00020000
@@ -330,7 +331,36 @@ def start_student(spec: dict[str, Any], *, isolated: bool) -> int:
     libc = _Libc()
     libc.prctl(PR_SET_DUMPABLE, 0)
     forget_ctypes()
+    _student["pid"] = pid
     return judge_end.detach()
+
+
+_student: dict[str, int | None] = {"pid": None}
+
+
+def end_student(grace: float = 1.0) -> None:
+    """In the judge, at its end: close its end of the socket, give the student process ``grace`` seconds to
+    finish (it ends its worker and exits when the judge is gone), then kill it, and reap it either way.
+
+    Reaped here, its time counts with the run's (resource usage of children), and it never outlives the run.
+    """
+    pid = _student["pid"]
+    if pid is None:
+        return
+    _student["pid"] = None
+    descriptor = os.environ.get(JUDGE_FD_VARIABLE)
+    if descriptor:
+        with contextlib.suppress(OSError, ValueError):
+            os.close(int(descriptor))
+    deadline = time.monotonic() + grace
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(pid, os.WNOHANG) == (0, 0):
+            if time.monotonic() > deadline:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                break
+            time.sleep(0.005)
 
 
 def _isolate_student(spec: dict[str, Any], student_end: Any) -> None:
@@ -394,6 +424,9 @@ def enter_run(isolation: dict[str, Any] | None, student: dict[str, Any] | None) 
         isolate(isolation)
     if student:
         os.environ[JUDGE_FD_VARIABLE] = str(start_student(student, isolated=bool(isolation)))
+        import atexit
+
+        atexit.register(end_student)
 
 
 def become_child(request: dict[str, Any], plugins: dict[str, Any]) -> None:
@@ -438,6 +471,8 @@ def become_child(request: dict[str, Any], plugins: dict[str, Any]) -> None:
                 stream.flush()
             except BaseException:  # noqa: BLE001, S110 - a closed or broken stream must not stop the exit
                 pass
+        with contextlib.suppress(BaseException):
+            end_student()
         os._exit(code)
 
 

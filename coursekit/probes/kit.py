@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -39,6 +39,34 @@ def exception_from(name: str, *args: Any) -> Exception:
     if not (isinstance(kind, type) and issubclass(kind, Exception)) or issubclass(kind, BaseExceptionGroup):
         raise ValueError(f"not an exception a scenario may raise: {name!r}")
     return kind(*args)
+
+
+def unfinished_tasks() -> set[asyncio.Task[Any]]:
+    """The running loop's tasks that have not finished: a snapshot to compare before and after a call."""
+    return {t for t in asyncio.all_tasks() if not t.done()}
+
+
+def task_names(tasks: Iterable[asyncio.Task[Any]]) -> list[str]:
+    """The tasks as a test names them (their coroutines' qualified names), sorted."""
+    from coursekit.probes import task_name
+
+    return sorted(task_name(t) for t in tasks)
+
+
+def ticking(probe: Probe, ticks: int) -> tuple[asyncio.Task[None], list[float]]:
+    """A task that ticks every loop second ``ticks`` times, and the loop times of its ticks (filled as it runs).
+
+    Beside a call of student code it shows whether the loop stayed free: a
+    blocking call delays every tick.
+    """
+    times: list[float] = []
+
+    async def ticker() -> None:
+        for _ in range(ticks):
+            await asyncio.sleep(1)
+            times.append(probe.now())
+
+    return asyncio.create_task(ticker()), times
 
 
 def attempt(function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Outcome:

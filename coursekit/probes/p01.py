@@ -5,22 +5,15 @@ import asyncio
 from typing import Any
 
 from coursekit.probes import Probe, scenario
-from coursekit.probes.kit import call, exception_from
+from coursekit.probes.kit import call, exception_from, ticking
 
 
 @scenario
 async def fetch_beside_ticker(probe: Probe, *, label: str, delay: float, ticks: int) -> dict[str, Any]:
     """``fetch_async(label, delay)`` while another task ticks every second: the outcome and the tick times."""
-    times: list[float] = []
-
-    async def ticker() -> None:
-        for _ in range(ticks):
-            await asyncio.sleep(1)
-            times.append(probe.now())
-
-    ticking = asyncio.create_task(ticker())
+    ticker, times = ticking(probe, ticks)
     outcome = await call(probe, "fetch_async", [label, delay], {}, 10 * (delay + ticks + 1))
-    await ticking
+    await ticker
     return {"outcome": outcome, "ticks": times}
 
 

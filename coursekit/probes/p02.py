@@ -18,21 +18,9 @@ from typing import Any
 from coursekit.iterators import async_iterator
 from coursekit.loops import current_loop
 from coursekit.probes import Probe, scenario
-from coursekit.probes.kit import Outcome, attempt, call, exception_from, within
+from coursekit.probes.kit import Outcome, attempt, call, exception_from, task_names, ticking, unfinished_tasks, within
 
 MAX_VALUES = 1000  # an async generator that never stops is cut off after this many values
-
-
-def _tasks_now() -> set[asyncio.Task[Any]]:
-    return {t for t in asyncio.all_tasks() if not t.done()}
-
-
-def _task_names(tasks: set[asyncio.Task[Any]]) -> list[str]:
-    names = []
-    for task in tasks:
-        coro = task.get_coro()
-        names.append(getattr(coro, "__qualname__", None) or task.get_name())
-    return sorted(names)
 
 
 def _coroutine_facts(value: Any) -> dict[str, Any]:
@@ -67,20 +55,13 @@ async def _await_all(made: list[Outcome], seconds: float) -> Outcome:
 @scenario
 async def greet_beside_ticker(probe: Probe, *, greets: list[list[Any]], ticks: int) -> dict[str, Any]:
     """``gather(greet(name, delay), ...)`` while another task ticks every second: outcome, tick times, loop time."""
-    times: list[float] = []
-
-    async def ticker() -> None:
-        for _ in range(ticks):
-            await asyncio.sleep(1)
-            times.append(probe.now())
-
-    ticking = asyncio.create_task(ticker())
+    ticker, times = ticking(probe, ticks)
     greet = probe.function("greet")
     made = [attempt(greet, name, delay) for name, delay in greets]
     longest = max([float(delay) for _, delay in greets] + [ticks])
     outcome = await _await_all(made, 10 * (longest + 1))
     finished = probe.now()
-    await ticking
+    await ticker
     return {"outcome": outcome, "ticks": times, "finished": finished, "took": probe.now()}
 
 
@@ -104,10 +85,10 @@ async def make_greeting_then_await(probe: Probe, *, name: str, turns: int) -> di
 
     The coroutine is awaited only if it is one and has not started.
     """
-    before = _tasks_now()
+    before = unfinished_tasks()
     made = attempt(probe.function("make_greeting"), name)
     value = made.get("value")
-    new_tasks = len(_tasks_now() - before)
+    new_tasks = len(unfinished_tasks() - before)
     facts = _coroutine_facts(value)
     awaited: Outcome | None = None
     state_after = None
@@ -123,7 +104,7 @@ async def make_greeting_then_await(probe: Probe, *, name: str, turns: int) -> di
                 took = probe.now() - started
     finally:
         _close_if_unstarted(value)
-        for task in _tasks_now() - before - {asyncio.current_task()}:
+        for task in unfinished_tasks() - before - {asyncio.current_task()}:
             task.cancel()
     return {"outcome": made, **facts, "new_tasks": new_tasks, "state_after_turns": state_after,
             "awaited": awaited, "took": took}
@@ -503,7 +484,7 @@ async def read_countdown(probe: Probe, *, n: int, delay: float | None = None, pa
     outcome). Then the scenario waits ``settle`` s and lists the tasks started
     since it began that are still running (``left``).
     """
-    before = _tasks_now()
+    before = unfinished_tasks()
     args = [n] if delay is None else [n, delay]
     what = f"countdown({', '.join(map(repr, args))})"
     report: dict[str, Any] = {"outcome": None, "seen": [], "stopped_at": None, "after_close": None, "left": []}
@@ -566,7 +547,7 @@ async def read_countdown(probe: Probe, *, n: int, delay: float | None = None, pa
         raise ValueError(f"unknown way to stop {how!r}")
     holder.clear()  # a reader that left early drops the generator: the loop's finalizer closes it
     await asyncio.sleep(settle)
-    report["left"] = _task_names(_tasks_now() - before - {asyncio.current_task()})
+    report["left"] = task_names(unfinished_tasks() - before - {asyncio.current_task()})
     return report
 
 

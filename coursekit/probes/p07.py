@@ -30,7 +30,7 @@ from yarl import URL
 from coursekit.http import reason_for
 from coursekit.iterators import async_iterator
 from coursekit.probes import Probe, scenario
-from coursekit.probes.kit import Outcome, attempt, exception_from, within
+from coursekit.probes.kit import Outcome, attempt, exception_from, task_names, unfinished_tasks, within
 
 BASE = "{base}"  # in a call's arguments: the loopback server's base URL (no trailing slash)
 ITEM_LIMIT = 1000  # an async generator that yields more than this is taken for one that never stops
@@ -181,15 +181,6 @@ def _with_base(value: Any, base: str | None) -> Any:
     return value
 
 
-def _unfinished() -> set[asyncio.Task[Any]]:
-    return {t for t in asyncio.all_tasks() if not t.done()}
-
-
-def _task_name(task: asyncio.Task[Any]) -> str:
-    coro = task.get_coro()
-    return getattr(coro, "__qualname__", None) or task.get_name()
-
-
 async def _iterate(probe: Probe, made: Any, what: str, take: int | None, traffic: _Traffic,
                    seconds: float) -> dict[str, Any]:
     """Pull up to ``take`` items (all when None) from an async generator, then close it."""
@@ -252,7 +243,7 @@ async def _call(probe: Probe, client: aiohttp.ClientSession, spec: dict[str, Any
     name = spec["function"]
     seconds = spec.get("within", 120)
     kwargs = dict(spec.get("kwargs") or {})
-    before = _unfinished()
+    before = unfinished_tasks()
     report: dict[str, Any]
     limiter: Outcome | None = None
     if spec.get("limiter") is not None:
@@ -268,7 +259,7 @@ async def _call(probe: Probe, client: aiohttp.ClientSession, spec: dict[str, Any
         report = {"outcome": await within(made["value"], seconds)}
     current = asyncio.current_task()
     report["ended_at"] = round(probe.now(), 6)
-    report["left_running"] = sorted(_task_name(t) for t in _unfinished() - before if t is not current)
+    report["left_running"] = task_names(t for t in unfinished_tasks() - before if t is not current)
     report["session_closed"] = client.closed
     return report
 

@@ -41,7 +41,7 @@ from yarl import URL
 from coursekit.http import LOOPBACK, SessionSpy, closed_port, reason_for
 from coursekit.http import serve as serve_app
 from coursekit.judge import unwrap
-from coursekit.probes import Probe, scenario
+from coursekit.probes import Probe, scenario, task_name
 from coursekit.probes.kit import attempt, exception_from, within
 from coursekit.web import Reply
 
@@ -321,7 +321,7 @@ async def _serve(probe: Probe, *, requests: list[dict[str, Any]], apps: int = 1,
                             await stop(service)
                 report["sessions"]["open_after_shutdown"] = sum(not s.closed for s in app_sessions())
                 current = asyncio.current_task()
-                report["left_running"] = [_task_name(t) for t in asyncio.all_tasks()
+                report["left_running"] = [task_name(t) for t in asyncio.all_tasks()
                                           if not t.done() and t not in before and t is not current]
         finally:
             spy.close_leftovers()
@@ -340,11 +340,6 @@ def _create(probe: Probe, kwargs: dict[str, Any], extra_routes: list[dict[str, A
     for route in extra_routes:
         app.router.add_route(route.get("method", "GET"), route["path"], _route_handler(route))
     return app, kind
-
-
-def _task_name(task: asyncio.Task[Any]) -> str:
-    coro = task.get_coro()
-    return str(getattr(coro, "__qualname__", None) or task.get_name())
 
 
 @scenario

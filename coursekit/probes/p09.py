@@ -34,7 +34,7 @@ from aioresponses import aioresponses
 
 from coursekit.http import LOOPBACK, SessionSpy, Traffic
 from coursekit.probes import Probe, scenario
-from coursekit.probes.kit import Outcome, attempt, exception_from
+from coursekit.probes.kit import Outcome, attempt, exception_from, task_names, unfinished_tasks
 from coursekit.probes.kit import within as bounded
 from coursekit.site import html_page
 from coursekit.testing import CourseSignal
@@ -97,18 +97,6 @@ async def _mocked_site(pages: list[dict[str, Any]]) -> AsyncIterator[tuple[aiore
             await _close_sessions(spy)
 
 
-def _pending() -> set[asyncio.Task[Any]]:
-    return {t for t in asyncio.all_tasks() if not t.done()}
-
-
-def _task_names(tasks: set[asyncio.Task[Any]]) -> list[str]:
-    names = []
-    for task in tasks:
-        coro = task.get_coro()
-        names.append(getattr(coro, "__qualname__", None) or task.get_name())
-    return sorted(names)
-
-
 async def _stop(tasks: set[asyncio.Task[Any]]) -> None:
     """Cancel what a faulty crawl left running, several times over (a task may swallow one cancellation)."""
     for _ in range(50):
@@ -143,8 +131,8 @@ async def _crawl(probe: Probe, start: str, options: dict[str, Any], session: Any
 async def _left_since(before: set[asyncio.Task[Any]]) -> list[str]:
     """The names of the tasks started since ``before`` and still pending (then stopped)."""
     current = asyncio.current_task()
-    left = {t for t in _pending() - before if t is not current}
-    names = _task_names(left)
+    left = {t for t in unfinished_tasks() - before if t is not current}
+    names = task_names(left)
     await _stop(left)
     return names
 
@@ -163,7 +151,7 @@ async def crawl_mocked_site(probe: Probe, *, pages: list[dict[str, Any]], start:
     async with _mocked_site(pages) as (mocked, traffic, spy):
         given = aiohttp.ClientSession() if given_session else None
         started = probe.now()
-        before = _pending()
+        before = unfinished_tasks()
         try:
             outcome = await _crawl(probe, start, options or {}, given, within)
             took = probe.now() - started
@@ -197,7 +185,7 @@ async def crawl_cancelled(probe: Probe, *, pages: list[dict[str, Any]], start: s
     tasks left running, the requests still in flight and the sessions left open.
     """
     async with _mocked_site(pages) as (_mocked, traffic, spy):
-        before = _pending()
+        before = unfinished_tasks()
         made = attempt(probe.function("crawl"), start, **options)
         if "raised" in made:
             return {"outcome": made}
@@ -217,8 +205,8 @@ async def crawl_cancelled(probe: Probe, *, pages: list[dict[str, Any]], start: s
         if done and not task.cancelled():
             report["outcome"] = _task_outcome(task)
         current = asyncio.current_task()
-        left = {t for t in _pending() - before if t is not current}
-        report["left_running"] = _task_names(left - {task})
+        left = {t for t in unfinished_tasks() - before if t is not current}
+        report["left_running"] = task_names(left - {task})
         report["in_flight"] = traffic.in_flight
         report["sessions_open"] = _open_count(spy)
         await _stop(left | {task})
@@ -285,7 +273,7 @@ async def crawl_served_site(probe: Probe, *, routes: list[dict[str, Any]], start
     app = web.Application(middlewares=[record])
     for route in routes:
         app.router.add_get(route["path"], _route_handler(route))
-    before = _pending()
+    before = unfinished_tasks()
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     try:
