@@ -228,8 +228,8 @@ def execute(ref: str, params: Any, module_name: str, *, guard: bool = False) -> 
 
     The reply is ``{"result", "error", "signal", "loop_time", "left_running",
     "events", "warnings", "logs", "import_error"}``; values are encoded.
-    ``guard``: stop ``time.sleep`` inside the loop (the student process; a
-    local run has the plugin's fixture for that). An
+    ``guard``: stop ``time.sleep`` inside the loop (both modes do: the
+    plugin's fixture leaves judged tests to this). An
     exception that escapes the scenario is the ``error`` (the scenarios catch
     what they expect of the student's code themselves); a course signal (a
     blocking call the guard stopped) is the ``signal``.
