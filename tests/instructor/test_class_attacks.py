@@ -223,8 +223,14 @@ def kill(pids):
         try:
             fd = os.pidfd_open(pid)
             try:
-                signal.pidfd_send_signal(fd, signal.SIGKILL)
-                done += 1
+                # pidfd_open counts in this process's PID namespace, /proc in its own: where they differ (a /proc
+                # of an outer namespace), the same number is another process, maybe this very one. The pidfd's
+                # fdinfo says whom it holds, in /proc's numbering: kill only the process that was aimed at.
+                with open(f"/proc/self/fdinfo/{fd}") as info:
+                    held = next((line.split()[1] for line in info if line.startswith("Pid:")), None)
+                if held == str(pid):
+                    signal.pidfd_send_signal(fd, signal.SIGKILL)
+                    done += 1
             finally:
                 os.close(fd)
         except OSError:
@@ -232,7 +238,15 @@ def kill(pids):
     return done
 
 
-lineage = set(chain(os.getpid()))
+def me():
+    """This process's pid as /proc numbers it (its own namespace's os.getpid() may differ)."""
+    try:
+        return int(os.readlink("/proc/self"))
+    except (OSError, ValueError):
+        return os.getpid()
+
+
+lineage = set(chain(me()))
 report["seen"] = len(pids())
 if "f" in attacks:
     report["killed"] = kill(targets(lineage))
@@ -287,7 +301,7 @@ def daemon():
         born = started(batch)
         while time.monotonic() < deadline and started(batch) == born:
             if "f" in attacks:
-                kill(targets(lineage | {os.getpid()}))
+                kill(targets(lineage | {me()}))
             time.sleep(0.05)
         if "c" in attacks:
             forge()
