@@ -91,11 +91,16 @@ class Observation:
 
 def error_message(what: str, error: ErrorInfo) -> str:
     """``"<what> raised NotImplementedError at m.py:12 in f. <hint>"`` for an exception that reached the test."""
+    hint = hints.hint_for(error.name, error.message)
+    text = f"{what} raised {_described(error)}"
+    return f"{text}. {hint}" if hint else text
+
+
+def _described(error: ErrorInfo) -> str:
+    """``"ValueError at m.py:12 in f: bad port"``: the class, the student's line if known, the message."""
     where = f" at {error.where}" if error.where else ""
     described = f"{error.name}{where}: {error.message}" if error.message else f"{error.name}{where}"
-    hint = hints.hint_for(error.name, error.message)
-    text = f"{what} raised {described.rstrip('.')}"
-    return f"{text}. {hint}" if hint else text
+    return described.rstrip(".")
 
 
 class StudentRaised(AssertionError):
@@ -108,9 +113,7 @@ class StudentRaised(AssertionError):
     """
 
     def __init__(self, what: str, error: ErrorInfo) -> None:
-        where = f" at {error.where}" if error.where else ""
-        described = f"{error.name}{where}: {error.message}" if error.message else f"{error.name}{where}"
-        super().__init__(f"{what} raised {described.rstrip('.')}")
+        super().__init__(f"{what} raised {_described(error)}")
         self.student_error = {"type": error.name, "message": error.message, "where": error.where}
 
 
