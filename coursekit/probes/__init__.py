@@ -101,17 +101,22 @@ class _Captured:
 
 
 class _LogSink(logging.Handler):
+    """Every log record of a scenario, as plain data.
+
+    A record whose arguments do not fit its message (``log.exception("",
+    item)``) raises its formatting error in the code that logged it, as
+    pytest's own log capture does in a local run: the same mistake fails the
+    same way in both modes, instead of passing unnoticed in the student process.
+    """
+
     def __init__(self, into: list[dict[str, Any]]) -> None:
         super().__init__(logging.DEBUG)
         self.into = into
 
     def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
         if len(self.into) >= 500:
             return
-        try:
-            message = record.getMessage()
-        except Exception:  # noqa: BLE001 - a record whose arguments do not format is still kept
-            message = str(record.msg)
         self.into.append({"logger": record.name, "level": record.levelname, "message": message[:2000],
                           "exc_type": record.exc_info[0].__name__ if record.exc_info and record.exc_info[0] else None})
 
