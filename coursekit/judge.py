@@ -23,10 +23,13 @@ test (``COURSE_SEED`` changes it) so a failure can be reproduced.
 from __future__ import annotations
 
 import hashlib
+import importlib.machinery
 import os
 import random
 import select
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -36,6 +39,7 @@ import pytest
 
 from coursekit import hints, probes, protocol
 from coursekit.hints import describe_parts
+from coursekit.loops import fresh_error, run_fresh_file
 from coursekit.protocol import ErrorInfo, Malformed, Opaque, Record
 from coursekit.testing import BlockingCallError, CourseSignal
 
@@ -178,10 +182,25 @@ class CallExited(AssertionError):
     """The worker running the call ended without a reply (an exit, a crash, a signal)."""
 
 
+@dataclass(frozen=True)
+class FreshRun:
+    """How a fresh interpreter running a script of the judge's ended: exit status (None: no module) and output."""
+
+    returncode: int | None
+    stdout: str
+    stderr: str
+
+    def error(self) -> str:
+        """What went wrong: the exception the script reported, else the end of its error output."""
+        return fresh_error(self)  # type: ignore[arg-type]
+
+
 class Transport(Protocol):
     """How a request reaches the student's code: in this process, or over the judge's socket."""
 
     def call(self, ref: str, params: Any, module: str, limit: float) -> dict[str, Any]: ...
+
+    def fresh(self, script: str, module: str, limit: float) -> dict[str, Any]: ...
 
 
 class LocalTransport:
@@ -192,6 +211,20 @@ class LocalTransport:
         reply = probes.execute(ref, params, module, guard=True)
         # Through the wire format and back, so a local run sees what a graded run sees.
         return protocol.loads(protocol.dumps(reply)[protocol.HEADER_SIZE:])
+
+    def fresh(self, script: str, module: str, limit: float) -> dict[str, Any]:
+        # Found without importing it (the judge never imports the student's module), unless this process
+        # already holds it (an instructor's ``pytest --against solutions`` imports each module first).
+        loaded = sys.modules.get(module)
+        found = importlib.machinery.PathFinder.find_spec(module)
+        file = getattr(loaded, "__file__", None) or (found.origin if found is not None else None)
+        if not file:
+            return {"returncode": None, "stdout": "", "stderr": f"ModuleNotFoundError: no module named {module!r}"}
+        try:
+            proc = run_fresh_file(script, module, str(file), timeout=limit)
+        except subprocess.TimeoutExpired:
+            raise CallTimedOut(_timed_out(limit)) from None
+        return {"returncode": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr}
 
 
 class SocketTransport:
@@ -210,15 +243,21 @@ class SocketTransport:
         self.frames = protocol.Frames()
 
     def call(self, ref: str, params: Any, module: str, limit: float) -> dict[str, Any]:
+        return self._exchange({"scenario": ref, "params": params, "module": module, "limit": limit})
+
+    def fresh(self, script: str, module: str, limit: float) -> dict[str, Any]:
+        return self._exchange({"fresh": script, "module": module, "limit": limit})
+
+    def _exchange(self, request: dict[str, Any]) -> dict[str, Any]:
         if self.gone:
             raise StudentGone(self.gone)
         request_id = self.next_id
         self.next_id += 1
+        limit = float(request["limit"])
         # The student process ends a call that runs past ``limit`` itself; this is the backstop.
         deadline = time.monotonic() + limit + 5.0
         try:
-            self.sock.sendall(protocol.dumps({"id": request_id, "scenario": ref, "params": params,
-                                              "module": module, "limit": limit}))
+            self.sock.sendall(protocol.dumps({"id": request_id, **request}))
             while True:
                 envelope = self._receive(deadline)
                 if envelope.get("id") == request_id:
@@ -239,8 +278,7 @@ class SocketTransport:
                 raise Malformed("a reply without a body")
             return body
         if status == "timeout":
-            raise CallTimedOut(f"Timeout: your code was still running after {limit:g} s of real time, so it was "
-                               f"ended. {hints.TIMED_OUT}")
+            raise CallTimedOut(_timed_out(limit))
         if status == "exited":
             raise CallExited(f"your code ended the process it ran in: {str(envelope.get('detail'))[:200]}: does "
                              "your code call sys.exit or os._exit?")
@@ -259,6 +297,10 @@ class SocketTransport:
                 raise OSError("the connection closed")
             self.frames.feed(chunk)
         return message
+
+
+def _timed_out(limit: float) -> str:
+    return f"Timeout: your code was still running after {limit:g} s of real time, so it was ended. {hints.TIMED_OUT}"
 
 
 _socket_transport: SocketTransport | None = None
@@ -311,6 +353,21 @@ class Student:
             return _observation(reply)
         except Malformed as exc:
             raise AssertionError(f"the process running your code sent a malformed reply ({exc})") from None
+
+
+    def fresh(self, script: str) -> FreshRun:
+        """Run ``script`` (see :func:`coursekit.loops.fresh_program`) in a fresh Python that imports the module.
+
+        The judge's own script, started for the judge outside the process
+        that runs scenarios (by the student process's server when graded):
+        what the probes there hold plays no part.
+        """
+        reply = self.via.fresh(script, self.module, self.time_limit)
+        returncode, stdout, stderr = reply.get("returncode"), reply.get("stdout"), reply.get("stderr")
+        if (set(reply) != {"returncode", "stdout", "stderr"} or type(stdout) is not str or type(stderr) is not str
+                or not (returncode is None or type(returncode) is int)):
+            raise AssertionError("the process running your code sent a malformed reply (a fresh run)")
+        return FreshRun(returncode, stdout, stderr)
 
 
 def _observation(reply: dict[str, Any]) -> Observation:

@@ -55,6 +55,48 @@ def sentinel_loop() -> Iterator[asyncio.AbstractEventLoop]:
     loop.close()
 
 
+def fresh_program(script: str, name: str, file: str, *, prologue: str = "") -> str:
+    """The program a fresh Python runs for :func:`run_fresh`: ``prologue``, the import of module ``name`` from
+    ``file``, then ``script`` (dedented), each exception printed as a ``FAILED ...`` line and exit status 1."""
+    if not name.isidentifier():
+        raise ValueError(f"a fresh run needs a top-level module name, got {name!r}")
+    program = textwrap.dedent(
+        f"""
+        import asyncio, importlib.util, sys
+        def _describe(exc):  # coursekit.hints.describe, which this isolated process cannot import
+            text = str(exc).strip()
+            text = text[:-1] if text.endswith(".") and not text.endswith("..") else text
+            return f"{{type(exc).__name__}}: {{text}}" if text else type(exc).__name__
+        try:
+            spec = importlib.util.spec_from_file_location({name!r}, {file!r})
+            {name} = importlib.util.module_from_spec(spec)
+            sys.modules[{name!r}] = {name}
+            spec.loader.exec_module({name})
+        except BaseException as exc:
+            print(f"FAILED importing {Path(file).name}: {{_describe(exc)}}", flush=True)
+            sys.exit(1)
+        try:
+            pass  # BODY
+        except BaseException as exc:
+            print(f"FAILED {{_describe(exc)}}", flush=True)
+            sys.exit(1)
+        """
+    ).replace("    pass  # BODY", textwrap.indent(textwrap.dedent(script).strip(), "    "))
+    return prologue + program
+
+
+def run_fresh_file(script: str, name: str, file: str, *, timeout: float = 8,
+                   prologue: str = "") -> subprocess.CompletedProcess[str]:
+    """Run :func:`fresh_program` in ``python -I -W error::DeprecationWarning``; its completed process."""
+    return subprocess.run(
+        [sys.executable, "-I", "-W", "error::DeprecationWarning", "-c",
+         fresh_program(script, name, file, prologue=prologue)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def run_fresh(script: str, module: ModuleType, *, timeout: float = 8) -> subprocess.CompletedProcess[str]:
     """Run ``script`` in a fresh Python where DeprecationWarnings are errors and ``module`` is the student's module.
 
@@ -66,41 +108,12 @@ def run_fresh(script: str, module: ModuleType, *, timeout: float = 8) -> subproc
     ``script`` may be indented (it is dedented); ``print("OK")`` at its end is
     the usual way to say it got there.
     """
-    name = module.__name__
-    if not name.isidentifier() or module.__file__ is None:
+    if module.__file__ is None:
         raise ValueError(f"run_fresh needs a top-level module loaded from a file, got {module!r}")
-    program = textwrap.dedent(
-        f"""
-        import asyncio, importlib.util, sys
-        def _describe(exc):  # coursekit.hints.describe, which this isolated process cannot import
-            text = str(exc).strip()
-            text = text[:-1] if text.endswith(".") and not text.endswith("..") else text
-            return f"{{type(exc).__name__}}: {{text}}" if text else type(exc).__name__
-        try:
-            spec = importlib.util.spec_from_file_location({name!r}, {module.__file__!r})
-            {name} = importlib.util.module_from_spec(spec)
-            sys.modules[{name!r}] = {name}
-            spec.loader.exec_module({name})
-        except BaseException as exc:
-            print(f"FAILED importing {Path(module.__file__).name}: {{_describe(exc)}}", flush=True)
-            sys.exit(1)
-        try:
-            pass  # BODY
-        except BaseException as exc:
-            print(f"FAILED {{_describe(exc)}}", flush=True)
-            sys.exit(1)
-        """
-    ).replace("    pass  # BODY", textwrap.indent(textwrap.dedent(script).strip(), "    "))
     # In a graded run the grader's guard (see grader/guard.py) watches the fresh process too.
     guard = sys.modules.get("grader_guard")
-    if guard is not None:
-        program = guard.fresh_process_prologue() + program
-    return subprocess.run(
-        [sys.executable, "-I", "-W", "error::DeprecationWarning", "-c", program],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    prologue = guard.fresh_process_prologue() if guard is not None else ""
+    return run_fresh_file(script, module.__name__, module.__file__, timeout=timeout, prologue=prologue)
 
 
 def fresh_error(proc: subprocess.CompletedProcess[str]) -> str:

@@ -156,11 +156,14 @@ def fresh_process_prologue() -> str:
     The course's test kit starts fresh interpreters that import the
     student's module (``coursekit.loops.run_fresh``); they get this first.
     """
-    if _active is None:
-        return ""
+    return "" if _active is None else prologue_for(_active.policy)
+
+
+def prologue_for(policy: dict[str, Any]) -> str:
+    """Python source that arms a guard of ``policy`` (``Guard(**policy)``) first thing in a fresh interpreter."""
     # What the tests' own libraries import is imported before the guard is armed, as in the test process.
     return (f"import asyncio, subprocess, sys; sys.path.insert(0, {_RUNTIME!r}); import grader_guard; "
-            f"grader_guard.Guard(**{_active.policy!r}).arm()\n")
+            f"grader_guard.Guard(**{policy!r}).arm()\n")
 
 
 class Guard:

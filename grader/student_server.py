@@ -3,20 +3,22 @@
 A graded run of a judged assignment is two processes. The judge runs pytest
 with the course's tests and never imports the student's module; this process
 holds the student's module and the probe runtime (``coursekit.probes``), and
-answers the judge's requests over a socket pair. It is forked from the fork
+answers the judge's requests over a socket pair, and starts the fresh
+interpreters the judge asks for. It is forked from the fork
 server before any test is imported, so its memory holds no test, and in a
 sandbox it sees no test file either (``hide_all_but``).
 
 The requests run in a fork of this process (the *worker*, see
 :class:`Worker`): it arms the guard, imports the student's module and runs
 one scenario per request, answering through a pipe. This process never runs
-student code: it relays at most one size-limited reply per request, ends a
+student code itself: it relays at most one size-limited reply per request, ends a
 worker that runs past the request's time limit, dies or breaks the protocol
 (the next request gets a fresh worker), and says so. What the worker sends
 is untrusted; the judge decodes it strictly.
 
 Protocol (``coursekit.protocol`` framing): request ``{"id", "scenario",
-"params", "module", "limit"}``; reply ``{"id", "status", "body",
+"params", "module", "limit"}``, or ``{"id", "fresh", "module", "limit"}``
+for a script of the judge run in a fresh interpreter (:func:`fresh`); reply ``{"id", "status", "body",
 "refused", "detail"}`` with status ``ok``, ``timeout``, ``exited`` (the
 worker ended without a reply) or ``malformed``.
 
@@ -37,6 +39,8 @@ from typing import Any
 from coursekit import protocol
 
 SECRET_ENV = ("COURSE_JUDGE_FD",)
+# Characters of a fresh interpreter's output relayed (its end: where a report and an error are).
+FRESH_OUTPUT = 64 * 1024
 
 
 def _read_exact(sock: socket.socket, size: int) -> bytes | None:
@@ -71,7 +75,7 @@ def preload() -> None:
     import grader_guard  # noqa: F401
     import looptime  # noqa: F401
 
-    from coursekit import probes, testing  # noqa: F401
+    from coursekit import clock, probes, testing  # noqa: F401
 
     for module in pkgutil.iter_modules(probes.__path__):
         importlib.import_module(f"{probes.__name__}.{module.name}")
@@ -167,6 +171,10 @@ def serve(sock: socket.socket, policy: dict[str, Any]) -> None:
         limit = request.get("limit")
         if type(request_id) is not int or type(limit) not in (int, float) or not 0 < limit <= 600:
             return  # the judge is trusted: a broken request means the run is over
+        if "fresh" in request:
+            envelope = fresh(request, policy)
+            sock.sendall(protocol.dumps({"id": request_id, **envelope}))
+            continue
         if worker is None:
             worker = Worker(policy)
         envelope = worker.ask(request, time.monotonic() + float(limit))
@@ -175,6 +183,41 @@ def serve(sock: socket.socket, policy: dict[str, Any]) -> None:
                 worker.end()
             worker = None
         sock.sendall(protocol.dumps({"id": request_id, **envelope}))
+
+
+def _guard_policy(policy: dict[str, Any]) -> dict[str, Any]:
+    """The guard's settings for student code in this process's children (the worker, a fresh interpreter)."""
+    return {"scratch": os.environ.get("TMPDIR") or os.getcwd(), "tests": list(policy.get("tests", [])),
+            "loopback": bool(policy.get("loopback")), "secret_dirs": list(policy.get("secret_dirs", []))}
+
+
+def fresh(request: dict[str, Any], policy: dict[str, Any]) -> dict[str, Any]:
+    """Run the judge's ``script`` in a fresh Python that imports the student's module: its envelope.
+
+    Started here, not in the worker: the probes and whatever the student's
+    code did to them in the worker play no part; the fresh process holds the
+    judge's script, the student's module and the guard, armed first.
+    """
+    import subprocess
+
+    from coursekit.loops import run_fresh_file
+
+    script, module, limit = request.get("fresh"), request.get("module"), float(request["limit"])
+    if type(script) is not str or type(module) is not str or not module.isidentifier():
+        return {"status": "malformed", "body": None, "refused": [], "detail": "a fresh run without a script"}
+    file = os.path.join(str(policy.get("path") or os.getcwd()), f"{module}.py")
+    if not os.path.isfile(file):
+        body = {"returncode": None, "stdout": "", "stderr": f"ModuleNotFoundError: no {module}.py was submitted"}
+        return {"status": "ok", "body": body, "refused": [], "detail": None}
+    import grader_guard
+
+    try:
+        proc = run_fresh_file(script, module, file, timeout=limit,
+                              prologue=grader_guard.prologue_for(_guard_policy(policy)))
+    except subprocess.TimeoutExpired:
+        return {"status": "timeout", "body": None, "refused": [], "detail": None}
+    body = {"returncode": proc.returncode, "stdout": proc.stdout[-FRESH_OUTPUT:], "stderr": proc.stderr[-FRESH_OUTPUT:]}
+    return {"status": "ok", "body": body, "refused": [], "detail": None}
 
 
 def _work(requests: int, replies: int, policy: dict[str, Any]) -> None:
@@ -186,13 +229,8 @@ def _work(requests: int, replies: int, policy: dict[str, Any]) -> None:
         refused: list[str] = []
         import grader_guard
 
-        guard = grader_guard.Guard(
-            scratch=os.environ.get("TMPDIR") or os.getcwd(),
-            tests=list(policy.get("tests", [])),
-            loopback=bool(policy.get("loopback")),
-            secret_dirs=list(policy.get("secret_dirs", [])),
-            report=lambda record: refused.append(str(record.get("message", ""))),
-        )
+        guard = grader_guard.Guard(**_guard_policy(policy),
+                                   report=lambda record: refused.append(str(record.get("message", ""))))
         from coursekit import probes
 
         incoming = os.fdopen(requests, "rb", buffering=0)

@@ -57,7 +57,7 @@ def test_run_legacy_returns_result_and_closes_its_loop(student):
 @pytest.mark.points(5)
 def test_run_legacy_emits_no_deprecation_warning(student):
     """In a fresh Python with DeprecationWarning as an error, run_legacy works three times in a row."""
-    seen = student.run(p03.fresh_legacy_runs, calls=[{"double": i} for i in range(3)]).value("run_legacy")
+    seen = p03.fresh_legacy_runs(student, calls=[{"double": i} for i in range(3)])
     error = seen["failed"]
     if error is None:
         for outcome in seen["outcomes"]:

@@ -1,35 +1,27 @@
 """Public tests for assignment 08. Run them with `pytest assignments/08`.
 
 Each test asks for a *scenario* (`coursekit/probes/p08.py`): it builds an app
-with your `create_app(...)`, runs it on a real loopback server (aiohttp's
-TestServer on 127.0.0.1, so your start-up and clean-up code run) and sends it
-the test's requests with a plain aiohttp client. The upstream weather API is
-mocked with aioresponses: loopback requests stay real, any other URL the test
-did not describe fails with a ClientConnectionError. The event loop runs on a
-virtual clock, so sleeps cost nothing. The scenario reports each answer as
-plain data (status, headers, body text); the test decodes the JSON itself and
-compares it with `==`. Locally the scenario runs right here, so your prints and
-breakpoints work; when graded it runs in a process of its own, apart from the
-tests.
+with your `create_app(...)` and serves it on a real loopback port (aiohttp's
+AppRunner and TCPSite on 127.0.0.1, so your start-up and clean-up code run).
+The test itself is the app's client: it sends its requests over HTTP from its
+own event loop and reads the answers (status, headers, body) as any client
+would. It also serves the weather API your app calls (create_app gets its URL
+as `weather_url`) and counts the requests it receives. Both event loops share
+one virtual clock, so sleeps cost nothing and "after 2 s" is exact. Locally
+the scenario runs right here, so your prints and breakpoints work; when graded
+it runs in a process of its own, apart from the tests.
 """
 from __future__ import annotations
 
 import pytest
 from yarl import URL
 
-from coursekit.probes.p08 import request, serve
+from coursekit.probes.p08 import described, request, serve, weather_api
 from coursekit.web import assert_timing_header
 
 STUDENT_MODULE = "web_service"
 
-# The default weather_url of create_app (the mock answers it with or without a query string).
-WEATHER_API = "http://weather.invalid/api"
 UPSTREAM_DOWN = {"error": "upstream unavailable"}
-
-
-def mocked(*replies: dict, repeat: bool = False) -> dict:
-    """The weather API at create_app's default URL, answering ``replies`` in order (the last again if ``repeat``)."""
-    return {"kind": "mocked", "url": WEATHER_API, "replies": list(replies), "repeat": repeat}
 
 
 @pytest.mark.points(3)
@@ -122,14 +114,14 @@ def test_post_invalid_json_is_400(student):
 def test_weather_returns_upstream_json(student):
     """GET /weather/Paris asks GET {weather_url}?city=Paris and answers 200 with the upstream's JSON."""
     forecast = {"city": "Paris", "temperature": 21.5, "sky": "clear"}
-    run = serve(student, [request("GET", "/weather/Paris")], upstream=mocked({"payload": forecast}, repeat=True))
+    run = serve(student, [request("GET", "/weather/Paris")], upstream=weather_api({"payload": forecast}, repeat=True))
     reply = run.reply(0)
     run.stopped()
-    seen = run.upstream_urls()
-    assert len(seen) == 1, f"expected one upstream request to http://weather.invalid/api, saw {seen!r}"
-    sent = URL(seen[0])
+    seen = [described(sent) for sent in run.upstream_requests]
+    assert len(seen) == 1, f"expected one upstream request to the weather_url given to create_app, saw {seen!r}"
+    sent = run.upstream_requests[0]
     assert sent.path == "/api" and sent.query.get("city") == "Paris", (
-        f"expected the upstream request GET http://weather.invalid/api?city=Paris, got {seen[0]!r}"
+        f"expected the upstream request GET {{weather_url}}?city=Paris (path /api), got {seen[0]!r}"
     )
     assert reply.status == 200, f"GET /weather/Paris: expected 200, got {reply.status} {reply.text[:200]!r}"
     assert reply.json() == forecast, f"expected the upstream JSON {forecast!r}, got {reply.text!r}"
@@ -139,10 +131,10 @@ def test_weather_returns_upstream_json(student):
 def test_weather_upstream_error_status_is_502(student):
     """An upstream 500 makes GET /weather/{city} answer 502 {"error": "upstream unavailable"}."""
     run = serve(student, [request("GET", "/weather/Oslo")],
-                upstream=mocked({"status": 500, "body": "boom"}, repeat=True))
+                upstream=weather_api({"status": 500, "body": "boom"}, repeat=True))
     reply = run.reply(0)
     run.stopped()
-    seen = run.upstream_urls()
+    seen = [described(sent) for sent in run.upstream_requests]
     assert len(seen) == 1, f"expected one upstream request, saw {seen!r}"
     assert reply.status == 502, f"upstream answered 500: expected 502, got {reply.status} {reply.text[:200]!r}"
     assert reply.json() == UPSTREAM_DOWN, f"expected {UPSTREAM_DOWN!r}, got {reply.text!r}"

@@ -6,12 +6,15 @@ scenario runs right here, so your prints and breakpoints work; when graded
 it runs in a process of its own, apart from the tests.
 
 A crawl runs on a virtual clock (`await asyncio.sleep(30)` costs no real
-time) against a site the test describes as plain data: pages with their
-links, statuses and delays, mocked with aioresponses. A URL the site does not
-list fails with ClientConnectionError, so an off-site request shows up; the
-scenario counts the requests and how many were in flight at once. Your
-`CrawlResult` comes back as a record: `result.pages`, `result.errors` and
-`result.links` are plain dicts.
+time) against a site the test describes as plain data (pages with their
+links, statuses and delays) and the judge serves itself: a real aiohttp server
+on loopback (`p09.ServedSite`), whose clock moves with your loop's.
+`http://127.0.0.1:PORT` and `http://localhost:PORT` reach that one server and
+are two hosts for your crawler. The server counts the requests (which URLs,
+how many times, how many in flight at once) and drops a URL the site does not
+list. Your `CrawlResult` comes back as a record: `result.pages`,
+`result.errors` and `result.links` are plain dicts. `main` runs its own event
+loop, so its tests mock the site on `http://site.test` with aioresponses.
 """
 import xml.etree.ElementTree as ET
 
@@ -20,6 +23,7 @@ import pytest
 from coursekit import hints
 from coursekit.judge import Record, unwrap
 from coursekit.probes import p09
+from coursekit.probes.p09 import ServedSite
 from coursekit.site import json_summary
 from coursekit.testing import assert_same
 
@@ -29,8 +33,24 @@ SITEMAP_NS = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 
 
 def page(path, *links, **answer):
-    """One page of a mocked site: an HTML page linking to `links` at SITE + path (or another answer)."""
+    """One page of a site: an HTML page linking to `links` at SITE + path, or at path if it is a URL (or another answer)."""
     return {"url": path if path.startswith("http") else SITE + path, "links": list(links), **answer}
+
+
+def run_crawl(student, served, pages, start, *, given_session=None, **options):
+    """crawl(start, **options) against `pages`, served by the judge's `served` site; what your process saw.
+
+    Then the site is closed: its `requested()` (URL -> count), `peak`
+    (requests in flight at once) and `ended` (the shared clock when your run
+    ended; it starts at 0) are the judge's counts. The report returned says
+    what only your process sees (`outcome`, `left_running`, sessions).
+    """
+    served.show(pages)
+    try:
+        return student.run(p09.crawl_site, clock=served.clock, start=start, options=options,
+                           given_session=given_session, within=60).value("crawl")
+    finally:
+        served.close()
 
 
 def crawl_result(outcome, *, what="crawl"):
@@ -88,24 +108,26 @@ def test_extract_links_in_document_order_without_duplicates(student):
 @pytest.mark.points(7)
 def test_crawl_small_site(student):
     """crawl fetches every page of a small site once, records statuses and in-scope links, never leaves the host."""
-    site = [
-        page("/", "/a", "/b", "http://other.test/x", "mailto:me@site.test"),
-        page("/a", "/", "/b", "/c"),
-        page("/b"),
-        page("/c", "/never", status=404),
-    ]
-    seen = student.run(p09.crawl_mocked_site, pages=site, start=SITE + "/", within=60).value("crawl")
+    with ServedSite() as served:
+        site, other = served.origin("127.0.0.1"), served.origin("localhost")
+        pages = [
+            page(f"{site}/", "/a", "/b", f"{other}/x", "mailto:me@site.test"),
+            page(f"{site}/a", "/", "/b", "/c"),
+            page(f"{site}/b"),
+            page(f"{site}/c", "/never", status=404),
+        ]
+        seen = run_crawl(student, served, pages, f"{site}/")
     result = crawl_result(seen["outcome"])
     assert not seen["left_running"], (
         f"crawl returned while {len(seen['left_running'])} task(s) it started were still running. {hints.LEFT_RUNNING}"
     )
-    requested = seen["requested"]
-    assert "http://other.test/x" not in requested, "crawl fetched an off-site link (http://other.test/x): follow only the start URL's host"
-    assert SITE + "/never" not in requested, "crawl fetched /never, linked only from a 404 page: follow links only from 2xx pages"
-    expected = {SITE + "/": 200, SITE + "/a": 200, SITE + "/b": 200, SITE + "/c": 404}
+    requested = served.requested()
+    assert f"{other}/x" not in requested, f"crawl fetched an off-site link ({other}/x): follow only the start URL's host"
+    assert f"{site}/never" not in requested, "crawl fetched /never, linked only from a 404 page: follow links only from 2xx pages"
+    expected = {f"{site}/": 200, f"{site}/a": 200, f"{site}/b": 200, f"{site}/c": 404}
     assert_same(result.pages, expected, what="result.pages")
     assert_same(result.errors, {}, what="result.errors")
-    assert_same(result.links.get(SITE + "/"), [SITE + "/a", SITE + "/b"], what="the in-scope links of the start page")
+    assert_same(result.links.get(f"{site}/"), [f"{site}/a", f"{site}/b"], what="the in-scope links of the start page")
     twice = {url: n for url, n in requested.items() if n > 1}
     assert not twice, f"each URL must be fetched at most once; fetched more than once: {twice!r}"
 
@@ -114,14 +136,15 @@ def test_crawl_small_site(student):
 def test_crawl_caps_concurrency(student):
     """crawl(concurrency=4) keeps exactly 4 requests in flight while there is enough work, never more."""
     children = [f"/p{i}" for i in range(12)]
-    site = [page("/", *children, delay=1), *(page(child, delay=1) for child in children)]
-    seen = student.run(p09.crawl_mocked_site, pages=site, start=SITE + "/", options={"concurrency": 4},
-                       given_session=True, within=60).value("crawl")
+    with ServedSite() as served:
+        site = served.origin("127.0.0.1")
+        pages = [page(f"{site}/", *children, delay=1), *(page(site + child, delay=1) for child in children)]
+        seen = run_crawl(student, served, pages, f"{site}/", concurrency=4, given_session={})
     result = crawl_result(seen["outcome"])
     assert len(result.pages) == 13, f"expected 13 pages fetched, got {len(result.pages)}: {sorted(result.pages)!r}"
-    assert seen["peak"] <= 4, f"at most 4 requests may be in flight, saw {seen['peak']} (the cap must hold with the session you are given)"
-    assert seen["peak"] == 4, f"expected 4 requests in flight at once, saw at most {seen['peak']}. {hints.SEQUENTIAL}"
-    assert seen["took"] == 4, f"expected 1 s for the start page + 3 rounds of 4 pages = 4 s, took {seen['took']:g} s"
+    assert served.peak <= 4, f"at most 4 requests may be in flight, saw {served.peak} (the cap must hold with the session you are given)"
+    assert served.peak == 4, f"expected 4 requests in flight at once, saw at most {served.peak}. {hints.SEQUENTIAL}"
+    assert served.ended == 4, f"expected 1 s for the start page + 3 rounds of 4 pages = 4 s, took {served.ended:g} s"
 
 
 @pytest.mark.points(3)

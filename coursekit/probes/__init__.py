@@ -32,6 +32,8 @@ from typing import Any
 from coursekit import protocol
 
 SCENARIO_PACKAGE = "coursekit.probes"
+# The thread of the judge's side (coursekit.served): a local run's log capture leaves its records out.
+JUDGE_THREAD = "judge-side loop"
 _ATTRIBUTE = "__course_scenario__"
 
 # The warnings a test run turns into errors (pyproject.toml and grader/pytest_options.py say the same).
@@ -114,6 +116,8 @@ class _LogSink(logging.Handler):
         self.into = into
 
     def emit(self, record: logging.LogRecord) -> None:
+        if record.threadName == JUDGE_THREAD:
+            return  # a local run: the judge's own servers log in this process too, and they are not the student's
         message = record.getMessage()
         if len(self.into) >= 500:
             return
@@ -145,7 +149,18 @@ def _capture() -> Iterator[_Captured]:
         root.setLevel(level)
 
 
-def _virtual_loop() -> asyncio.AbstractEventLoop:
+# The parameter through which a test hands a scenario the judge's clock (``coursekit.served.JudgeSide.clock``).
+CLOCK_PARAM = "clock"
+
+
+def _virtual_loop(clock: Any = None) -> asyncio.AbstractEventLoop:
+    """A fresh loop on a virtual clock: its own (looptime), or the one the judge leads at address ``clock``."""
+    if clock is not None:
+        from coursekit.clock import FollowerLoop
+
+        if type(clock) is not str:
+            raise protocol.Malformed("a scenario's clock is not an address")
+        return FollowerLoop(clock)
     import looptime
 
     return looptime.new_event_loop(start=0.0)
@@ -263,7 +278,8 @@ def execute(ref: str, params: Any, module_name: str, *, guard: bool = False) -> 
     blocked: list[str] = []
     guarding = guard_sleep(module, blocked) if guard else contextlib.nullcontext()
     # Made before the capture starts: asyncio's own "Using selector" debug record is not the student's.
-    loop = _virtual_loop() if inspect.iscoroutinefunction(function) else None
+    clock = arguments.pop(CLOCK_PARAM, None)
+    loop = _virtual_loop(clock) if inspect.iscoroutinefunction(function) else None
     with _capture() as captured, guarding:
         try:
             if loop is not None:

@@ -14,8 +14,9 @@ Three kinds of scenario, because the functions under test need three kinds of su
   loop and real time (plain ``def`` scenarios that start one): a thread's
   callback never moves the virtual clock, so every timeout would fire at once.
 
-``fresh_legacy_runs`` calls ``run_legacy`` in a fresh Python (DeprecationWarning
-as an error) and reports what each call gave.
+``fresh_legacy_runs`` is the judge's, not a scenario: it has a fresh Python
+(DeprecationWarning as an error), started for the judge outside the process
+that runs scenarios, call ``run_legacy`` and report what each call gave.
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ from typing import Any
 
 import pytest
 
-from coursekit.loops import current_loop, fresh_error, run_fresh
+from coursekit.loops import current_loop
 from coursekit.probes import Probe, scenario
 from coursekit.probes.kit import Outcome, attempt, call, exception_from, within
 
@@ -309,33 +310,52 @@ print("RESULT " + json.dumps({{"outcomes": _outcomes, "left": _state}}), flush=T
 """
 
 
-@scenario
-def fresh_legacy_runs(probe: Probe, *, calls: list[dict[str, Any]]) -> dict[str, Any]:
-    """``run_legacy`` called in turn in a fresh Python where DeprecationWarning is an error.
+def fresh_legacy_runs(student: Any, *, calls: list[dict[str, Any]]) -> dict[str, Any]:
+    """On the judge's side: ``run_legacy`` called in turn in a fresh Python where DeprecationWarning is an error.
 
-    Each call is ``{"double": x}`` (a coroutine returning ``2 * x``, given
-    ``x`` as run_legacy's argument) or ``{"error": [name, message]}`` (one
-    raising that built-in exception). Returns each call's ``{"returned":
-    [type name, repr]}`` or ``{"raised": [type name, "Type: message"]}``, and
-    the thread's current loop afterwards (``left``: "none", "open" or
-    "closed"); or ``failed``: what stopped the fresh process before it could
-    report.
+    ``student`` is the test's ``student`` fixture: the fresh interpreter is
+    the judge's (``Student.fresh``), started outside the process that runs
+    scenarios. Each call is ``{"double": x}`` (a coroutine returning ``2 *
+    x``, given ``x`` as run_legacy's argument) or ``{"error": [name,
+    message]}`` (one raising that built-in exception). Returns each call's
+    ``{"returned": [type name, repr]}`` or ``{"raised": [type name, "Type:
+    message"]}``, and the thread's current loop afterwards (``left``:
+    "none", "open" or "closed"); or ``failed``: what stopped the fresh
+    process before it could report (its report is read strictly: anything
+    else is a failure too).
     """
     for spec in calls:
         if "error" in spec:
             kind = getattr(builtins, spec["error"][0], None)
             if not (isinstance(kind, type) and issubclass(kind, Exception)):
                 raise ValueError(f"not a built-in exception: {spec['error'][0]}")
-    script = _FRESH_SCRIPT.format(calls=json.dumps(calls), module=probe.module.__name__)
-    proc = run_fresh(script, probe.module)
-    for line in reversed(proc.stdout.splitlines()):
+    run = student.fresh(_FRESH_SCRIPT.format(calls=json.dumps(calls), module=student.module))
+    for line in reversed(run.stdout.splitlines()):
         if line.startswith("RESULT "):
-            try:
-                report = json.loads(line.removeprefix("RESULT "))
-            except ValueError:
+            report = _fresh_report(line.removeprefix("RESULT "), len(calls))
+            if report is None:
                 break
-            return {"outcomes": report.get("outcomes"), "left": report.get("left"), "failed": None}
-    return {"outcomes": None, "left": None, "failed": fresh_error(proc)}
+            return {**report, "failed": None}
+    return {"outcomes": None, "left": None, "failed": run.error()}
+
+
+def _fresh_report(text: str, calls: int) -> dict[str, Any] | None:
+    """The fresh process's report, if it has exactly the expected shape (it comes from a process of student code)."""
+    try:
+        report = json.loads(text)
+    except ValueError:
+        return None
+    if type(report) is not dict or set(report) != {"outcomes", "left"} or report["left"] not in ("none", "open", "closed"):
+        return None
+    outcomes = report["outcomes"]
+    if type(outcomes) is not list or len(outcomes) != calls:
+        return None
+    for outcome in outcomes:
+        if (type(outcome) is not dict or len(outcome) != 1 or not set(outcome) <= {"returned", "raised"}
+                or any(type(v) is not list or len(v) != 2 or not all(type(x) is str for x in v)
+                       for v in outcome.values())):
+            return None
+    return {"outcomes": outcomes, "left": report["left"]}
 
 
 # --- schedule and from_callback on the virtual clock ---------------------------------

@@ -1,17 +1,26 @@
-"""Scenarios of assignment 06 (the aiohttp client): mocked HTTP and loopback servers beside the student's code.
+"""Scenarios of assignment 06 (the aiohttp client), and the judge's server they meet.
 
-The judge describes, as plain data, the HTTP the code under test meets and
-the calls to make; the scenario builds it here, in the process that holds the
-student's module, and reports what it saw:
+Most HTTP a test describes is served by the judge itself (:class:`Backend`,
+served with :class:`coursekit.served.JudgeSide` on the clock it shares with
+the student's loop): the judge's server sees every request the student's code
+makes (method, path, query, headers, body), how many were in flight at once,
+and at what loop time each arrived and left, or was given up by the client
+(a timeout, a cancellation). The scenario, in the process that holds the
+student's module, only calls the student's functions with the URLs it is
+given and reports what the judge cannot see: each call's value or exception,
+the sessions the code opened and whether they were closed, ``make_session``'s
+settings read back, the files ``download`` left, memory and warnings.
 
-- **routes** (mocked with aioresponses: a request to a URL not listed fails)
-  ``{"url", "method", "status", "json" | "body", "content_type", "delay",
-  "error", "repeat"}``; ``error`` names an exception of :data:`ERRORS`,
-  ``["ClientConnectionError", "some text"]`` with its arguments;
-- **server routes** (a real aiohttp server on loopback) ``{"path", "method",
-  "status", "json" | "text" | "body", "content_type", "delay"}``, or one of
-  the behaviours ``echo_json``, ``echo_request``, ``stream``, ``stall`` and
-  ``drop`` (see :class:`_Backend`);
+- **judge's routes** (:class:`Backend`, built in the test's process)
+  ``{"path", "method", "status", "json" | "text" | "body", "content_type",
+  "delay"}``, successive answers ``{"path", "answers": [...]}``, or one of the
+  behaviours ``echo_json``, ``echo_request``, ``stream``, ``stall``, ``drop``
+  and ``disconnect``;
+- **mocked routes** (aioresponses, in the student process: only for
+  exceptions no real server produces) ``{"url", "method", "status", "json" |
+  "body", "content_type", "delay", "error", "repeat"}``; ``error`` names an
+  exception of :data:`ERRORS`, ``["ClientConnectionError", "some text"]``
+  with its arguments; loopback URLs pass through to the judge's server;
 - a body is ``str``, ``bytes`` or ``{"repeat": bytes, "times": n}`` (large
   bodies stay small on the wire);
 - **the session** the calls get as first argument: ``{"base_url", "total",
@@ -19,22 +28,24 @@ student's module, and reports what it saw:
   {"args", "kwargs"}}`` for one made by the student's ``make_session``, whose
   settings are read back (:func:`_settings`); none for ``fetch_users``;
 - **calls** ``{"function", "args", "kwargs", "within"}``, run one after the
-  other on the virtual clock, with options: ``dest`` (a file name in a
-  temporary folder, passed after ``args`` as a ``pathlib.Path`` or, with
-  ``"dest_as": "str"``, a ``str``), ``generator_arg`` (that argument passed
-  as a generator), ``cancel_after`` (started as a task and cancelled after so
-  many seconds), ``gc_off``, ``trace_memory``, ``resource_warnings``; or
-  ``{"get": url, "read": bool}``: a plain ``session.get`` (the status, or
-  what aiohttp itself raised).
+  other, with options: ``dest`` (a file name in a temporary folder, passed
+  after ``args`` as a ``pathlib.Path`` or, with ``"dest_as": "str"``, a
+  ``str``), ``generator_arg`` (that argument passed as a generator),
+  ``cancel_after`` (started as a task and cancelled after so many seconds),
+  ``gc_off``, ``trace_memory``, ``resource_warnings``; or ``{"get": url,
+  "read": bool}``: a plain ``session.get`` (the status, or what aiohttp itself
+  raised), ``{"get": [url, ...]}``: all of them at once (a list of those).
 
-In server routes, session settings and call arguments, ``{base}`` stands for
-the loopback server's URL and ``{refused}`` for a loopback URL nobody listens
-on; both are reported back (``base``, ``refused``).
+:func:`against_judge` (judge side) serves a :class:`Backend`, replaces
+``{base}`` (the server's URL) and ``{refused}`` (a loopback URL nobody
+listens on) in the calls and the session, and runs the scenario on the
+judge's clock.
 """
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import hashlib
 import inspect
@@ -42,6 +53,7 @@ import json
 import tempfile
 import tracemalloc
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +65,7 @@ from aioresponses import aioresponses
 from coursekit.http import LOOPBACK, Request, Traffic, closed_port, sent_json, serve
 from coursekit.probes import Probe, scenario
 from coursekit.probes.kit import Outcome, attempt, within
+from coursekit.served import Counter, JudgeSide, Seen, placed
 from coursekit.testing import CourseSignal
 
 # The exceptions a mocked route may raise, by name (nothing else is ever built from a name).
@@ -81,19 +94,6 @@ def error_of(spec: Any) -> BaseException:
     if name not in ERRORS:
         raise ValueError(f"not an exception a route may raise: {name!r}")
     return ERRORS[name](*args)
-
-
-def _filled(value: Any, marks: dict[str, str]) -> Any:
-    """``value`` with every ``{base}`` / ``{refused}`` in its strings replaced."""
-    if type(value) is str:
-        for mark, text in marks.items():
-            value = value.replace(mark, text)
-        return value
-    if type(value) in (list, tuple):
-        return type(value)(_filled(v, marks) for v in value)
-    if type(value) is dict:
-        return {k: _filled(v, marks) for k, v in value.items()}
-    return value
 
 
 # --- what a request carried, what a session holds, what a folder holds -------------------------
@@ -162,11 +162,59 @@ def _mock(mocked: aioresponses, traffic: Traffic, spec: dict[str, Any]) -> None:
     mocked.add(spec["url"], method=spec.get("method", "GET"), callback=callback, repeat=spec.get("repeat", False))
 
 
-class _Backend:
-    """A real aiohttp application whose routes the judge describes; it counts the requests in flight.
+# --- the judge's side: its server, the failures aiohttp raises, a run on its clock ----------------
+
+
+@dataclass
+class Heard:
+    """One request as the judge's server received it: :class:`coursekit.served.Seen` and what it carried."""
+
+    seen: Seen
+    headers: list[tuple[str, str]]
+    body: bytes = b""
+
+    @property
+    def method(self) -> str:
+        return self.seen.method
+
+    @property
+    def path(self) -> str:
+        return self.seen.path
+
+    @property
+    def query(self) -> dict[str, str]:
+        return self.seen.query
+
+    @property
+    def arrived(self) -> float:
+        return self.seen.arrived
+
+    @property
+    def left(self) -> float | None:
+        return self.seen.left
+
+    @property
+    def abandoned(self) -> bool:
+        return self.seen.abandoned
+
+    def header(self, name: str) -> str | None:
+        """A header's value, the name's case ignored (``None`` if absent)."""
+        return next((value for key, value in self.headers if key.lower() == name.lower()), None)
+
+    def sent_json(self) -> Any:
+        """The body parsed as JSON; the body itself (as text) when it is not JSON."""
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return self.body.decode(errors="replace")
+
+
+class Backend:
+    """A real aiohttp application whose routes a test describes, served by the judge; it hears every request.
 
     A route answers ``status`` with ``json``, ``text`` or ``body`` after
-    ``delay`` seconds, or behaves as one of:
+    ``delay`` seconds; with ``answers`` (a list of such answers) the n-th
+    request gets the n-th (the last one repeats). Or it behaves as one of:
 
     - ``echo_json: {"status": s}``: a JSON request body comes back as
       ``{"got": body}`` with status ``s``; another content type gets a 415;
@@ -178,16 +226,34 @@ class _Backend:
     - ``stall: {"head": bytes, "tail": bytes, "after": s}``: the head at once,
       the tail ``s`` seconds later, the whole length announced;
     - ``drop: {"length": n, "sent": k}``: ``k`` bytes of an announced ``n``,
-      then the connection closes.
+      then the connection closes;
+    - ``disconnect: True``: the connection closes after ``delay`` without an
+      answer (aiohttp retries such a GET once, on a new connection).
+
+    :attr:`counter` counts the requests in flight (its ``peak``) and
+    :attr:`heard` keeps every request in arrival order, with its times on the
+    shared clock.
     """
 
     def __init__(self, routes: list[dict[str, Any]]) -> None:
         self.routes = routes
-        # Bodies are built now, before any call: a memory measurement around a call sees only the call's own.
         self.bodies = [body_of(spec["stream"]["body"]) if "stream" in spec else body_of(spec.get("body"))
                        for spec in routes]
-        self.in_flight = 0
-        self.peak = 0
+        self.counter = Counter()
+        self.heard: list[Heard] = []
+
+    @property
+    def peak(self) -> int:
+        """The most requests the server had in flight at once."""
+        return self.counter.peak
+
+    def requests(self, path: str | None = None) -> list[Heard]:
+        """The requests heard (for ``path`` only, if given), in arrival order."""
+        return [h for h in self.heard if path is None or h.path == path]
+
+    def paths(self) -> list[str]:
+        """The paths requested, in arrival order."""
+        return [h.path for h in self.heard]
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -196,15 +262,20 @@ class _Backend:
         return app
 
     def _handler(self, spec: dict[str, Any], body: Any) -> Any:
+        answered = [0]
+
         async def handle(request: web.Request) -> web.StreamResponse:
-            await request.read()
-            self.in_flight += 1
-            self.peak = max(self.peak, self.in_flight)
-            try:
-                await asyncio.sleep(spec.get("delay", 0))
-            finally:
-                self.in_flight -= 1
-            return await self._answer(spec, body, request)
+            async with self.counter.counting(request) as seen:
+                heard = Heard(seen, [(str(k), str(v)) for k, v in request.headers.items()])
+                self.heard.append(heard)
+                heard.body = await request.read()
+                answer, answer_body = spec, body
+                if "answers" in spec:
+                    answer = spec["answers"][min(answered[0], len(spec["answers"]) - 1)]
+                    answer_body = body_of(answer.get("body"))
+                answered[0] += 1
+                await asyncio.sleep(answer.get("delay", spec.get("delay", 0)))
+                return await self._answer(answer, answer_body, request)
 
         return handle
 
@@ -239,6 +310,10 @@ class _Backend:
             if request.transport is not None:
                 request.transport.close()
             return response
+        if spec.get("disconnect"):
+            if request.transport is not None:
+                request.transport.close()
+            return web.Response(status=500)  # never sent: the connection is closed
         status = spec.get("status", 200)
         if "json" in spec:
             return web.json_response(spec["json"], status=status)
@@ -256,6 +331,80 @@ class _Backend:
             await response.write(view[start:start + chunk])
         await response.write_eof()
         return response
+
+
+@functools.cache
+def failure_names() -> dict[str, str]:
+    """Judge side: the class names of what aiohttp raises for a refused connection (``refused``) and for a
+    request past the session's ``ClientTimeout(total=...)`` (``timeout``), found by making both here.
+    """
+    import looptime
+
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(60)
+        return web.Response()
+
+    async def find() -> dict[str, str]:
+        app = web.Application()
+        app.router.add_get("/", slow)
+        names = {}
+        async with serve(app) as base, aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=1)) as session:
+            for name, url in (("timeout", f"{base}/"), ("refused", f"http://127.0.0.1:{closed_port()}/")):
+                try:
+                    async with session.get(url) as response:
+                        await response.read()
+                except Exception as exc:  # noqa: BLE001 - its class is what we look for
+                    names[name] = type(exc).__name__
+        return names
+
+    loop = looptime.new_event_loop(start=0.0)
+    try:
+        return loop.run_until_complete(find())
+    finally:
+        loop.close()
+
+
+@dataclass
+class Judged:
+    """A run against the judge's server: the scenario's observation, the server, its URL and a refused one."""
+
+    observation: Any
+    backend: Backend
+    base: str
+    refused: str
+    judge_end: float = 0.0
+    marks: dict[str, str] = field(default_factory=dict)
+
+    def value(self, what: str) -> Any:
+        """The scenario's report (a failure naming ``what`` if the scenario itself failed)."""
+        return self.observation.value(what)
+
+    def url(self, template: str) -> str:
+        """``template`` with ``{base}`` and ``{refused}`` filled in."""
+        return placed(template, self.marks)
+
+
+def against_judge(student: Any, *, routes: list[dict[str, Any]], calls: list[dict[str, Any]],
+                  session: dict[str, Any] | None = None, mocks: list[dict[str, Any]] | None = None) -> Judged:
+    """Judge side: serve ``routes`` (a :class:`Backend`) and run the calls on the judge's clock.
+
+    ``{base}`` and ``{refused}`` in ``calls``, ``session`` and ``mocks`` are
+    filled in here; with ``mocks`` the calls run with those URLs mocked in
+    the student process (:func:`mocked_calls`; loopback URLs still reach the
+    judge's server), else with none (:func:`served_calls`). ``judge_end`` is
+    the shared clock's time when the scenario had ended, as the judge reads it.
+    """
+    backend = Backend(routes)
+    with JudgeSide() as judge:
+        base = judge.serve(backend.app())
+        marks = {"{base}": base, "{refused}": judge.refusing()}
+        params = {"calls": placed(calls, marks), "session": placed(session, marks)}
+        if mocks is None:
+            observation = student.run(served_calls, clock=judge.clock, **params)
+        else:
+            observation = student.run(mocked_calls, clock=judge.clock, routes=placed(mocks, marks), **params)
+        judge_end = judge.now()
+    return Judged(observation, backend, base, marks["{refused}"], judge_end, marks)
 
 
 # --- running the calls -------------------------------------------------------------------------
@@ -290,12 +439,11 @@ class _Spy:
 class _Run:
     """The state one scenario's calls share: the session, the counters, the folder, the student's ApiError."""
 
-    def __init__(self, probe: Probe, counter: Any, spy: _Spy, folder: Path, marks: dict[str, str]) -> None:
+    def __init__(self, probe: Probe, traffic: Traffic | None, spy: _Spy, folder: Path) -> None:
         self.probe = probe
-        self.counter = counter  # a Traffic or a _Backend: in_flight and peak
+        self.traffic = traffic  # the mocks' requests in flight and peak (None: only the judge's server counts)
         self.spy = spy
         self.folder = folder
-        self.marks = marks
         self.session: Any = None
         kind = getattr(probe.module, "ApiError", None)
         self.api_error = kind if isinstance(kind, type) and issubclass(kind, BaseException) else None
@@ -304,7 +452,6 @@ class _Run:
         """Open the calls' session; what the student's ``make_session`` gave, if it made it."""
         if spec is None:
             return {}
-        spec = _filled(spec, self.marks)
         if "make_session" in spec:
             made = attempt(self.probe.function("make_session"), *spec["make_session"].get("args", []),
                            **spec["make_session"].get("kwargs", {}))
@@ -336,7 +483,8 @@ class _Run:
         """Run one call; its outcome and what was seen around it."""
         seconds = spec.get("within", 30)
         report: dict[str, Any] = {"start": self.probe.now()}
-        self.counter.peak = self.counter.in_flight
+        if self.traffic is not None:
+            self.traffic.peak = self.traffic.in_flight
         created = len(self.spy.sessions)
         collecting = gc.isenabled()
         if spec.get("gc_off"):
@@ -352,8 +500,7 @@ class _Run:
                 if caught is not None:
                     warnings.simplefilter("always", ResourceWarning)
                 if "get" in spec:
-                    outcome = await within(self._plain_get(_filled(spec["get"], self.marks), spec.get("read", False)),
-                                           seconds)
+                    outcome = await within(self._plain_gets(spec["get"], spec.get("read", False)), seconds)
                 else:
                     outcome = await self._student_call(spec, seconds, report)
                 if spec.get("trace_memory"):
@@ -371,7 +518,8 @@ class _Run:
         report["end"] = self.probe.now()
         report["outcome"] = outcome
         report["api_error"] = self._api_error_fields(outcome)
-        report["peak"] = self.counter.peak
+        if self.traffic is not None:
+            report["peak"] = self.traffic.peak
         new = self.spy.sessions[created:]
         report["sessions_created"] = len(new)
         report["sessions_open"] = sum(1 for s in new if not s.closed)
@@ -380,7 +528,7 @@ class _Run:
         return report
 
     async def _student_call(self, spec: dict[str, Any], seconds: float, report: dict[str, Any]) -> Outcome:
-        args = list(_filled(spec.get("args", []), self.marks))
+        args = list(spec.get("args", []))
         if "generator_arg" in spec:
             items = args[spec["generator_arg"]]
             args[spec["generator_arg"]] = (item for item in items)
@@ -389,7 +537,7 @@ class _Run:
         if "dest" in spec:
             dest = self.folder / spec["dest"]
             args.append(str(dest) if spec.get("dest_as") == "str" else dest)
-        made = attempt(self.probe.function(spec["function"]), *args, **_filled(spec.get("kwargs", {}), self.marks))
+        made = attempt(self.probe.function(spec["function"]), *args, **spec.get("kwargs", {}))
         if "cancel_after" not in spec or "raised" in made:
             return made if "raised" in made else await within(made["value"], seconds)
         if not inspect.isawaitable(made["value"]):
@@ -397,7 +545,8 @@ class _Run:
         task = asyncio.ensure_future(made["value"])
         await asyncio.sleep(spec["cancel_after"])
         report["done_before_cancel"] = task.done()
-        report["in_flight_at_cancel"] = self.counter.in_flight
+        if self.traffic is not None:
+            report["in_flight_at_cancel"] = self.traffic.in_flight
         if task.done():
             if task.cancelled():
                 return {"raised": asyncio.CancelledError()}
@@ -405,11 +554,25 @@ class _Run:
         task.cancel()
         return await within(task, seconds)
 
-    async def _plain_get(self, url: str, read: bool) -> int:
-        async with self.session.get(url) as response:
-            if read:
-                await response.read()
-            return response.status
+    async def _plain_gets(self, urls: str | list[str], read: bool) -> int | list[int | str]:
+        """``session.get`` of one URL (its status), or of a list of URLs all at once (each status or failure's class name)."""
+
+        async def get(url: str) -> int:
+            async with self.session.get(url) as response:
+                if read:
+                    await response.read()
+                return response.status
+
+        if type(urls) is str:
+            return await get(urls)
+
+        async def named(url: str) -> int | str:
+            try:
+                return await get(url)
+            except Exception as exc:  # noqa: BLE001 - aiohttp's failure is reported by its class name
+                return type(exc).__name__
+
+        return list(await asyncio.gather(*(named(url) for url in urls)))
 
     def _api_error_fields(self, outcome: Outcome) -> Outcome | None:
         """For an ``ApiError`` of the student's module: its ``.status``, ``.url`` and ``.body``, read from it."""
@@ -419,12 +582,12 @@ class _Run:
         return attempt(lambda: {"status": problem.status, "url": problem.url, "body": problem.body})
 
 
-async def _run_calls(probe: Probe, counter: Any, session: dict[str, Any] | None, calls: list[dict[str, Any]],
-                     marks: dict[str, str]) -> dict[str, Any]:
+async def _run_calls(probe: Probe, traffic: Traffic | None, session: dict[str, Any] | None,
+                     calls: list[dict[str, Any]]) -> dict[str, Any]:
     spy = _Spy()
     report: dict[str, Any] = {"calls": []}
     with spy.installed(), tempfile.TemporaryDirectory(prefix="course06-") as folder:
-        run = _Run(probe, counter, spy, Path(folder), marks)
+        run = _Run(probe, traffic, spy, Path(folder))
         try:
             report |= await run.open_session(session)
             if "made" not in report or "value" in report["made"]:
@@ -442,7 +605,9 @@ async def mocked_calls(probe: Probe, *, routes: list[dict[str, Any]], calls: lis
                        session: dict[str, Any] | None = None) -> dict[str, Any]:
     """The calls, one after the other, with HTTP mocked by aioresponses (a URL not in ``routes`` fails).
 
-    Reported: each call (``calls``), every request the mocks saw
+    Loopback URLs are not mocked: on the judge's clock (``clock``) they reach
+    the judge's server. Reported: each call (``calls``, with the mocks' most
+    requests in flight during it, ``peak``), every request the mocks saw
     (``requests``: method, url, JSON body sent, headers, loop time) and the
     most requests in flight at once (``peak``).
     """
@@ -450,26 +615,23 @@ async def mocked_calls(probe: Probe, *, routes: list[dict[str, Any]], calls: lis
     with aioresponses(passthrough=list(LOOPBACK)) as mocked:
         for spec in routes:
             _mock(mocked, traffic, spec)
-        report = await _run_calls(probe, traffic, session, calls, {})
+        report = await _run_calls(probe, traffic, session, calls)
     report["requests"] = [_request(r) for r in traffic.requests]
     report["peak"] = traffic.peak if not report["calls"] else max(c["peak"] for c in report["calls"])
     return report
 
 
 @scenario
-async def served_calls(probe: Probe, *, server_routes: list[dict[str, Any]], calls: list[dict[str, Any]],
-                       session: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The calls, one after the other, against a real aiohttp server on loopback serving ``server_routes``.
+async def served_calls(probe: Probe, *, calls: list[dict[str, Any]], session: dict[str, Any] | None = None
+                       ) -> dict[str, Any]:
+    """The calls, one after the other, with real HTTP: the URLs they get are the judge's server's (:func:`against_judge`).
 
-    Reported: each call (``calls``, with the most requests the server had in
-    flight at once during it, ``peak``), and the server's URL (``base``) and
-    the refused one (``refused``).
+    Nothing is served or counted here: the judge's server sees the requests.
+    Reported: each call (``calls``), ``make_session``'s outcome and settings
+    if it made the session, whether the session was closed (``closed``) and
+    the sessions left open (``sessions_left_open``).
     """
-    backend = _Backend(server_routes)
-    async with serve(backend.app()) as base:
-        marks = {"{base}": base, "{refused}": f"http://127.0.0.1:{closed_port()}"}
-        report = await _run_calls(probe, backend, session, calls, marks)
-    return report | {"base": marks["{base}"], "refused": marks["{refused}"]}
+    return await _run_calls(probe, None, session, calls)
 
 
 @scenario

@@ -1,29 +1,39 @@
-"""Scenarios of assignment 07 (resilient HTTP clients): scripted HTTP routes, a limiter's clock, Retry-After values.
+"""Scenarios of assignment 07 (resilient HTTP clients): HTTP the judge serves, a limiter's clock, Retry-After values.
 
-The HTTP scenarios serve a *route table* the test writes: each route is a URL
-(with aioresponses) or a path (with a real aiohttp server on loopback) and the
-replies it gives, in order: a status, a body or a JSON payload, headers, a
-delay on the loop clock, or an exception the request fails with. A route may
-instead serve cursor pages (``{"items": [...], "next": ...}`` by the request's
-``cursor`` parameter). The scenario calls the student's functions with one
-session, one after another, and reports each call's outcome and the loop time
-it ended at, with every request the routes saw: its method, URL, query, JSON
-body, headers and loop time, and the most requests in flight at once.
+The HTTP of these tests is served by the judge, outside the student's
+process: a test writes a *route table* (paths and the replies each gives, in
+order: a status, a body or a JSON payload, headers, a delay on the shared
+clock, or a connection the server drops or resets; or cursor pages,
+``{"items": [...], "next": ...}`` by the request's ``cursor``),
+:class:`JudgeRoutes` turns it into the ``aiohttp.web`` application the judge
+serves (``coursekit.served.JudgeSide``), and the judge's server counts every
+request itself: its method, path, query, JSON body, headers, the loop time it
+arrived and left at, whether the client gave up on it, and the most in flight
+at once. The scenario (:func:`http_calls`) runs in the student's process on
+the clock the judge leads: it calls the student's functions with one session,
+one after another, and reports what only it can see: each call's outcome, the
+loop time it ended at, the tasks it left running and whether the session was
+closed. A few replies no real server can give (an exception raised by the
+request itself, a final 1xx status) are mocked there with aioresponses; every
+loopback URL still goes to the judge.
+
+A loopback port that refuses connections (``JudgeSide.refusing``) stands for
+a server that is down. aiohttp itself resends an idempotent request (GET, PUT,
+DELETE...) once, at once, when its connection was dropped or reset: the judge
+drops that resend the same way and marks it ``resent``, so one attempt of the
+student's code is one request that is not ``resent``.
 """
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
-import re
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
 import aiohttp
-import aiohttp.client_exceptions
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 from aioresponses import CallbackResult, aioresponses
 from yarl import URL
 
@@ -31,31 +41,18 @@ from coursekit.http import reason_for
 from coursekit.iterators import async_iterator
 from coursekit.probes import Probe, scenario
 from coursekit.probes.kit import Outcome, attempt, exception_from, task_names, unfinished_tasks, within
+from coursekit.served import Counter, JudgeSide, drop, placed
 
-BASE = "{base}"  # in a call's arguments: the loopback server's base URL (no trailing slash)
+BASE = "{base}"  # in a test's calls and in the judge's replies: the judge's server (``http://127.0.0.1:PORT``)
+REFUSED = "{refused}"  # in a test's calls: a loopback base URL where nothing listens (connection refused)
+LOOPBACK = ("http://127.0.0.1", "http://localhost")  # never mocked: these requests reach the judge
 ITEM_LIMIT = 1000  # an async generator that yields more than this is taken for one that never stops
+DROPS = {"drop": "close", "reset": "reset"}  # a reply's "fail" -> how coursekit.served.drop ends the connection
+# The methods aiohttp resends once by itself when the connection was dropped or reset (RFC 9112, 9.3.1).
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 
 
-class _Traffic:
-    """Every request the routes saw, and the most in flight at once, on the loop clock."""
-
-    def __init__(self, probe: Probe) -> None:
-        self.probe = probe
-        self.requests: list[dict[str, Any]] = []
-        self.in_flight = 0
-        self.peak = 0
-
-    async def arrive(self, method: str, url: str, json_body: Any, headers: Any, delay: float) -> None:
-        """Record one request, then keep it in flight for ``delay`` loop seconds."""
-        self.requests.append({"method": method, "url": url, "query": dict(URL(url).query), "json": json_body,
-                              "headers": {str(k).lower(): str(v) for k, v in dict(headers or {}).items()},
-                              "at": round(self.probe.now(), 6)})
-        self.in_flight += 1
-        self.peak = max(self.peak, self.in_flight)
-        try:
-            await asyncio.sleep(delay)
-        finally:
-            self.in_flight -= 1
+# --- the judge's side ------------------------------------------------------------------------------
 
 
 def _page(route: dict[str, Any], cursor: str | None) -> dict[str, Any]:
@@ -76,170 +73,234 @@ def _next_reply(state: dict[str, Any]) -> dict[str, Any] | None:
     return replies[-1] if replies and state.get("repeat") else None
 
 
-def _mock(mocked: aioresponses, routes: list[dict[str, Any]], traffic: _Traffic) -> None:
+class JudgeRoutes:
+    """A route table as the ``aiohttp.web`` application the judge serves, and every request it saw.
+
+    A route: ``{"url": path (with a query: only that query), "method": "GET" | "*", "replies": [reply, ...],
+    "repeat": False}`` or ``{"url": path, "pages": {cursor or None: [items, next]}}``. A reply: ``{"status": 200,
+    "payload" | "body", "headers", "content_type", "delay": 0}`` or ``{"fail": "drop" | "reset"}``:
+    the connection closed with no answer, or reset (RST).
+    ``{base}`` in a reply's headers, body or payload is the server's own base URL. A request no route
+    matches gets a 404. Read :meth:`requests` and :attr:`peak` after the judge's loop has stopped.
+    """
+
+    def __init__(self, routes: list[dict[str, Any]]) -> None:
+        self.counter = Counter()
+        self.marks: dict[str, str] = {}  # {base} and {refused} as they were for the run (set by judged_http)
+        self._states = [dict(route, used=0) for route in routes]
+        self._seen: list[tuple[Any, dict[str, Any]]] = []
+        self.app = web.Application()
+        self.app.router.add_route("*", "/{tail:.*}", self._handle)
+
+    def placed(self, value: Any) -> Any:
+        """``value`` with ``{base}`` and ``{refused}`` in its strings as they were for the run."""
+        return placed(value, self.marks)
+
+    @property
+    def peak(self) -> int:
+        """The most requests in flight at once."""
+        return self.counter.peak
+
+    def requests(self) -> list[dict[str, Any]]:
+        """Every request, in arrival order: method, path, url (path and query), query, json, headers (lower-case
+        names), at (arrival), left, abandoned (the client gave up: the handler was cancelled), dropped (the
+        server closed or reset it) and resent (aiohttp's own resend of a dropped request)."""
+        return [{"method": seen.method, "path": seen.path, "query": dict(seen.query), **extra, "at": seen.arrived,
+                 "left": seen.left, "abandoned": seen.abandoned and not extra["dropped"]}
+                for seen, extra in self._seen]
+
+    def _route(self, request: web.Request) -> dict[str, Any] | None:
+        fits = [s for s in self._states if s.get("method", "GET").upper() in (request.method, "*")]
+        exact = [s for s in fits if s["url"] == request.path_qs]
+        loose = [s for s in fits if "?" not in s["url"] and s["url"] == request.path]
+        return (exact or loose or [None])[0]
+
+    def _reply(self, state: dict[str, Any] | None, method: str, now: float) -> tuple[dict[str, Any] | None, bool]:
+        """The reply to a request, and whether it is aiohttp's resend of a request just dropped."""
+        if state is None:
+            return None, False
+        dropped = state.pop("dropped", None)
+        if dropped is not None and dropped[0] == now and method in IDEMPOTENT:
+            return dropped[1], True
+        reply = _next_reply(state)
+        if reply is not None and reply.get("fail") in DROPS:
+            state["dropped"] = (now, reply)
+        return reply, False
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        async with self.counter.counting(request) as seen:
+            now = seen.arrived
+            extra: dict[str, Any] = {"url": request.path_qs, "json": None, "dropped": False, "resent": False,
+                                     "headers": {str(k).lower(): str(v) for k, v in request.headers.items()}}
+            self._seen.append((seen, extra))
+            sent = await request.read()
+            with contextlib.suppress(ValueError):
+                extra["json"] = json.loads(sent) if sent else None
+            state = self._route(request)
+            if state is not None and "pages" in state:
+                reply: dict[str, Any] | None = _page(state, request.query.get("cursor"))
+            else:
+                reply, extra["resent"] = self._reply(state, request.method, now)
+            if reply is None:
+                return web.Response(status=404, text="no such route")
+            if reply.get("fail") is not None:
+                extra["dropped"] = True
+                return await drop(request, DROPS[reply["fail"]])
+            if reply.get("delay"):
+                await asyncio.sleep(reply["delay"])
+            return self._response(request, reply)
+
+    @staticmethod
+    def _response(request: web.Request, reply: dict[str, Any]) -> web.StreamResponse:
+        base = f"{request.scheme}://{request.host}"
+        status = reply.get("status", 200)
+        headers = placed(reply.get("headers"), {BASE: base})
+        if reply.get("payload") is not None:
+            return web.json_response(placed(reply["payload"], {BASE: base}), status=status, headers=headers,
+                                     reason=reason_for(status))
+        body = placed(reply.get("body") or "", {BASE: base})
+        return web.Response(status=status, body=body.encode() if isinstance(body, str) else body, headers=headers,
+                            content_type=reply.get("content_type") or "text/plain", reason=reason_for(status))
+
+
+def judged_http(student: Any, routes: list[dict[str, Any]], calls: list[dict[str, Any]], *,
+                mocked: list[dict[str, Any]] | None = None, session: dict[str, Any] | None = None,
+                pace: float | None = None, what: str = "the HTTP scenario") -> tuple[Any, JudgeRoutes]:
+    """Judge's side: serve ``routes`` and have the student's process make ``calls`` on the judge's clock.
+
+    ``{base}`` and ``{refused}`` in ``calls`` and ``session`` become the server's base URL and a closed port's.
+    Returns the scenario's report and the :class:`JudgeRoutes` (its requests, its peak), read after the run.
+    """
+    served = JudgeRoutes(routes)
+    with JudgeSide() as judge:
+        served.marks = marks = {BASE: judge.serve(served.app), REFUSED: judge.refusing()}
+        params: dict[str, Any] = {"calls": placed(calls, marks), "session": placed(session, marks), "pace": pace}
+        if mocked:
+            params["mocked"] = mocked
+        report = student.run(http_calls, clock=judge.clock, **params).value(what)
+    return report, served
+
+
+# --- the student's side ----------------------------------------------------------------------------
+
+
+def _mock(mocked: aioresponses, routes: list[dict[str, Any]], traffic: list[dict[str, Any]]) -> None:
+    """Routes answered in this process by aioresponses (absolute URLs; a reply may ``fail`` with an exception)."""
     for route in routes:
         method = route.get("method", "GET").upper()
-        if "pages" in route:
-            pattern = re.compile("^" + re.escape(route["url"]) + r"(\?.*)?$")
-            mocked.add(pattern, method=method, callback=_paged_callback(route, method, traffic), repeat=True)
-            continue
-        url = re.compile("^" + re.escape(route["url"]) + r"(\?.*)?$") if route.get("any_query") else route["url"]
         replies = route["replies"]
         for index, reply in enumerate(replies):
             repeat = bool(route.get("repeat")) and index == len(replies) - 1
             options: dict[str, Any] = {"callback": _callback(reply, method, traffic), "repeat": repeat}
             if reply.get("fail") is not None:
                 options["exception"] = exception_from(*reply["fail"])
-            mocked.add(url, method=method, **options)
+            mocked.add(route["url"], method=method, **options)
 
 
-def _callback(reply: dict[str, Any], method: str, traffic: _Traffic) -> Any:
+def _callback(reply: dict[str, Any], method: str, traffic: list[dict[str, Any]]) -> Any:
     async def callback(url: Any, **kwargs: Any) -> CallbackResult:
-        await traffic.arrive(method, str(url), kwargs.get("json"), kwargs.get("headers"), reply.get("delay", 0))
-        return _result(reply)
-
-    return callback
-
-
-def _paged_callback(route: dict[str, Any], method: str, traffic: _Traffic) -> Any:
-    async def callback(url: Any, **kwargs: Any) -> CallbackResult:
-        await traffic.arrive(method, str(url), kwargs.get("json"), kwargs.get("headers"), 0)
-        return _result(_page(route, URL(str(url)).query.get("cursor")))
-
-    return callback
-
-
-def _result(reply: dict[str, Any]) -> CallbackResult:
-    status = reply.get("status", 200)
-    payload, body = reply.get("payload"), reply.get("body")
-    if payload is None and body is None:
-        body = ""
-    content_type = reply.get("content_type") or ("application/json" if payload is not None else "text/plain")
-    return CallbackResult(status=status, payload=payload, body=body if body is not None else "",
-                          headers=reply.get("headers"), content_type=content_type, reason=reason_for(status))
-
-
-def _application(routes: list[dict[str, Any]], traffic: _Traffic) -> web.Application:
-    """An aiohttp application serving the route table (paths) on a real socket."""
-    states = [dict(route, used=0) for route in routes]
-
-    async def handle(request: web.Request) -> web.StreamResponse:
-        sent = await request.read()
-        try:
-            body = json.loads(sent) if sent else None
-        except ValueError:
-            body = None
-        state = next((s for s in states if s.get("method", "GET").upper() in (request.method, "*")
-                      and s["url"] in (request.path, request.path_qs)), None)
-        reply = None
-        if state is not None:
-            reply = _page(state, request.query.get("cursor")) if "pages" in state else _next_reply(state)
-        url = str(request.url.with_scheme("http"))
-        await traffic.arrive(request.method, url, body, request.headers, (reply or {}).get("delay", 0))
-        if reply is None:
-            return web.Response(status=404, text="no such route")
+        traffic.append({"method": method, "url": str(url), "query": dict(URL(str(url)).query)})
+        if reply.get("delay"):
+            await asyncio.sleep(reply["delay"])
         status = reply.get("status", 200)
-        if reply.get("payload") is not None:
-            return web.json_response(reply["payload"], status=status, headers=reply.get("headers"),
-                                     reason=reason_for(status))
-        body_out = reply.get("body") or ""
-        return web.Response(status=status, body=body_out.encode() if isinstance(body_out, str) else body_out,
-                            headers=reply.get("headers"), content_type=reply.get("content_type") or "text/plain",
-                            reason=reason_for(status))
+        payload, body = reply.get("payload"), reply.get("body")
+        content_type = reply.get("content_type") or ("application/json" if payload is not None else "text/plain")
+        return CallbackResult(status=status, payload=payload, body=body if body is not None else "",
+                              headers=reply.get("headers"), content_type=content_type, reason=reason_for(status))
 
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", handle)
-    return app
+    return callback
 
 
 @contextlib.asynccontextmanager
-async def _routes_served(routes: list[dict[str, Any]], traffic: _Traffic, serve: bool) -> AsyncIterator[str | None]:
-    """The routes, mocked with aioresponses (yields None) or on a loopback server (yields its base URL)."""
-    if not serve:
-        with aioresponses() as mocked:
-            _mock(mocked, routes, traffic)
-            yield None
+async def _mocked(routes: list[dict[str, Any]] | None, traffic: list[dict[str, Any]]) -> AsyncIterator[None]:
+    if not routes:
+        yield
         return
-    server = TestServer(_application(routes, traffic), host="127.0.0.1")
-    await server.start_server()
-    try:
-        yield str(server.make_url("")).rstrip("/")
-    finally:
-        await server.close()
+    with aioresponses(passthrough=list(LOOPBACK)) as mocked:
+        _mock(mocked, routes, traffic)
+        yield
 
 
-def _with_base(value: Any, base: str | None) -> Any:
-    """``value`` with ``{base}`` in its strings replaced by the server's base URL."""
-    if base is None:
-        return value
-    if type(value) is str:
-        return value.replace(BASE, base)
-    if type(value) is list:
-        return [_with_base(v, base) for v in value]
-    if type(value) is dict:
-        return {k: _with_base(v, base) for k, v in value.items()}
-    return value
+def _session_options(session: dict[str, Any] | None) -> dict[str, Any]:
+    """The ``ClientSession``'s options: ``timeout`` (seconds: ``ClientTimeout(total=...)``) and ``base_url``."""
+    options: dict[str, Any] = {}
+    for key, value in (session or {}).items():
+        if key == "timeout":
+            options["timeout"] = aiohttp.ClientTimeout(total=value)
+        elif key == "base_url":
+            options["base_url"] = value
+        else:
+            raise ValueError(f"not a session option of these scenarios: {key!r}")
+    return options
 
 
-async def _iterate(probe: Probe, made: Any, what: str, take: int | None, traffic: _Traffic,
-                   seconds: float) -> dict[str, Any]:
-    """Pull up to ``take`` items (all when None) from an async generator, then close it."""
+async def _iterate(probe: Probe, made: Any, what: str, take: int | None, seconds: float,
+                   pace: float | None) -> dict[str, Any]:
+    """Pull up to ``take`` items (all when None) from an async generator, then close it.
+
+    With ``pace``, the consumer waits ``pace`` loop seconds after making the generator and after each item, so
+    the judge can tell from the arrival times which requests came before which item was asked for.
+    """
     got = attempt(async_iterator, made, what=what)
     if "raised" in got:
         return {"outcome": got}
     agen = got["value"]
-    already = len(traffic.requests)  # the requests of earlier calls
-    await asyncio.sleep(0)
-    report: dict[str, Any] = {"before": len(traffic.requests) - already, "steps": [], "exhausted": False}
+    report: dict[str, Any] = {"made_at": round(probe.now(), 6), "steps": [], "exhausted": False}
     items: list[Any] = []
     failure: Outcome | None = None
-    deadline = probe.now() + seconds
+    left = seconds
+    if pace:
+        await asyncio.sleep(pace)
     while take is None or len(items) < take:
         if len(items) >= ITEM_LIMIT:
             failure = {"raised": AssertionError(f"{what} yielded more than {ITEM_LIMIT} items: does it ever stop?")}
             break
-        step = await within(anext(agen), max(deadline - probe.now(), 0.001))
+        asked = probe.now()
+        step = await within(anext(agen), max(left, 0.001))
+        left -= probe.now() - asked
         if isinstance(step.get("raised"), StopAsyncIteration):
             report["exhausted"] = True
             break
-        report["steps"].append({"item": step, "requests": len(traffic.requests) - already})
+        report["steps"].append({"item": step, "asked": round(asked, 6), "got": round(probe.now(), 6)})
         if "value" not in step:
             failure = step
             break
         items.append(step["value"])
+        if pace:
+            await asyncio.sleep(pace)
     report["close"] = await within(agen.aclose(), seconds)
     report["outcome"] = failure or {"value": items}
     return report
 
 
 @scenario
-async def http_calls(probe: Probe, *, routes: list[dict[str, Any]], calls: list[dict[str, Any]],
-                     serve: bool = False, session: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Serve ``routes`` and make ``calls`` of the student's functions with one ``aiohttp.ClientSession``.
+async def http_calls(probe: Probe, *, calls: list[dict[str, Any]], mocked: list[dict[str, Any]] | None = None,
+                     session: dict[str, Any] | None = None, pace: float | None = None) -> dict[str, Any]:
+    """Make ``calls`` of the student's functions with one ``aiohttp.ClientSession`` (``session``: its options).
 
-    A route: ``{"url", "method": "GET", "replies": [reply, ...], "repeat": False, "any_query": False}``, or
-    ``{"url", "pages": {cursor or None: [items, next]}}``. A reply: ``{"status": 200, "payload" | "body",
-    "headers", "content_type", "delay": 0, "fail": [exception name, *args]}`` (``fail``: mocked routes only).
-    ``serve``: a loopback server (route URLs are paths; ``{base}`` in a call's arguments or in ``session``,
-    the ``ClientSession``'s keyword arguments, is its base URL) instead of aioresponses.
+    The URLs are the judge's (run with ``clock=``, see :func:`judged_http`). ``mocked``: routes answered in this
+    process by aioresponses instead, for what no real server gives: ``{"url": absolute URL, "method": "GET",
+    "replies": [{"status", "payload" | "body", "headers", "content_type", "delay"} or {"fail": [exception name,
+    *args]}], "repeat": False}``; loopback URLs still reach the judge.
 
     A call: ``{"function", "args": [...], "kwargs": {...}, "within": 120}``, the session passed first;
     ``"limiter": [rate, burst]`` passes ``limiter=RateLimiter(rate, burst)`` (a raise there is reported as
     ``"limiter"``, and the function is not called); ``"iterate": True`` pulls the items of the async
-    generator it returns (``"take": n`` only the first n, then closes it) and reports how many requests the
-    call had made before the first item and after each. Each call reports its outcome, the loop time it
+    generator it returns (``"take": n`` only the first n, then closes it; ``pace``: see :func:`_iterate`) and
+    reports the loop time each item was asked for and came. Each call reports its outcome, the loop time it
     ended at, the tasks it left running and whether the session was closed.
     """
-    traffic = _Traffic(probe)
+    traffic: list[dict[str, Any]] = []
     reports = []
-    async with _routes_served(routes, traffic, serve) as base:
-        async with aiohttp.ClientSession(**_with_base(session or {}, base)) as client:
+    async with _mocked(mocked, traffic):
+        async with aiohttp.ClientSession(**_session_options(session)) as client:
             for spec in calls:
-                reports.append(await _call(probe, client, _with_base(spec, base), traffic))
-    return {"calls": reports, "requests": traffic.requests, "peak": traffic.peak, "base": base}
+                reports.append(await _call(probe, client, spec, pace))
+    return {"calls": reports, "mocked_requests": traffic}
 
 
-async def _call(probe: Probe, client: aiohttp.ClientSession, spec: dict[str, Any], traffic: _Traffic) -> dict[str, Any]:
+async def _call(probe: Probe, client: aiohttp.ClientSession, spec: dict[str, Any], pace: float | None
+                ) -> dict[str, Any]:
     name = spec["function"]
     seconds = spec.get("within", 120)
     kwargs = dict(spec.get("kwargs") or {})
@@ -254,7 +315,7 @@ async def _call(probe: Probe, client: aiohttp.ClientSession, spec: dict[str, Any
     elif "raised" in (made := attempt(probe.function(name), client, *spec.get("args", []), **kwargs)):
         report = {"outcome": made}
     elif spec.get("iterate"):
-        report = await _iterate(probe, made["value"], name, spec.get("take"), traffic, seconds)
+        report = await _iterate(probe, made["value"], name, spec.get("take"), seconds, pace)
     else:
         report = {"outcome": await within(made["value"], seconds)}
     current = asyncio.current_task()

@@ -1,18 +1,30 @@
-"""Scenarios of assignment 09 (the crawler): what only a probe beside the code can see.
+"""Scenarios of assignment 09 (the crawler), and the site the judge serves for them.
 
-A site is plain data from the test: a list of pages, each a dict with
-``url`` (absolute) and optionally ``links`` (the hrefs of an HTML page, in
-order), ``status``, ``delay`` (loop seconds before the answer),
-``content_type``, ``body`` (str or bytes, instead of the HTML page of
-``links``), ``headers`` and ``error`` (``[name, message]``: the request
-raises that exception instead of answering). It is served with aioresponses
-through a :class:`coursekit.http.Traffic` recorder, so a URL the site does not
-list fails with ``ClientConnectionError`` and shows up among the requests.
+``crawl`` meets a site the judge serves (:class:`ServedSite`, judge side): a
+real aiohttp server on a loopback port of the judge's loop, on the clock the
+judge shares with the student's loop (``coursekit.clock``). A site is plain
+data from the test: a list of pages, each a dict with ``url`` (absolute, on
+``http://127.0.0.1:PORT`` or ``http://localhost:PORT``: one server, two hosts
+for the crawler, told apart by the Host header) and optionally ``links`` (the
+hrefs of an HTML page, in order), ``status``, ``delay`` (loop seconds before
+the answer), ``content_type``, ``body`` (str or bytes, instead of the HTML
+page of ``links``), ``headers`` and ``drop`` (``"close"``: the server closes
+the connection without an answer; ``"reset"``: it resets it). A URL the site
+does not list is dropped (closed) too. The judge's server counts every request
+(URL, method, headers, arrival and leaving time, how many in flight); the
+student's code can only produce those counts by making the requests.
 
-The scenarios report what they saw as plain data: the crawl's outcome (its
-``CrawlResult`` arrives as a record), the requests made (URL -> count), the
-peak number in flight, the loop time taken, the tasks left running and the
-sessions left open. Every expected value stays in the tests.
+The crawl scenarios run in the student process and report only what cannot
+be seen from outside: the crawl's outcome (its ``CrawlResult`` arrives as a
+record), the loop time it took, the tasks left running, the sessions it
+created and left open, and whether a session given to it was closed. Failures
+no real server produces on demand (a ``TimeoutError`` at once) are mocked
+there with aioresponses (``failing``); every other URL goes to the network.
+
+``main(argv)`` runs its own event loop on real time, so its scenario
+(:func:`main_runs`) still mocks the site with aioresponses inside the student
+process and counts the requests there. Every expected value stays in the
+tests.
 """
 from __future__ import annotations
 
@@ -24,14 +36,16 @@ import os
 import tempfile
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from types import TracebackType
 from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 from aioresponses import aioresponses
 
+from coursekit import served
 from coursekit.http import LOOPBACK, SessionSpy, Traffic
 from coursekit.probes import Probe, scenario
 from coursekit.probes.kit import Outcome, attempt, exception_from, task_names, unfinished_tasks
@@ -40,12 +54,15 @@ from coursekit.site import html_page
 from coursekit.testing import CourseSignal
 
 PAGE_KEYS = frozenset({"url", "links", "status", "delay", "content_type", "body", "headers", "error"})
-ROUTE_KEYS = frozenset({"path", "links", "status", "content_type", "body", "redirect"})
+SERVED_KEYS = frozenset({"url", "links", "status", "delay", "content_type", "body", "headers", "drop"})
+DROPS = ("close", "reset")
 HTML = "text/html; charset=utf-8"
 
 
+# --- The student process's side: what only a probe beside the code can see. ---
+
 def _serve(mocked: aioresponses, traffic: Traffic, pages: list[dict[str, Any]]) -> None:
-    """Register every page of the site with aioresponses."""
+    """Register every page of a mocked site (``main``'s) with aioresponses."""
     for page in pages:
         unknown = set(page) - PAGE_KEYS
         if unknown:
@@ -85,14 +102,24 @@ def _sessions_recorded() -> Iterator[SessionSpy]:
         yield spy
 
 
+@contextlib.contextmanager
+def _failing(failing: dict[str, list[str]]) -> Iterator[None]:
+    """Mock the URLs of ``failing`` (URL -> ``[exception name, message]``) to raise; every other URL stays real."""
+    if not failing:
+        yield
+        return
+    with aioresponses(passthrough_unmatched=True) as mocked:
+        for url, error in failing.items():
+            mocked.get(url, exception=exception_from(*(a for a in error if a)), repeat=True)
+        yield
+
+
 @contextlib.asynccontextmanager
-async def _mocked_site(pages: list[dict[str, Any]]) -> AsyncIterator[tuple[aioresponses, Traffic, SessionSpy]]:
-    """The site served by aioresponses (loopback stays real) with its traffic and the sessions created."""
-    traffic = Traffic()
-    with aioresponses(passthrough=list(LOOPBACK)) as mocked, _sessions_recorded() as spy:
-        _serve(mocked, traffic, pages)
+async def _watched(failing: dict[str, list[str]]) -> AsyncIterator[SessionSpy]:
+    """The sessions created meanwhile (all closed at the end), with the URLs of ``failing`` mocked to raise."""
+    with _failing(failing), _sessions_recorded() as spy:
         try:
-            yield mocked, traffic, spy
+            yield spy
         finally:
             await _close_sessions(spy)
 
@@ -138,18 +165,21 @@ async def _left_since(before: set[asyncio.Task[Any]]) -> list[str]:
 
 
 @scenario
-async def crawl_mocked_site(probe: Probe, *, pages: list[dict[str, Any]], start: str,
-                            options: dict[str, Any] | None = None, given_session: bool = False,
-                            within: float = 120) -> dict[str, Any]:
-    """``crawl(start, **options)`` on a mocked site, with a session of the scenario's when ``given_session``.
+async def crawl_site(probe: Probe, *, start: str, options: dict[str, Any] | None = None,
+                     given_session: dict[str, str] | None = None, failing: dict[str, list[str]] | None = None,
+                     within: float = 120) -> dict[str, Any]:
+    """``crawl(start, **options)`` against the site the judge serves (follow its clock: ``clock=``).
 
-    Reports the outcome, the requests (URL -> count), the requests served in
-    order (``[url, loop time]``), the peak in flight, the loop time taken,
-    the tasks left running, the sessions the crawl created and left open,
-    and whether the given session was closed.
+    ``given_session``: when not None, crawl is given a session of the
+    scenario's, made with these default headers (so the judge's server sees
+    which requests it carried). ``failing``: URL -> ``[exception name,
+    message]``, mocked here to raise; every other URL goes to the network.
+    Reports the outcome, the loop time the call took, the tasks left running,
+    the sessions the crawl created and left open, and whether the given
+    session was closed. The requests are the judge's to count.
     """
-    async with _mocked_site(pages) as (mocked, traffic, spy):
-        given = aiohttp.ClientSession() if given_session else None
+    async with _watched(failing or {}) as spy:
+        given = aiohttp.ClientSession(headers=given_session) if given_session is not None else None
         started = probe.now()
         before = unfinished_tasks()
         try:
@@ -159,10 +189,6 @@ async def crawl_mocked_site(probe: Probe, *, pages: list[dict[str, Any]], start:
             report = {
                 "outcome": outcome,
                 "took": took,
-                "requested": _requested(mocked),
-                "served": [[r.url, r.at - started] for r in traffic.requests],
-                "peak": traffic.peak,
-                "in_flight": traffic.in_flight,
                 "left_running": left,
                 "sessions_created": sum(1 for s in spy.sessions if s is not given),
                 "sessions_open": _open_count(spy, besides=given),
@@ -175,16 +201,18 @@ async def crawl_mocked_site(probe: Probe, *, pages: list[dict[str, Any]], start:
 
 
 @scenario
-async def crawl_cancelled(probe: Probe, *, pages: list[dict[str, Any]], start: str, options: dict[str, Any],
-                          cancel_after: float, wait: float) -> dict[str, Any]:
-    """Start ``crawl(start, **options)`` as a task on a mocked site and cancel it after ``cancel_after`` s.
+async def crawl_cancelled(probe: Probe, *, start: str, options: dict[str, Any], cancel_after: float, wait: float,
+                          settle: float = 1) -> dict[str, Any]:
+    """Start ``crawl(start, **options)`` as a task against the judge's site and cancel it after ``cancel_after`` s.
 
-    Reports whether it was already done (and its outcome then), the requests
-    in flight when it was cancelled, whether it ended within ``wait`` s of
-    the cancellation and how (``cancelled``, else its outcome), and then the
-    tasks left running, the requests still in flight and the sessions left open.
+    Reports whether it was already done (and its outcome then), whether it
+    ended within ``wait`` s of the cancellation, when (``ended``, loop time)
+    and how (``cancelled``, else its outcome), the tasks left running and the
+    sessions left open. Then what the crawl left running goes on for
+    ``settle`` loop seconds before it is stopped, so that the judge's server
+    sees any request that outlives the crawl.
     """
-    async with _mocked_site(pages) as (_mocked, traffic, spy):
+    async with _watched({}) as spy:
         before = unfinished_tasks()
         made = attempt(probe.function("crawl"), start, **options)
         if "raised" in made:
@@ -193,7 +221,7 @@ async def crawl_cancelled(probe: Probe, *, pages: list[dict[str, Any]], start: s
             return {"outcome": {"not_awaitable": made["value"]}}
         task = asyncio.ensure_future(made["value"])
         await asyncio.sleep(cancel_after)
-        report: dict[str, Any] = {"done_early": task.done(), "in_flight_at_cancel": traffic.in_flight}
+        report: dict[str, Any] = {"done_early": task.done()}
         if task.done():
             report["outcome"] = _task_outcome(task)
             return report
@@ -201,14 +229,16 @@ async def crawl_cancelled(probe: Probe, *, pages: list[dict[str, Any]], start: s
         # asyncio.wait does not pass a cancellation of its own on to the crawl, unlike awaiting the task.
         done, _ = await asyncio.wait({task}, timeout=wait)
         report["finished"] = bool(done)
+        report["ended"] = probe.now()
         report["cancelled"] = task.cancelled()
         if done and not task.cancelled():
             report["outcome"] = _task_outcome(task)
         current = asyncio.current_task()
         left = {t for t in unfinished_tasks() - before if t is not current}
         report["left_running"] = task_names(left - {task})
-        report["in_flight"] = traffic.in_flight
         report["sessions_open"] = _open_count(spy)
+        if done:
+            await asyncio.sleep(settle)
         await _stop(left | {task})
     return report
 
@@ -220,75 +250,6 @@ def _task_outcome(task: asyncio.Future[Any]) -> Outcome:
     if isinstance(error, CourseSignal):
         raise error
     return {"raised": error} if error is not None else {"value": task.result()}
-
-
-def _route_handler(route: dict[str, Any]) -> Any:
-    unknown = set(route) - ROUTE_KEYS
-    if unknown:
-        raise ValueError(f"unknown route keys: {sorted(unknown)}")
-
-    async def handler(request: web.Request) -> web.StreamResponse:
-        port = str(request.url.port)
-        status = route.get("status", 302 if "redirect" in route else 200)
-        if "redirect" in route:
-            return web.Response(status=status, headers={"Location": route["redirect"].replace("{port}", port)})
-        body = route.get("body")
-        if body is None:
-            body = html_page(*(link.replace("{port}", port) for link in route.get("links", ())))
-        content_type = route.get("content_type", "text/html")
-        if isinstance(body, bytes):
-            return web.Response(body=body, content_type=content_type, status=status)
-        return web.Response(text=body, content_type=content_type, status=status)
-
-    return handler
-
-
-@scenario
-async def crawl_served_site(probe: Probe, *, routes: list[dict[str, Any]], start_path: str,
-                            options: dict[str, Any] | None = None, answer_after: float = 0.05,
-                            within: float = 120) -> dict[str, Any]:
-    """``crawl(base + start_path, **options)`` against a real aiohttp server on 127.0.0.1.
-
-    ``routes``: ``{"path", "links", "status", "content_type", "body",
-    "redirect"}`` each (``{port}`` in a link or a redirect becomes the
-    server's port); every request waits ``answer_after`` loop seconds.
-    Reports the outcome, the base URL, the requests the server saw
-    (path and query -> count), the peak it saw in flight, the tasks left
-    running and the sessions left open.
-    """
-    hits: Counter[str] = Counter()
-    load = {"in_flight": 0, "peak": 0}
-
-    @web.middleware
-    async def record(request: web.Request, handler: Any) -> web.StreamResponse:
-        hits[request.path_qs] += 1
-        load["in_flight"] += 1
-        load["peak"] = max(load["peak"], load["in_flight"])
-        try:
-            await asyncio.sleep(answer_after)
-            return await handler(request)
-        finally:
-            load["in_flight"] -= 1
-
-    app = web.Application(middlewares=[record])
-    for route in routes:
-        app.router.add_get(route["path"], _route_handler(route))
-    before = unfinished_tasks()
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    try:
-        base = str(server.make_url("")).rstrip("/")
-        with _sessions_recorded() as spy:
-            try:
-                outcome = await _crawl(probe, base + start_path, options or {}, None, within)
-                open_sessions = _open_count(spy)
-            finally:
-                await _close_sessions(spy)
-    finally:
-        await server.close()
-    left = await _left_since(before)  # the server's own tasks end with it
-    return {"outcome": outcome, "base": base, "hits": dict(hits), "peak": load["peak"], "left_running": left,
-            "sessions_open": open_sessions}
 
 
 @scenario
@@ -389,6 +350,132 @@ def main_runs(probe: Probe, *, pages: list[dict[str, Any]], runs: list[list[str]
     return {"runs": reports, "folder": folder}
 
 
+
+# --- The judge's side: the site it serves, and what its server saw. ---
+
 def page(url: str, *links: str, **answer: Any) -> dict[str, Any]:
-    """(Judge side.) One page of a mocked site: an HTML page linking to ``links`` at ``url`` (or another answer)."""
+    """(Judge side.) One page of a site: an HTML page linking to ``links`` at ``url`` (or another answer)."""
     return {"url": url, "links": list(links), **answer}
+
+
+@dataclass
+class Visit:
+    """(Judge side.) One request the judge's site saw, on the shared clock (``left`` None: still in flight)."""
+
+    url: str
+    method: str
+    headers: dict[str, str]
+    arrived: float
+    left: float | None
+    abandoned: bool
+
+
+class ServedSite:
+    """(Judge side.) A site the judge serves and counts, on its own loop, for one run of the student's code.
+
+    ``with ServedSite() as site:`` starts a :class:`coursekit.served.JudgeSide`
+    with one aiohttp server on a loopback port; :meth:`origin` gives its base
+    URL under a host name (``127.0.0.1`` and ``localhost`` reach the same
+    server, two hosts for a crawler), :meth:`refusing` a base URL where
+    connections are refused. :meth:`show` sets the pages (see the module's
+    docstring), ``site.clock`` is what the scenario follows. After
+    :meth:`close` (the end of the block, or right after the student's run)
+    the judge's loop has stopped: :attr:`visits`, :meth:`requested` and
+    :attr:`peak` are final, and :attr:`ended` is the shared clock's time
+    when it closed (it starts at 0).
+    """
+
+    HOSTS = ("127.0.0.1", "localhost")
+
+    def __init__(self) -> None:
+        self.judge = served.JudgeSide()
+        self.counter = served.Counter()
+        self._seen: list[tuple[str, str, dict[str, str], served.Seen]] = []
+        self._pages: dict[str, dict[str, Any]] = {}
+        self.port = 0
+        self.ended: float | None = None
+
+    def __enter__(self) -> ServedSite:
+        self.judge.__enter__()
+        try:
+            app = web.Application()
+            app.router.add_route("*", "/{tail:.*}", self._handle)
+            self.port = int(self.judge.serve(app).rpartition(":")[2])
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the judge's loop (its clock then reads :attr:`ended`) and free its ports (again: nothing)."""
+        if self.ended is None:
+            self.ended = self.judge.now()
+        self.judge.close()
+
+    @property
+    def clock(self) -> str:
+        """The clock the student's scenario follows (``student.run(..., clock=site.clock)``)."""
+        return self.judge.clock
+
+    def now(self) -> float:
+        """The shared clock, as the judge reads it."""
+        return self.judge.now()
+
+    def origin(self, host: str) -> str:
+        """``http://HOST:PORT``: the site's server under the host name ``host`` (one of :attr:`HOSTS`)."""
+        return f"http://{host}:{self.port}"
+
+    def refusing(self, host: str) -> str:
+        """``http://HOST:PORT`` for a port of the judge's that refuses every connection (``JudgeSide.refusing``)."""
+        return f"http://{host}:{self.judge.refusing().rpartition(':')[2]}"
+
+    def show(self, pages: list[dict[str, Any]]) -> None:
+        """Serve ``pages`` (plain dicts, see the module's docstring), keyed by their URL as a client requests it."""
+        table = {}
+        for entry in pages:
+            unknown = set(entry) - SERVED_KEYS
+            if unknown:
+                raise ValueError(f"unknown page keys: {sorted(unknown)}")
+            if entry.get("drop") not in (None, *DROPS):
+                raise ValueError(f"drop must be one of {DROPS}, not {entry['drop']!r}")
+            table[entry["url"]] = entry
+        self._pages = table
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        url = f"http://{request.host}{request.raw_path}"
+        async with self.counter.counting(request) as seen:
+            self._seen.append((url, request.method, {k.lower(): v for k, v in request.headers.items()}, seen))
+            entry = self._pages.get(url)
+            if entry is None:
+                return await served.drop(request, "close")
+            if entry.get("delay"):
+                await asyncio.sleep(entry["delay"])
+            if entry.get("drop"):
+                return await served.drop(request, entry["drop"])
+            body = entry.get("body")
+            if body is None:
+                body = html_page(*entry.get("links", ()))
+            headers = {"Content-Type": entry.get("content_type", HTML), **(entry.get("headers") or {})}
+            return web.Response(status=entry.get("status", 200), headers=headers,
+                                body=body.encode() if isinstance(body, str) else body)
+
+    @property
+    def visits(self) -> list[Visit]:
+        """Every request the server saw, in the order they arrived."""
+        return [Visit(url, method, headers, seen.arrived, seen.left, seen.abandoned)
+                for url, method, headers, seen in self._seen]
+
+    def requested(self) -> dict[str, int]:
+        """How many times each URL was requested (host as the Host header named it, path and query as sent)."""
+        return dict(Counter(url for url, *_ in self._seen))
+
+    @property
+    def peak(self) -> int:
+        """The most requests the server had in flight at once."""
+        return self.counter.peak
+
+

@@ -180,8 +180,7 @@ def test_run_legacy_no_deprecation_warning_after_an_error(student):
     """In a fresh Python (DeprecationWarning as error), run_legacy recovers after a failing coroutine and unsets its loop."""
     name = student.rng.choice(["KeyError", "ValueError", "LookupError"])
     x = student.rng.randrange(1, 500)
-    seen = student.run(p03.fresh_legacy_runs,
-                       calls=[{"error": [name, token(student.rng)]}, {"double": x}]).value("run_legacy")
+    seen = p03.fresh_legacy_runs(student, calls=[{"error": [name, token(student.rng)]}, {"double": x}])
     error = seen["failed"]
     if error is None:
         failing, double = seen["outcomes"]

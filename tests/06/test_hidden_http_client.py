@@ -1,10 +1,18 @@
-"""Hidden tests for assignment 06, on mocked HTTP: every clause of the contract and the usual mistakes.
+"""Hidden tests for assignment 06 against the judge's server: every clause of the contract and the usual mistakes.
 
-The loopback (real server) half is in test_hidden_http_client_live.py. Paths,
-bodies, payloads, headers, ids and delays are drawn per run from
-``student.rng`` where the contract leaves them free; the statuses at the
-edges of the contract (299, 399, 400...) stay fixed. The expected values are
-computed here, on the judge's side.
+The judge serves the HTTP (``p06.against_judge``: a real aiohttp server on
+loopback, on the clock it shares with the student's loop) and sees every
+request: its path, query, headers and JSON body, how many were in flight at
+once, and when each arrived and left or was given up. The student process
+reports what only it can see: return values, exceptions, sessions opened and
+closed, settings read back, files. aioresponses mocks stay only for the
+failures no real server produces (a bare ``ClientConnectionError``, a
+``TimeoutError`` without a session timeout). The streaming, timeout and
+dropped-connection half is in test_hidden_http_client_live.py. Paths, bodies,
+payloads, headers, ids and delays are drawn per run from ``student.rng``
+where the contract leaves them free; the statuses at the edges of the
+contract (299, 399, 400...) stay fixed. The expected values are computed
+here, on the judge's side.
 """
 import hashlib
 import json
@@ -33,18 +41,30 @@ def words(rng, count):
     return [f"{w}{rng.randrange(100)}" for w in rng.sample(WORDS, count)]
 
 
-def run(student, *, routes, calls, session=None, what):
-    """The mocked scenario's report: ``calls`` (one report per call), ``requests`` and ``peak``."""
-    return student.run(p06.mocked_calls, routes=routes, calls=calls, session=session).value(what)
+def serve(student, *, routes, calls, session=None, what, mocks=None):
+    """The judge serves ``routes``; the student's code makes ``calls`` against it (``{base}``: the server's URL).
+
+    Returns the scenario's report (``calls``: one report per call) and the
+    judged run (``.backend``: the server, with every request it heard;
+    ``.url(template)``: ``{base}`` filled in). ``mocks``: URLs mocked in the
+    student process (aioresponses) beside the judge's.
+    """
+    judged = p06.against_judge(student, routes=routes, calls=calls, session=session, mocks=mocks)
+    return judged.value(what), judged
 
 
-def took(call):
-    """The loop time a call took."""
-    return call["end"] - call["start"]
+def lasted(judged):
+    """The loop time a run of one call lasted, on the judge's own clock (a fresh judge's clock starts at 0)."""
+    return judged.judge_end
 
 
 def digest(data):
     return hashlib.sha256(data).hexdigest()
+
+
+def requested(server):
+    """The paths the server saw, sorted (each once per request)."""
+    return sorted(server.paths())
 
 
 def expect_api_error(call, *, what):
@@ -82,21 +102,27 @@ def must_not_raise(outcome, *, what):
     return unwrap(outcome, what=what)
 
 
-def header(pairs, name):
-    """A header's value among ``(name, value)`` pairs, the name's case ignored (``None`` if absent)."""
-    return next((value for key, value in pairs or () if key.lower() == name.lower()), None)
-
-
-def sent_json(request):
-    """The JSON body a mocked request carried (or the error reading it as JSON)."""
-    return request["json"]["value"] if "value" in request["json"] else request["json"].get("raised")
-
-
 def assert_all_closed(call, *, what):
     """Fail if a session the call opened is still open."""
     assert call["sessions_open"] == 0, (
         f"{what} left {call['sessions_open']} aiohttp.ClientSession(s) open. {hints.SESSION_LEFT_OPEN}"
     )
+
+
+def given_up_after(server, path, seconds, *, setting):
+    """Fail unless the one request for ``path`` was given up by the client ``seconds`` after it arrived (a timeout)."""
+    heard = server.requests(path)
+    waited = heard[0].left - heard[0].arrived if heard and heard[0].left is not None else None
+    if heard and heard[0].abandoned and waited == seconds:
+        return
+    if not heard:
+        what = "it never reached the server"
+    elif waited is None or not heard[0].abandoned:
+        what = "it was answered" if waited is None else f"it was answered after {waited:g} s"
+    else:
+        what = f"the server saw it given up after {waited:g} s"
+    pytest.fail(f"expected {setting}: a request to a server that answers after a minute should be given up after "
+                f"{seconds:g} s, {what}")
 
 
 # --- ApiError and make_session ------------------------------------------------------------
@@ -118,24 +144,39 @@ def test_api_error_can_be_raised_and_caught(student):
 
 
 def made_session(student, routes=(), calls=(), **kwargs):
-    """The report of a session made by the student's make_session (settings read back), then ``calls`` on it."""
+    """A session made by the student's make_session (settings read back), ``calls`` made on it against the judge's
+    server: the report and the judged run.
+    """
     args = kwargs.pop("args")
-    seen = run(student, routes=list(routes), calls=list(calls),
-               session={"make_session": {"args": args, "kwargs": kwargs}}, what="make_session")
+    seen, judged = serve(student, routes=list(routes), calls=list(calls),
+                         session={"make_session": {"args": args, "kwargs": kwargs}}, what="make_session")
     unwrap(seen["made"], what="make_session")
     assert seen["settings"]["is_session"], f"expected an aiohttp.ClientSession, got a {seen['settings']['type']}"
-    return seen
+    return seen, judged
+
+
+def held(rng, count, prefix="/"):
+    """``count`` paths of the ``held`` route (each with its own per-run query), and that route: answered after 1 s."""
+    return [f"{prefix}held?n={n}" for n in rng.sample(range(1000), count)]
 
 
 @pytest.mark.points(2)
 def test_make_session_default_settings(student):
     """make_session(base_url) defaults to ClientTimeout(total=10, connect=3) and a connector limit of 10."""
-    session = made_session(student, args=[f"http://{word(student.rng)}.test"])["settings"]
-    got = (session["total"], session["connect"])
-    assert same(got, (10.0, 3.0)), (
-        f"expected timeout total=10, connect=3 by default, got total={got[0]!r}, connect={got[1]!r}"
+    rng = student.rng
+    count = rng.randint(11, 14)
+    seen, judged = made_session(student, args=["{base}"],
+                                routes=[{"path": "/held", "delay": 1, "text": "ok"},
+                                        {"path": "/slow", "delay": 60, "text": "late"}],
+                                calls=[{"get": held(rng, count)}, {"get": "/slow", "within": 20}])
+    session = seen["settings"]
+    assert same(session["connect"], 3.0), f"expected timeout connect=3 by default, got connect={session['connect']!r}"
+    server = judged.backend
+    assert len(server.requests("/held")) == count and server.peak == 10, (
+        f"expected a connector limit of 10 by default: of {count} requests sent at once, the server should have 10 "
+        f"in flight at a time, it had at most {server.peak} (and saw {len(server.requests('/held'))} of the {count})"
     )
-    assert session["limit"] == 10, f"expected a connector limit of 10 by default, got {session['limit']!r}"
+    given_up_after(server, "/slow", 10.0, setting="timeout total=10 by default")
 
 
 @pytest.mark.points(3)
@@ -143,25 +184,30 @@ def test_make_session_base_url_and_default_headers_reach_requests(student):
     """A session from make_session sends relative paths under base_url and adds the default headers."""
     rng = student.rng
     version, path, limit = f"v{rng.randint(2, 9)}", word(rng), rng.randint(2, 9)
-    base = f"{API}/{version}/"
+    count = limit + rng.randint(1, 3)
+    base = "{base}" + f"/{version}/"
     headers = {"X-Token": f"t0k3n{rng.randrange(10**6)}", "Accept": "application/json"}
-    seen = made_session(student, routes=[{"url": f"{API}/{version}/{path}", "json": []}], calls=[{"get": path}],
-                        args=[base], headers=headers, limit=limit)
-    session = seen["settings"]
-    if session["base_url"] is not None:
-        assert session["base_url"] == base, f"expected the session's base_url {base!r}, got {session['base_url']!r}"
-    assert session["limit"] == limit, f"expected connector limit {limit}, got {session['limit']!r}"
+    seen, judged = made_session(student, routes=[{"path": f"/{version}/{path}", "json": []},
+                                                 {"path": f"/{version}/held", "delay": 1, "text": "ok"}],
+                                calls=[{"get": path}, {"get": held(rng, count, prefix="")}],
+                                args=[base], headers=headers, limit=limit)
     status = unwrap(seen["calls"][0]["outcome"], what=f"session.get({path!r}) on the session make_session returned")
-    assert status == 200, f"the mocked endpoint should answer 200, got {status}"
-    urls = [r["url"] for r in seen["requests"]]
-    assert urls == [f"{API}/{version}/{path}"], (
-        f"{path!r} on a session with base_url {base!r} should request {API}/{version}/{path}, requested {urls!r}"
+    assert status == 200, f"the server should answer 200, got {status}"
+    server, base = judged.backend, judged.url(base)
+    assert len(server.requests(f"/{version}/{path}")) == 1, (
+        f"{path!r} on a session with base_url {base!r} should request {base}{path}, the server saw {server.paths()!r}"
     )
-    sent = seen["requests"][0]["headers"]
-    for name, value in headers.items():
-        assert header(sent, name) == value, (
-            f"the default header {name}: {value} should be sent with every request, sent headers {dict(sent)!r}"
-        )
+    for request in server.heard:
+        for name, value in headers.items():
+            assert request.header(name) == value, (
+                f"the default header {name}: {value} should be sent with every request, the server received "
+                f"{dict(request.headers)!r} for {request.path}"
+            )
+    assert len(server.requests(f"/{version}/held")) == count and server.peak == limit, (
+        f"expected connector limit {limit}: of {count} requests sent at once, the server should have {limit} in "
+        f"flight at a time, it had at most {server.peak} (and saw {len(server.requests(f'/{version}/held'))} "
+        f"of the {count})"
+    )
 
 
 # --- get_json ------------------------------------------------------------------------------
@@ -172,11 +218,11 @@ def test_get_json_parses_json_whatever_the_content_type(student):
     """get_json parses a JSON body even when the server labels it text/plain or text/html."""
     rng = student.rng
     plain_body, html_body = {"kind": word(rng)}, [rng.randrange(1000) for _ in range(rng.randint(1, 5))]
-    seen = run(student, session={"base_url": API},
-               routes=[{"url": f"{API}/plain", "body": json.dumps(plain_body), "content_type": "text/plain"},
-                       {"url": f"{API}/html", "body": json.dumps(html_body), "content_type": "text/html"}],
-               calls=[{"function": "get_json", "args": ["/plain"], "within": 10},
-                      {"function": "get_json", "args": ["/html"], "within": 10}], what="get_json")
+    seen, _ = serve(student, session={"base_url": "{base}"},
+                    routes=[{"path": "/plain", "text": json.dumps(plain_body), "content_type": "text/plain"},
+                            {"path": "/html", "text": json.dumps(html_body), "content_type": "text/html"}],
+                    calls=[{"function": "get_json", "args": ["/plain"], "within": 10},
+                           {"function": "get_json", "args": ["/html"], "within": 10}], what="get_json")
     plain, html = (call["outcome"] for call in seen["calls"])
     for outcome in (plain, html):
         error = raised(outcome)
@@ -194,11 +240,15 @@ def test_get_json_sends_params(student):
     """get_json passes params as the query string."""
     rng = student.rng
     query, page, hits = word(rng), rng.randint(2, 99), rng.randint(1, 50)
-    seen = run(student, session={"base_url": API},
-               routes=[{"url": f"{API}/search?q={query}&page={page}", "json": {"hits": hits}}],
-               calls=[{"function": "get_json", "args": ["/search"], "kwargs": {"params": {"q": query, "page": page}},
-                       "within": 10}], what="get_json")
+    seen, judged = serve(student, session={"base_url": "{base}"}, routes=[{"path": "/search", "json": {"hits": hits}}],
+                         calls=[{"function": "get_json", "args": ["/search"],
+                                 "kwargs": {"params": {"q": query, "page": page}}, "within": 10}], what="get_json")
     result = unwrap(seen["calls"][0]["outcome"], what="get_json")
+    asked = [request.query for request in judged.backend.requests("/search")]
+    assert asked == [{"q": query, "page": str(page)}], (
+        f"get_json should pass params as the query string: expected one request for /search?q={query}&page={page}, "
+        f"the server saw the queries {asked!r}"
+    )
     assert_same(result, {"hits": hits}, what=f"get_json's result from /search?q={query}&page={page}")
 
 
@@ -208,12 +258,12 @@ def test_get_json_raises_api_error_from_400_up_and_parses_2xx(student):
     rng = student.rng
     bad_body, trouble, queued = {"error": f"bad {word(rng)}"}, f"internal {word(rng)}", {"queued": word(rng)}
     broken = word(rng)
-    seen = run(student, session={"base_url": API},
-               routes=[{"url": f"{API}/bad", "status": 400, "json": bad_body},
-                       {"url": f"{API}/{broken}", "status": 500, "body": trouble},
-                       {"url": f"{API}/accepted", "status": 202, "json": queued}],
-               calls=[{"function": "get_json", "args": [path], "within": 30}
-                      for path in ("/bad", f"/{broken}", "/accepted")], what="get_json")
+    seen, _ = serve(student, session={"base_url": "{base}"},
+                    routes=[{"path": "/bad", "status": 400, "json": bad_body},
+                            {"path": f"/{broken}", "status": 500, "text": trouble},
+                            {"path": "/accepted", "status": 202, "json": queued}],
+                    calls=[{"function": "get_json", "args": [path], "within": 30}
+                           for path in ("/bad", f"/{broken}", "/accepted")], what="get_json")
     bad_call, broken_call, accepted_call = seen["calls"]
     bad = expect_api_error(bad_call, what="get_json on a 400")
     broken_err = expect_api_error(broken_call, what="get_json on a 500")
@@ -238,12 +288,12 @@ def test_get_json_status_boundaries(student):
     successes = (299, 300, 399)  # 300 too: the first status past 2xx is still no error
     payloads = {status: {"status": status, "note": word(rng)} for status in successes}
     first_error = f"first error {word(rng)}"
-    seen = run(student, session={"base_url": API},
-               routes=[*({"url": f"{API}/s{status}", "status": status, "json": payload}
-                         for status, payload in payloads.items()),
-                       {"url": f"{API}/s400", "status": 400, "body": first_error}],
-               calls=[{"function": "get_json", "args": [f"/s{status}"], "within": 30} for status in (*successes, 400)],
-               what="get_json")
+    seen, _ = serve(student, session={"base_url": "{base}"},
+                    routes=[*({"path": f"/s{status}", "status": status, "json": payload}
+                              for status, payload in payloads.items()),
+                            {"path": "/s400", "status": 400, "text": first_error}],
+                    calls=[{"function": "get_json", "args": [f"/s{status}"], "within": 30}
+                           for status in (*successes, 400)], what="get_json")
     for status, call in zip(successes, seen["calls"]):
         if call["api_error"] is not None:
             pytest.fail(f"a {status} answer is not an error (only >= 400 is), get_json raised {call['outcome']['raised']!r}")
@@ -259,9 +309,9 @@ def test_get_json_error_body_that_is_not_utf8(student):
     rng = student.rng
     head, tail = word(rng), word(rng)
     body = f"{head} ".encode() + bytes([0xFF, 0xFE][: rng.randint(1, 2)]) + f" {tail}".encode()
-    seen = run(student, session={"base_url": API},
-               routes=[{"url": f"{API}/latin", "status": 502, "body": body, "content_type": "text/plain"}],
-               calls=[{"function": "get_json", "args": ["/latin"], "within": 30}], what="get_json")
+    seen, _ = serve(student, session={"base_url": "{base}"},
+                    routes=[{"path": "/latin", "status": 502, "body": body, "content_type": "text/plain"}],
+                    calls=[{"function": "get_json", "args": ["/latin"], "within": 30}], what="get_json")
     err = expect_api_error(seen["calls"][0], what="get_json on a 502 with a non-UTF-8 body")
     assert_same(err.status, 502, what="ApiError.status")
     assert isinstance(err.body, str) and err.body.startswith(f"{head} ") and err.body.endswith(f" {tail}"), (
@@ -278,14 +328,15 @@ def test_post_json_raises_api_error_on_error_status(student):
     rng = student.rng
     required, malformed, head, tail = f"name is required ({word(rng)})", {"detail": word(rng)}, word(rng), word(rng)
     lowest_payload = [rng.randrange(100) for _ in range(rng.randint(1, 4))]
-    seen = run(student, session={"base_url": API},
-               routes=[{"url": f"{API}/users", "method": "POST", "status": 422, "body": required},
-                       {"url": f"{API}/lowest", "method": "POST", "status": 400, "json": malformed},
-                       {"url": f"{API}/binary", "method": "POST", "status": 500,
-                        "body": f"{head} ".encode() + b"\xc3\x28" + f" {tail}".encode(), "content_type": "text/plain"}],
-               calls=[{"function": "post_json", "args": ["/users", {"name": ""}], "within": 30},
-                      {"function": "post_json", "args": ["/lowest", lowest_payload], "within": 30},
-                      {"function": "post_json", "args": ["/binary", {}], "within": 30}], what="post_json")
+    seen, judged = serve(student, session={"base_url": "{base}"},
+                         routes=[{"path": "/users", "method": "POST", "status": 422, "text": required},
+                                 {"path": "/lowest", "method": "POST", "status": 400, "json": malformed},
+                                 {"path": "/binary", "method": "POST", "status": 500,
+                                  "body": f"{head} ".encode() + b"\xc3\x28" + f" {tail}".encode(),
+                                  "content_type": "text/plain"}],
+                         calls=[{"function": "post_json", "args": ["/users", {"name": ""}], "within": 30},
+                                {"function": "post_json", "args": ["/lowest", lowest_payload], "within": 30},
+                                {"function": "post_json", "args": ["/binary", {}], "within": 30}], what="post_json")
     err = expect_api_error(seen["calls"][0], what="post_json on a 422")
     lowest = expect_api_error(seen["calls"][1], what="post_json on a 400")
     binary = expect_api_error(seen["calls"][2], what="post_json on a 500 with a non-UTF-8 body")
@@ -297,7 +348,10 @@ def test_post_json_raises_api_error_on_error_status(student):
     assert isinstance(lowest.body, str) and json.loads(lowest.body) == malformed, (
         f"expected the 400 ApiError's .body to be the response text, got {lowest.body!r}"
     )
-    assert sent_json(seen["requests"][0]) == {"name": ""}, "post_json should still send the payload as a JSON body"
+    posted = [request.sent_json() for request in judged.backend.requests("/users")]
+    assert posted == [{"name": ""}], (
+        f"post_json should still send the payload as a JSON body, the server got {posted!r}"
+    )
 
 
 @pytest.mark.points(2)
@@ -306,13 +360,13 @@ def test_post_json_returns_none_for_an_empty_answer(student):
     rng = student.rng
     payloads = [{"a": rng.randrange(100)}, [rng.randrange(100) for _ in range(rng.randint(1, 4))], {}]
     answer = {"ok": rng.randint(1, 99)}
-    seen = run(student, session={"base_url": API},
-               routes=[{"url": f"{API}/ping", "method": "POST", "status": 204, "body": ""},
-                       {"url": f"{API}/made", "method": "POST", "status": 201, "body": ""},
-                       {"url": f"{API}/plain", "method": "POST", "status": 200, "body": json.dumps(answer),
-                        "content_type": "text/plain"}],
-               calls=[{"function": "post_json", "args": [path, payload], "within": 10}
-                      for path, payload in zip(("/ping", "/made", "/plain"), payloads)], what="post_json")
+    seen, judged = serve(student, session={"base_url": "{base}"},
+                         routes=[{"path": "/ping", "method": "POST", "status": 204, "text": ""},
+                                 {"path": "/made", "method": "POST", "status": 201, "text": ""},
+                                 {"path": "/plain", "method": "POST", "status": 200, "text": json.dumps(answer),
+                                  "content_type": "text/plain"}],
+                         calls=[{"function": "post_json", "args": [path, payload], "within": 10}
+                                for path, payload in zip(("/ping", "/made", "/plain"), payloads)], what="post_json")
     for call in seen["calls"]:
         error = raised(call["outcome"])
         if error is not None and error.is_a("JSONDecodeError", "ContentTypeError"):
@@ -323,8 +377,8 @@ def test_post_json_returns_none_for_an_empty_answer(student):
     assert no_content is None, f"expected None for a 204 answer, got {no_content!r}"
     assert empty is None, f"expected None for an empty 201 answer, got {empty!r}"
     assert_same(plain, answer, what="post_json's result for a text/plain JSON answer")
-    bodies = [sent_json(r) for r in seen["requests"]]
-    assert bodies == payloads, f"expected the JSON bodies {payloads!r}, sent {bodies!r}"
+    bodies = [request.sent_json() for request in judged.backend.heard]
+    assert bodies == payloads, f"expected the JSON bodies {payloads!r}, the server got {bodies!r}"
 
 
 # --- check_urls ----------------------------------------------------------------------------
@@ -334,20 +388,28 @@ def test_post_json_returns_none_for_an_empty_answer(student):
 def test_check_urls_maps_failures_to_exception_class_names(student):
     """check_urls maps a failed request to its exception's class name and never raises."""
     rng = student.rng
-    ok, refused, dropped, slow, gone = (f"{API}/{name}" for name in words(rng, 5))
-    answers = {
-        ok: ({"status": 200, "body": "fine"}, 200),
-        refused: ({"error": ["ClientConnectionError", "refused"]}, "ClientConnectionError"),
-        dropped: ({"error": "ServerDisconnectedError"}, "ServerDisconnectedError"),
-        slow: ({"error": "TimeoutError"}, "TimeoutError"),
-        gone: ({"status": 410, "body": "gone"}, 410),
+    ok, refused, dropped, slow, gone = words(rng, 5)
+    # The judge's server answers or drops the connection; the two failures no server produces as such (a bare
+    # ClientConnectionError, a TimeoutError on a session without a timeout) are mocked in the student process.
+    served = {
+        ok: ({"status": 200, "text": "fine"}, 200),
+        dropped: ({"disconnect": True}, "ServerDisconnectedError"),
+        gone: ({"status": 410, "text": "gone"}, 410),
     }
-    urls = list(answers)
-    rng.shuffle(urls)
-    seen = run(student, session={}, routes=[{"url": url, **answers[url][0]} for url in urls],
-               calls=[{"function": "check_urls", "args": [urls], "within": 30}], what="check_urls")
+    mocked = {
+        refused: ({"error": ["ClientConnectionError", "refused"]}, "ClientConnectionError"),
+        slow: ({"error": "TimeoutError"}, "TimeoutError"),
+    }
+    urls = {**{"{base}/" + name: answer for name, answer in served.items()},
+            **{f"{API}/{name}": answer for name, answer in mocked.items()}}
+    order = list(urls)
+    rng.shuffle(order)
+    seen, judged = serve(student, session={}, what="check_urls",
+                         routes=[{"path": f"/{name}", **spec} for name, (spec, _) in served.items()],
+                         mocks=[{"url": f"{API}/{name}", **spec} for name, (spec, _) in mocked.items()],
+                         calls=[{"function": "check_urls", "args": [order], "within": 30}])
     result = must_not_raise(seen["calls"][0]["outcome"], what="check_urls")
-    expected = {url: answers[url][1] for url in urls}
+    expected = {judged.url(url): urls[url][1] for url in order}
     assert_same(result, expected, what="check_urls' result (a status code, or type(exc).__name__ for a failure)")
 
 
@@ -355,50 +417,70 @@ def test_check_urls_maps_failures_to_exception_class_names(student):
 def test_check_urls_one_failure_does_not_stop_the_others(student):
     """A URL failing early does not cancel or fail the requests still in flight."""
     rng = student.rng
-    urls = [f"{API}/{name}" for name in words(rng, 3)]
-    fails_after, slow = rng.choice([0.25, 0.5, 1]), rng.randint(2, 6)
-    seen = run(student, session={},
-               routes=[{"url": urls[0], "error": ["ClientConnectionError", "down"], "delay": fails_after},
-                       {"url": urls[1], "status": 200, "body": "", "delay": slow},
-                       {"url": urls[2], "status": 201, "body": "", "delay": slow}],
-               calls=[{"function": "check_urls", "args": [urls], "within": 30}], what="check_urls")
+    names = words(rng, 3)
+    # The first URL's server closes the connection after fails_after, twice (aiohttp retries a GET once): it has
+    # failed by 2 * fails_after <= 1.5 s, while the other two still wait for their answers.
+    fails_after, slow = rng.choice([0.25, 0.5, 0.75]), rng.randint(2, 6)
+    urls = ["{base}/" + name for name in names]
+    seen, judged = serve(student, session={}, what="check_urls",
+                         routes=[{"path": f"/{names[0]}", "disconnect": True, "delay": fails_after},
+                                 {"path": f"/{names[1]}", "status": 200, "text": "", "delay": slow},
+                                 {"path": f"/{names[2]}", "status": 201, "text": "", "delay": slow}],
+                         calls=[{"function": "check_urls", "args": [urls], "within": 30}])
     call = seen["calls"][0]
     result = must_not_raise(call["outcome"], what="check_urls")
-    expected = {urls[0]: "ClientConnectionError", urls[1]: 200, urls[2]: 201}
+    urls = [judged.url(url) for url in urls]
+    expected = {urls[0]: "ServerDisconnectedError", urls[1]: 200, urls[2]: 201}
     assert_same(result, expected, what="check_urls' result")
-    assert took(call) == slow, f"expected {slow} s of loop time, took {took(call):g} s. {hints.SEQUENTIAL}"
+    server = judged.backend
+    for name in names[1:]:
+        for request in server.requests(f"/{name}"):
+            assert not request.abandoned, (
+                f"when {urls[0]} failed, the request for /{name} still in flight was given up at "
+                f"{request.left:g} s: one failing URL must not cancel the others"
+            )
+    assert lasted(judged) == slow, f"expected {slow} s of loop time, took {lasted(judged):g} s. {hints.SEQUENTIAL}"
 
 
 @pytest.mark.points(2)
 def test_check_urls_many_at_once(student):
     """check_urls with 20 one-second URLs takes 1 s with all 20 in flight."""
     prefix = word(student.rng)
-    urls = [f"{API}/{prefix}/{i}" for i in student.rng.sample(range(1000), 20)]
-    seen = run(student, session={}, routes=[{"url": url, "status": 200, "body": "", "delay": 1} for url in urls],
-               calls=[{"function": "check_urls", "args": [urls], "within": 60}], what="check_urls")
+    paths = [f"/{prefix}/{i}" for i in student.rng.sample(range(1000), 20)]
+    urls = ["{base}" + path for path in paths]
+    seen, judged = serve(student, session={}, what="check_urls",
+                         routes=[{"path": path, "status": 200, "text": "", "delay": 1} for path in paths],
+                         calls=[{"function": "check_urls", "args": [urls], "within": 60}])
     call = seen["calls"][0]
     result = unwrap(call["outcome"], what="check_urls")
+    urls = [judged.url(url) for url in urls]
     assert same(result, {url: 200 for url in urls}), f"expected status 200 for all 20 URLs, got {result!r}"
-    assert call["peak"] == 20, f"expected 20 requests in flight at once, at most {call['peak']} were. {hints.SEQUENTIAL}"
-    assert took(call) == 1, f"expected 1 s of loop time, took {took(call):g} s. {hints.SEQUENTIAL}"
+    peak = judged.backend.peak
+    assert peak == 20, f"expected 20 requests in flight at once, the server saw at most {peak}. {hints.SEQUENTIAL}"
+    assert lasted(judged) == 1, f"expected 1 s of loop time, took {lasted(judged):g} s. {hints.SEQUENTIAL}"
 
 
 @pytest.mark.points(1)
 def test_check_urls_empty(student):
     """check_urls(session, []) returns {}."""
-    seen = run(student, session={}, routes=[], calls=[{"function": "check_urls", "args": [[]], "within": 10}],
-               what="check_urls([])")
+    seen, judged = serve(student, session={}, routes=[], calls=[{"function": "check_urls", "args": [[]], "within": 10}],
+                         what="check_urls([])")
     assert_same(unwrap(seen["calls"][0]["outcome"], what="check_urls([])"), {}, what="check_urls(session, [])")
+    assert judged.backend.heard == [], (
+        f"check_urls(session, []) should request nothing, the server saw {judged.backend.paths()!r}"
+    )
 
 
 @pytest.mark.points(1)
 def test_check_urls_accepts_any_iterable(student):
     """check_urls takes any iterable of URLs, such as a generator that can be read only once."""
     paths = words(student.rng, student.rng.randint(3, 5))
-    urls = [f"{API}/{p}" for p in paths]
-    seen = run(student, session={}, routes=[{"url": url, "status": 200, "body": ""} for url in urls],
-               calls=[{"function": "check_urls", "args": [urls], "generator_arg": 0, "within": 30}], what="check_urls")
+    urls = ["{base}/" + p for p in paths]
+    seen, judged = serve(student, session={}, routes=[{"path": f"/{p}", "status": 200, "text": ""} for p in paths],
+                         calls=[{"function": "check_urls", "args": [urls], "generator_arg": 0, "within": 30}],
+                         what="check_urls")
     result = must_not_raise(seen["calls"][0]["outcome"], what="check_urls")
+    urls = [judged.url(url) for url in urls]
     assert_same(result, {url: 200 for url in urls}, what=f"check_urls' result for a generator of {len(urls)} URLs")
 
 
@@ -411,15 +493,14 @@ def test_download_error_status_raises_and_creates_no_file(student):
     rng = student.rng
     unit, times = rng.randbytes(rng.randint(2, 8)), rng.randint(1000, 3000)
     good_body = unit * times
-    seen = run(student, session={},
-               routes=[{"url": f"{API}/missing.bin", "status": 404, "body": f"not here ({word(rng)})"},
-                       {"url": f"{API}/broken.bin", "status": 500, "body": f"oops {word(rng)}"},
-                       {"url": f"{API}/good.bin", "body": {"repeat": unit, "times": times},
-                        "content_type": "application/octet-stream"}],
-               calls=[{"function": "download", "args": [f"{API}/missing.bin"], "dest": "missing.bin", "within": 30},
-                      {"function": "download", "args": [f"{API}/broken.bin"], "dest": "broken.bin", "within": 30},
-                      {"function": "download", "args": [f"{API}/good.bin"], "dest": "good.bin", "dest_as": "str",
-                       "within": 10}], what="download")
+    seen, _ = serve(student, session={},
+                    routes=[{"path": "/missing.bin", "status": 404, "text": f"not here ({word(rng)})"},
+                            {"path": "/broken.bin", "status": 500, "text": f"oops {word(rng)}"},
+                            {"path": "/good.bin", "body": good_body, "content_type": "application/octet-stream"}],
+                    calls=[{"function": "download", "args": ["{base}/missing.bin"], "dest": "missing.bin", "within": 30},
+                           {"function": "download", "args": ["{base}/broken.bin"], "dest": "broken.bin", "within": 30},
+                           {"function": "download", "args": ["{base}/good.bin"], "dest": "good.bin", "dest_as": "str",
+                            "within": 10}], what="download")
     for call, status in zip(seen["calls"], (404, 500)):
         err = expect_api_error(call, what=f"download of a {status} answer")
         assert_same(err.status, status, what="ApiError.status")
@@ -440,16 +521,16 @@ def test_download_chunk_size_one_and_status_boundaries(student):
     """chunk_size=1 is valid (a 600-byte body arrives whole); a 399 answer is downloaded; a 400 (body not UTF-8) raises ApiError and writes nothing."""
     rng = student.rng
     body, odd_body = rng.randbytes(600), f"399 {word(rng)}".encode()
-    seen = run(student, session={},
-               routes=[{"url": f"{API}/tiny.bin", "body": body, "content_type": "application/octet-stream"},
-                       {"url": f"{API}/odd.bin", "status": 399, "body": odd_body,
-                        "content_type": "application/octet-stream"},
-                       {"url": f"{API}/bad.bin", "status": 400, "body": b"bad \xff request", "content_type": "text/plain"}],
-               calls=[{"function": "download", "args": [f"{API}/tiny.bin"], "dest": "tiny.bin",
-                       "kwargs": {"chunk_size": 1}, "within": 30},
-                      {"function": "download", "args": [f"{API}/odd.bin"], "dest": "odd.bin", "within": 10},
-                      {"function": "download", "args": [f"{API}/bad.bin"], "dest": "bad.bin", "within": 30}],
-               what="download")
+    seen, _ = serve(student, session={},
+                    routes=[{"path": "/tiny.bin", "body": body, "content_type": "application/octet-stream"},
+                            {"path": "/odd.bin", "status": 399, "body": odd_body,
+                             "content_type": "application/octet-stream"},
+                            {"path": "/bad.bin", "status": 400, "body": b"bad \xff request", "content_type": "text/plain"}],
+                    calls=[{"function": "download", "args": ["{base}/tiny.bin"], "dest": "tiny.bin",
+                            "kwargs": {"chunk_size": 1}, "within": 30},
+                           {"function": "download", "args": ["{base}/odd.bin"], "dest": "odd.bin", "within": 10},
+                           {"function": "download", "args": ["{base}/bad.bin"], "dest": "bad.bin", "within": 30}],
+                    what="download")
     tiny, odd, bad = seen["calls"]
     error = raised(tiny["outcome"])
     if error is not None and error.is_a("ValueError"):
@@ -474,11 +555,11 @@ def test_download_chunk_size_one_and_status_boundaries(student):
 def test_download_closes_the_file_it_writes(student):
     """download closes the file it writes (no "unclosed file" ResourceWarning) before it returns."""
     rng = student.rng
-    seen = run(student, session={},
-               routes=[{"url": f"{API}/a.bin", "body": {"repeat": rng.randbytes(3), "times": rng.randint(500, 2000)},
-                        "content_type": "application/octet-stream"}],
-               calls=[{"function": "download", "args": [f"{API}/a.bin"], "dest": "a.bin", "within": 10,
-                       "resource_warnings": True}], what="download")
+    seen, _ = serve(student, session={},
+                    routes=[{"path": "/a.bin", "body": rng.randbytes(3) * rng.randint(500, 2000),
+                             "content_type": "application/octet-stream"}],
+                    calls=[{"function": "download", "args": ["{base}/a.bin"], "dest": "a.bin", "within": 10,
+                            "resource_warnings": True}], what="download")
     call = seen["calls"][0]
     unwrap(call["outcome"], what="download")
     unclosed = [message for message in call["resource_warnings"] if "unclosed file" in message]
@@ -496,16 +577,22 @@ def test_fetch_users_many_concurrently_in_input_order(student):
     """fetch_users for 8 ids runs all 8 requests at once and returns the bodies in input order."""
     rng = student.rng
     ids = rng.sample(range(1, 100), 8)
-    delays = rng.sample(range(1, 12), 8)
-    seen = run(student, routes=[{"url": f"{API}/users/{user_id}", "json": {"id": user_id}, "delay": delay}
-                                for user_id, delay in zip(ids, delays)],
-               calls=[{"function": "fetch_users", "args": [API, ids], "within": 60}], what="fetch_users")
+    delays = rng.sample(range(1, 10), 8)  # distinct, and under the 10 s a session of make_session allows by default
+    seen, judged = serve(student, routes=[{"path": f"/users/{user_id}", "json": {"id": user_id}, "delay": delay}
+                                          for user_id, delay in zip(ids, delays)],
+                         calls=[{"function": "fetch_users", "args": ["{base}", ids], "within": 60}], what="fetch_users")
     call = seen["calls"][0]
     result = unwrap(call["outcome"], what="fetch_users")
     assert same(result, [{"id": i} for i in ids]), f"expected the bodies in input order {ids!r}, got {result!r}"
-    assert call["peak"] == 8, f"expected 8 requests in flight at once, at most {call['peak']} were. {hints.SEQUENTIAL}"
-    assert took(call) == max(delays), (
-        f"expected {max(delays)} s of loop time (the slowest request), took {took(call):g} s. {hints.SEQUENTIAL}"
+    server = judged.backend
+    assert requested(server) == sorted(f"/users/{i}" for i in ids), (
+        f"fetch_users should GET /users/{{id}} once for each id, the server saw {server.paths()!r}"
+    )
+    assert server.peak == 8, (
+        f"expected 8 requests in flight at once, the server saw at most {server.peak}. {hints.SEQUENTIAL}"
+    )
+    assert lasted(judged) == max(delays), (
+        f"expected {max(delays)} s of loop time (the slowest request), took {lasted(judged):g} s. {hints.SEQUENTIAL}"
     )
     assert call["sessions_created"] == 1, f"expected exactly one ClientSession, fetch_users opened {call['sessions_created']}"
     assert_all_closed(call, what="fetch_users")
@@ -518,11 +605,11 @@ def test_fetch_users_error_raises_api_error_and_closes_the_session(student):
     ids = rng.sample(range(1, 100), 3)
     missing = ids[rng.randint(1, 2)]  # not the first: the user before it is still loading when it fails
     slow = rng.randint(2, 5)
-    routes = [{"url": f"{API}/users/{i}", "json": {"id": i}, "delay": slow} for i in ids if i != missing]
-    routes.append({"url": f"{API}/users/{missing}", "status": 404, "body": f"no user {missing}",
+    routes = [{"path": f"/users/{i}", "json": {"id": i}, "delay": slow} for i in ids if i != missing]
+    routes.append({"path": f"/users/{missing}", "status": 404, "text": f"no user {missing}",
                    "delay": rng.randint(1, slow - 1)})
-    seen = run(student, routes=routes, calls=[{"function": "fetch_users", "args": [API, ids], "within": 30}],
-               what="fetch_users")
+    seen, _ = serve(student, routes=routes, calls=[{"function": "fetch_users", "args": ["{base}", ids], "within": 30}],
+                    what="fetch_users")
     call = seen["calls"][0]
     err = expect_api_error(call, what="fetch_users with a 404")
     assert_same(err.status, 404, what="ApiError.status")
@@ -536,17 +623,20 @@ def test_fetch_users_closes_the_session_when_cancelled(student):
     rng = student.rng
     ids, delay = rng.sample(range(1, 100), 2), rng.randint(8, 15)
     cancel_after = rng.randint(1, 3)
-    seen = run(student, routes=[{"url": f"{API}/users/{i}", "json": {"id": i}, "delay": delay} for i in ids],
-               calls=[{"function": "fetch_users", "args": [API, ids], "cancel_after": cancel_after, "within": 10}],
-               what="fetch_users")
+    seen, judged = serve(student, routes=[{"path": f"/users/{i}", "json": {"id": i}, "delay": delay} for i in ids],
+                         calls=[{"function": "fetch_users", "args": ["{base}", ids], "cancel_after": cancel_after,
+                                 "within": 10}], what="fetch_users")
     call = seen["calls"][0]
     outcome = call["outcome"]
     if call.get("done_before_cancel", True):
         if "value" in outcome:
             pytest.fail(f"fetch_users returned {outcome['value']!r} before its {delay}-second requests could finish")
         unwrap(outcome, what="fetch_users")  # fetch_users' own exception, if any
-    assert call["in_flight_at_cancel"] == 2, (
-        f"after {cancel_after} s both requests should be in flight, {call['in_flight_at_cancel']} were. {hints.SEQUENTIAL}"
+    cancelled_at = call["start"] + cancel_after
+    in_flight = [r for r in judged.backend.heard
+                 if r.arrived <= cancelled_at and (r.left is None or r.left >= cancelled_at)]
+    assert len(in_flight) == 2, (
+        f"after {cancel_after} s both requests should be in flight, the server had {len(in_flight)}. {hints.SEQUENTIAL}"
     )
     error = raised(outcome)
     if error is None or not error.is_a("CancelledError"):
@@ -559,8 +649,11 @@ def test_fetch_users_closes_the_session_when_cancelled(student):
 @pytest.mark.points(1)
 def test_fetch_users_no_ids(student):
     """fetch_users(base_url, []) returns [] and leaves no session open."""
-    seen = run(student, routes=[], calls=[{"function": "fetch_users", "args": [API, []], "within": 10}],
-               what="fetch_users([])")
+    seen, judged = serve(student, routes=[], calls=[{"function": "fetch_users", "args": ["{base}", []], "within": 10}],
+                         what="fetch_users([])")
     call = seen["calls"][0]
     assert_same(unwrap(call["outcome"], what="fetch_users([])"), [], what="fetch_users(base_url, [])")
     assert_all_closed(call, what="fetch_users([])")
+    assert judged.backend.heard == [], (
+        f"fetch_users(base_url, []) should request nothing, the server saw {judged.backend.paths()!r}"
+    )

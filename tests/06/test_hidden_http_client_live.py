@@ -1,12 +1,16 @@
-"""Hidden tests for assignment 06 against a real aiohttp server on loopback: no mocks.
+"""Hidden tests for assignment 06 on real sockets: the judge's server, no mocks.
 
 These show that the client works with real sockets: timeouts that really fire,
-a large body that really streams, a connection that really drops midway.
-The server runs in the scenario's own loop (``coursekit/probes/p06.py``,
-``served_calls``), so its `asyncio.sleep` is virtual too; the test describes
-its routes, and ``{base}`` in a URL stands for the server's address. Ids,
-names, tokens, payloads, bodies and chunk sizes are drawn per run from
-``student.rng``; the expected values are computed here.
+a large body that really streams, a connection that really drops midway. The
+server is the judge's (``p06.against_judge``: a loopback aiohttp server the
+test describes, on the clock it shares with the student's loop, so its
+`asyncio.sleep` is virtual too); it sees every request, its headers, query
+and body, and when each arrived and left or was given up. ``{base}`` in a URL
+stands for the server's address, ``{refused}`` for a loopback address nobody
+listens on. The student process reports what only it can see: return
+values, exceptions, sessions, files and memory. Ids, names, tokens,
+payloads, bodies and chunk sizes are drawn per run from ``student.rng``; the
+expected values are computed here.
 """
 import hashlib
 from types import SimpleNamespace
@@ -26,7 +30,7 @@ WORDS = ("alpha", "bravo", "delta", "echo", "kilo", "lima", "oscar", "romeo", "s
 # at the end. The grader's disk limit (disk_mb) leaves room for the 8 MiB body
 # twice over.
 MEDIUM_TIMES = 3 * 1024  # a 256-byte unit this many times: 768 KiB
-BIG_TIMES = 32 * 1024  # 8 MiB, built by the server before any memory measurement
+BIG_TIMES = 32 * 1024  # 8 MiB, built by the judge's server (another process when graded)
 SERVER_CHUNK = 64 * 1024
 
 
@@ -36,13 +40,24 @@ def word(rng):
 
 
 def serve(student, *, routes, calls, session=None, what):
-    """The loopback scenario's report: ``calls`` (one report per call), ``base`` (the server's URL), ``refused``."""
-    return student.run(p06.served_calls, server_routes=routes, calls=calls, session=session).value(what)
+    """The judge serves ``routes``; the student's code makes ``calls`` against it.
+
+    Returns the scenario's report (``calls``: one report per call) and the
+    judged run (``.backend``: the server, with every request it heard;
+    ``.url(template)``: ``{base}`` and ``{refused}`` filled in).
+    """
+    judged = p06.against_judge(student, routes=routes, calls=calls, session=session)
+    return judged.value(what), judged
 
 
 def took(call):
     """The loop time a call took."""
     return call["end"] - call["start"]
+
+
+def lasted(judged):
+    """The loop time a run of one call lasted, on the judge's own clock (a fresh judge's clock starts at 0)."""
+    return judged.judge_end
 
 
 def body(rng, times):
@@ -89,14 +104,6 @@ def assert_all_closed(call, *, what):
     )
 
 
-def failure_name(call, url):
-    """The class name of the exception aiohttp itself raised for ``url`` (a plain ``session.get``)."""
-    error = raised(call["outcome"])
-    if error is None:
-        raise AssertionError(f"test setup: {url} was expected to fail")
-    return error.name
-
-
 @pytest.mark.points(3)
 def test_live_fetch_users_end_to_end(student):
     """Against a real server, fetch_users gets 5 users at once through one session and closes it."""
@@ -106,15 +113,21 @@ def test_live_fetch_users_end_to_end(student):
     names = {i: f"{word(rng)}-{i}" for i in ids}
     routes = [{"path": f"/users/{i}", "json": {"id": i, "name": names[i]}, "delay": 1} for i in ids]
     routes.append({"path": f"/users/{missing}", "status": 404, "text": f"no user {missing}", "delay": 1})
-    seen = serve(student, routes=routes, what="fetch_users",
-                 calls=[{"function": "fetch_users", "args": ["{base}", ids], "within": 30},
-                        {"function": "fetch_users", "args": ["{base}", [ids[0], missing]], "within": 30}])
+    seen, judged = serve(student, routes=routes, what="fetch_users",
+                         calls=[{"function": "fetch_users", "args": ["{base}", ids], "within": 30},
+                                {"function": "fetch_users", "args": ["{base}", [ids[0], missing]], "within": 30}])
     first, failing = seen["calls"]
     result = unwrap(first["outcome"], what="fetch_users")
     expected = [{"id": i, "name": names[i]} for i in ids]
     assert same(result, expected), f"expected {expected!r} (input order), got {result!r}"
-    assert first["peak"] == 5, (
-        f"the server should see all 5 requests at once, it saw at most {first['peak']}. {hints.SEQUENTIAL}"
+    server = judged.backend
+    first_requests = [r for r in server.heard if r.arrived < first["end"]]
+    assert sorted(r.path for r in first_requests) == sorted(f"/users/{i}" for i in ids), (
+        f"fetch_users should GET /users/{{id}} once for each of the 5 ids, the server saw "
+        f"{[r.path for r in first_requests]!r}"
+    )
+    assert server.peak == 5, (
+        f"the server should see all 5 requests at once, it saw at most {server.peak}. {hints.SEQUENTIAL}"
     )
     assert took(first) == pytest.approx(1, abs=0.5), (
         f"5 one-second requests at once should take about 1 s, took {took(first):g} s. {hints.SEQUENTIAL}"
@@ -145,23 +158,34 @@ def test_live_make_session_get_json_and_post_json(student):
     token, q = f"tok{rng.randrange(10**6)}", word(rng)
     payload = {"name": word(rng), "tags": [rng.randrange(100) for _ in range(rng.randint(1, 3))]}
     nothing_here = f"nothing here ({word(rng)})"
-    seen = serve(student, what="make_session",
-                 routes=[whoami(), {"path": "/echo", "method": "POST", "echo_json": {"status": 201}},
-                         {"path": "/nothing", "method": "POST", "status": 204},
-                         {"path": "/missing", "status": 404, "text": nothing_here}],
-                 session={"make_session": {"args": ["{base}"], "kwargs": {"headers": {"X-Token": token}}}},
-                 calls=[{"function": "get_json", "args": ["/whoami"], "kwargs": {"params": {"q": q}}, "within": 10},
-                        {"function": "post_json", "args": ["/echo", payload], "within": 10},
-                        {"function": "post_json", "args": ["/nothing", {"x": 1}], "within": 10},
-                        {"function": "get_json", "args": ["/missing"], "within": 10}])
+    seen, judged = serve(student, what="make_session",
+                         routes=[whoami(), {"path": "/echo", "method": "POST", "echo_json": {"status": 201}},
+                                 {"path": "/nothing", "method": "POST", "status": 204},
+                                 {"path": "/missing", "status": 404, "text": nothing_here}],
+                         session={"make_session": {"args": ["{base}"], "kwargs": {"headers": {"X-Token": token}}}},
+                         calls=[{"function": "get_json", "args": ["/whoami"], "kwargs": {"params": {"q": q}},
+                                 "within": 10},
+                                {"function": "post_json", "args": ["/echo", payload], "within": 10},
+                                {"function": "post_json", "args": ["/nothing", {"x": 1}], "within": 10},
+                                {"function": "get_json", "args": ["/missing"], "within": 10}])
     unwrap(seen["made"], what="make_session")
     who_call, echo_call, nothing_call, missing_call = seen["calls"]
     who = unwrap(who_call["outcome"], what="get_json")
+    server = judged.backend
+    carried = [(r.header("X-Token"), r.query.get("q")) for r in server.requests("/whoami")]
+    assert carried == [(token, q)], (
+        f"the server should see the default header X-Token: {token} and the query q={q} on one request for "
+        f"/whoami, it saw (X-Token, q) = {carried!r}"
+    )
     assert same(who, echoed(token, q)), (
-        f"the server should see the default header X-Token: {token} and the query q={q} "
-        f"(answer served as text/plain), it answered {who!r}"
+        f"get_json should return the server's answer (served as text/plain), it returned {who!r}"
     )
     got = unwrap(echo_call["outcome"], what="post_json")
+    posted = [(r.header("Content-Type"), r.sent_json()) for r in server.requests("/echo")]
+    assert len(posted) == 1 and posted[0][1] == payload and (posted[0][0] or "").startswith("application/json"), (
+        f"the server should receive the payload as an application/json body, it received (Content-Type, body) "
+        f"= {posted!r}"
+    )
     assert same(got, {"got": payload}), (
         f"the server should receive the payload as an application/json body and echo it, got {got!r}"
     )
@@ -188,26 +212,32 @@ def test_live_check_urls_timeout_refused_and_statuses(student):
     slow = f"/{word(rng)}"
     urls = ["{base}/whoami", "{base}/missing", "{base}" + slow, "{base}" + slow + f"?again={rng.randint(1, 9)}",
             "{refused}/"]
-    seen = serve(student, session={"total": 1}, what="check_urls",
-                 routes=[whoami(), {"path": "/missing", "status": 404, "text": "nothing here"},
-                         {"path": slow, "delay": 30, "text": "late"}],
-                 calls=[{"get": "{base}" + slow, "read": True}, {"get": "{refused}/", "read": True},
-                        {"function": "check_urls", "args": [urls], "within": 30}])
-    slow_call, refused_call, call = seen["calls"]
-    fill = {"{base}": seen["base"], "{refused}": seen["refused"]}
-    urls = [next(url.replace(mark, text) for mark, text in fill.items() if mark in url) for url in urls]
-    slow_name, refused_name = failure_name(slow_call, urls[2]), failure_name(refused_call, urls[4])
+    seen, judged = serve(student, session={"total": 1}, what="check_urls",
+                         routes=[whoami(), {"path": "/missing", "status": 404, "text": "nothing here"},
+                                 {"path": slow, "delay": 30, "text": "late"}],
+                         calls=[{"function": "check_urls", "args": [urls], "within": 30}])
+    call = seen["calls"][0]
+    urls = [judged.url(url) for url in urls]
+    failures = p06.failure_names()  # what aiohttp raises for a timeout and a refused connection, found here
     outcome = call["outcome"]
     error = raised(outcome)
     if error is not None and not error.is_a("NotImplementedError"):
         pytest.fail(f"check_urls must never raise for one URL, it raised {describe_parts(error.name, error.message)}")
     result = unwrap(outcome, what="check_urls")
-    expected = {urls[0]: 200, urls[1]: 404, urls[2]: slow_name, urls[3]: slow_name, urls[4]: refused_name}
+    expected = {urls[0]: 200, urls[1]: 404, urls[2]: failures["timeout"], urls[3]: failures["timeout"],
+                urls[4]: failures["refused"]}
     assert same(result, expected), (
         f"expected {expected!r}: the status, or the class name of the exception aiohttp raised, got {result!r}"
     )
-    assert took(call) == pytest.approx(1, abs=0.5), (
-        f"two requests timing out after 1 s at the same time should take about 1 s, took {took(call):g} s. {hints.SEQUENTIAL}"
+    timed = [(r.arrived - call["start"], r.left - r.arrived if r.left is not None else None, r.abandoned)
+             for r in judged.backend.requests(slow)]
+    assert timed == [(0, 1, True), (0, 1, True)], (
+        "the server should see both slow requests arrive at once and be given up 1 s later (the session's timeout), "
+        f"it saw (arrived, given up after, given up) = {timed!r}. {hints.SEQUENTIAL}"
+    )
+    assert lasted(judged) == pytest.approx(1, abs=0.5), (
+        f"two requests timing out after 1 s at the same time should take about 1 s, took {lasted(judged):g} s. "
+        f"{hints.SEQUENTIAL}"
     )
 
 
@@ -218,8 +248,8 @@ def test_live_check_urls_gives_each_connection_back(student):
     urls = [f"{{base}}/medium?copy={i}" for i in student.rng.sample(range(100), 5)]
     # A response left open holds its connection until the garbage collector finds it: the scenario keeps
     # the collector out of the way (gc_off), so the outcome does not depend on when it happens to run.
-    seen = serve(student, session={"limit": 2}, routes=[stream("/medium", described)], what="check_urls",
-                 calls=[{"function": "check_urls", "args": [urls], "within": 30, "gc_off": True}])
+    seen, judged = serve(student, session={"limit": 2}, routes=[stream("/medium", described)], what="check_urls",
+                         calls=[{"function": "check_urls", "args": [urls], "within": 30, "gc_off": True}])
     outcome = seen["calls"][0]["outcome"]
     if "hung" in outcome:
         pytest.fail(
@@ -229,8 +259,10 @@ def test_live_check_urls_gives_each_connection_back(student):
             "response.release()."
         )
     result = unwrap(outcome, what="check_urls")
-    urls = [url.replace("{base}", seen["base"]) for url in urls]
+    urls = [judged.url(url) for url in urls]
     assert same(result, {url: 200 for url in urls}), f"expected status 200 for the 5 URLs, got {result!r}"
+    heard = len(judged.backend.requests("/medium"))
+    assert heard == 5, f"the server should see the 5 requests, it saw {heard}"
 
 
 @pytest.mark.points(1)
@@ -249,10 +281,12 @@ def test_live_cancelled_requests_give_their_connection_back(student):
         steps.append({"function": "get_json", "args": ["/whoami"], "within": 10, "gc_off": True})
     # A response left open holds its connection until the garbage collector finds it: gc_off keeps the
     # collector out of the way, so the outcome does not depend on when it happens to run.
-    seen = serve(student, session={"base_url": "{base}", "limit": 1}, what="the cancelled requests",
-                 routes=[{"path": "/stalls", "stall": stall}, {"path": "/stalls", "method": "POST", "stall": stall},
-                         whoami()], calls=steps)
+    seen, judged = serve(student, session={"base_url": "{base}", "limit": 1}, what="the cancelled requests",
+                         routes=[{"path": "/stalls", "stall": stall},
+                                 {"path": "/stalls", "method": "POST", "stall": stall}, whoami()],
+                         calls=steps)
     reports = iter(seen["calls"])
+    stalled = iter(judged.backend.requests("/stalls"))
     for name in calls:
         cancelled, following = next(reports), next(reports)
         if cancelled.get("done_before_cancel", True):
@@ -264,6 +298,12 @@ def test_live_cancelled_requests_give_their_connection_back(student):
                 "so the next request waited forever: use `async with session.get(...) as response:` "
                 "(it releases the connection on the way out, also on cancellation)"
             )
+        request = next(stalled, None)
+        assert request is not None and request.abandoned and request.left <= following["start"], (
+            f"after {name} was cancelled mid-body, the server should see its request given up before the next "
+            "request: use `async with session.get(...) as response:` (it releases the connection on the way out, "
+            "also on cancellation)"
+        )
         who = unwrap(following["outcome"], what="get_json")
         assert same(who, echoed()), f"the next request should work, it returned {who!r}"
 
@@ -273,9 +313,9 @@ def test_live_download_streams_a_large_body(student):
     """download writes a 768 KiB streamed body to dest byte for byte and returns its length."""
     described, medium = body(student.rng, MEDIUM_TIMES)
     chunk_size = student.rng.randint(1000, 20000)
-    seen = serve(student, routes=[stream("/medium", described)], session={}, what="download",
-                 calls=[{"function": "download", "args": ["{base}/medium"], "dest": "medium.bin", "dest_as": "str",
-                         "kwargs": {"chunk_size": chunk_size}, "within": 60}])
+    seen, judged = serve(student, routes=[stream("/medium", described)], session={}, what="download",
+                         calls=[{"function": "download", "args": ["{base}/medium"], "dest": "medium.bin",
+                                 "dest_as": "str", "kwargs": {"chunk_size": chunk_size}, "within": 60}])
     call = seen["calls"][0]
     written = unwrap(call["outcome"], what="download")
     assert "medium.bin" in call["files"], "download should create the file dest"
@@ -287,15 +327,17 @@ def test_live_download_streams_a_large_body(student):
     assert_same(written, len(medium), what="download's return value (bytes written)")
     left = sorted(call["files"])
     assert left == ["medium.bin"], f"after a complete download only dest should be left, found {left!r}"
+    asked = judged.backend.paths()
+    assert asked == ["/medium"], f"download should GET the URL once, the server saw {asked!r}"
 
 
 @pytest.mark.points(2)
 def test_live_download_does_not_hold_the_body_in_memory(student):
     """download of an 8 MiB body with chunk_size=4096 never holds the whole body in memory, and writes it all to dest."""
     described, big = body(student.rng, BIG_TIMES)
-    seen = serve(student, routes=[stream("/big", described)], session={}, what="download",
-                 calls=[{"function": "download", "args": ["{base}/big"], "dest": "big.bin",
-                         "kwargs": {"chunk_size": 4096}, "within": 60, "trace_memory": True}])
+    seen, _ = serve(student, routes=[stream("/big", described)], session={}, what="download",
+                    calls=[{"function": "download", "args": ["{base}/big"], "dest": "big.bin",
+                            "kwargs": {"chunk_size": 4096}, "within": 60, "trace_memory": True}])
     call = seen["calls"][0]
     unwrap(call["outcome"], what="download")
     found = call["files"].get("big.bin")
@@ -318,11 +360,12 @@ def test_live_download_removes_the_partial_file_when_the_connection_drops(studen
     rng = student.rng
     described, medium = body(rng, MEDIUM_TIMES)
     length, sent = 100_000, rng.randint(20, 40) * 1000
-    seen = serve(student, session={}, what="download",
-                 routes=[stream("/medium", described), {"path": "/truncated", "drop": {"length": length, "sent": sent}}],
-                 calls=[{"function": "download", "args": ["{base}/medium"], "dest": "good.bin", "within": 60},
-                        {"function": "download", "args": ["{base}/truncated"], "dest": "partial.bin",
-                         "kwargs": {"chunk_size": 1000}, "within": 30}])
+    seen, _ = serve(student, session={}, what="download",
+                    routes=[stream("/medium", described),
+                            {"path": "/truncated", "drop": {"length": length, "sent": sent}}],
+                    calls=[{"function": "download", "args": ["{base}/medium"], "dest": "good.bin", "within": 60},
+                           {"function": "download", "args": ["{base}/truncated"], "dest": "partial.bin",
+                            "kwargs": {"chunk_size": 1000}, "within": 30}])
     good, partial = seen["calls"]
     unwrap(good["outcome"], what="download")
     assert good["files"].get("good.bin", {}).get("sha256") == digest(medium), (

@@ -1,12 +1,22 @@
 """Hidden tests for assignment 07: every clause of the contract and the usual mistakes.
 
-HTTP is mocked with aioresponses inside the scenario (``coursekit/probes/p07.py``)
-from the route table each test writes; the loop runs on a virtual clock, so
-waits are asserted exactly in loop seconds. URLs, bodies, payloads, cursors,
-exception messages, the order of replies and links, dates, timezones and,
-where the contract leaves them free, delays, counts and limits are drawn per
-run from ``student.rng``; the expected values are computed here. The
-end-to-end tests against a real loopback server live in
+The HTTP is served by the judge, outside the student's process
+(``coursekit/probes/p07.py``: ``JudgeRoutes``, ``judged_http``): the judge's
+loopback server answers each path from the route table the test writes
+(statuses, bodies, headers, delays, cursor pages, a connection dropped or
+reset; a port where nothing listens refuses) and counts for itself every
+request, its query, JSON body and headers, the loop time it arrived and
+left at, whether the client gave up on it, and the most in flight at once. The student's process shares the judge's virtual clock, so
+retry waits, timeouts and a limiter's pacing are arrival times at the judge,
+exact in loop seconds. The scenario reports what only the student's side
+sees: each call's outcome, the loop time it ended at, tasks left running,
+whether the session was closed. What no real server can give (an exception
+raised by the request itself, a final 1xx status) is mocked in the student's
+process with aioresponses. URLs, bodies, payloads, cursors, the order of
+replies, failures and links, dates, timezones and, where the contract leaves
+them free, delays, timeouts, counts and limits are drawn per run from
+``student.rng``; the expected values are computed here. The end-to-end tests
+of a client against a real paginated, slow or picky server live in
 test_hidden_resilience_e2e.py.
 """
 import json
@@ -23,11 +33,17 @@ from coursekit.probes import p07
 from coursekit.testing import same
 
 STUDENT_MODULE = "resilience"
-API = "http://api.test"
+API = p07.BASE  # the judge's server, http://127.0.0.1:PORT
+REFUSED = p07.REFUSED  # a loopback port where nothing listens
+MOCKED = "http://mocked.test"  # answered in the student's process (aioresponses): what no real server gives
 WORDS = ("alpha", "bravo", "delta", "echo", "kilo", "lima", "oscar", "romeo", "sierra", "tango", "zulu")
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+# How an attempt fails at the judge's server, and what aiohttp raises for it in the client.
+RAISES = {"reset": "ClientOSError", "drop": "ServerDisconnectedError", "timeout": "TimeoutError"}
+SAYS = {"reset": "reset the connection", "drop": "closed the connection without answering",
+        "timeout": "did not answer within the session's timeout"}
 
 
 def seconds_equal(got, want):
@@ -56,18 +72,28 @@ def http_date(when):
     return format_datetime(when, usegmt=True)
 
 
-# --- what the scenario reports -------------------------------------------------------------------
+# --- what the judge's server and the scenario report -------------------------------------------------
 
 
 def reply(*, status=200, payload=None, body=None, headers=None, content_type=None, delay=0):
-    """One scripted answer of a mocked URL."""
+    """One scripted answer of a path on the judge's server (or of a mocked URL)."""
     return {"status": status, "payload": payload, "body": body, "headers": headers, "content_type": content_type,
             "delay": delay}
 
 
-def fail(name, *args):
-    """One scripted request that is recorded, then fails with the exception ``name(*args)``."""
+def fail(how):
+    """One scripted request that the judge's server fails: "drop" or "reset"."""
+    return {"fail": how}
+
+
+def raising(name, *args):
+    """One mocked request that fails in the student's process with the exception ``name(*args)``."""
     return {"fail": [name, *args]}
+
+
+def failing(kind, rng):
+    """A reply that fails an attempt the way ``kind`` (a key of RAISES) says; a timeout is a slow answer."""
+    return reply(body="too late", delay=rng.randint(20, 60)) if kind == "timeout" else fail(kind)
 
 
 def call(function, *args, within=120, **kwargs):
@@ -75,10 +101,15 @@ def call(function, *args, within=120, **kwargs):
     return {"function": function, "args": list(args), "kwargs": kwargs, "within": within}
 
 
-def http(student, routes, *calls):
-    """Serve ``routes`` (``(url, replies)`` or a route dict) and make ``calls``: the scenario's report."""
+def http(student, routes, *calls, mocked=None, session=None, pace=None):
+    """Serve ``routes`` (``(path, replies)`` or a route dict) and make ``calls``: (the scenario's report, the server).
+
+    ``mocked``: ``(url, replies)`` answered in the student's process instead. ``session``: the ClientSession's
+    ``timeout`` (seconds) or ``base_url``.
+    """
     table = [r if isinstance(r, dict) else {"url": r[0], "replies": list(r[1])} for r in routes]
-    return student.run(p07.http_calls, routes=table, calls=list(calls)).value("the HTTP scenario")
+    fakes = [{"url": url, "replies": list(replies)} for url, replies in mocked or ()]
+    return p07.judged_http(student, table, list(calls), mocked=fakes, session=session, pace=pace)
 
 
 def retry(url, method="GET", **kwargs):
@@ -86,17 +117,31 @@ def retry(url, method="GET", **kwargs):
     return call("request_with_retry", method, url, **kwargs)
 
 
-def request_times(seen):
-    """Loop times at which the mocked server saw each request."""
-    return [r["at"] for r in seen["requests"]]
+def attempts(server):
+    """The requests the judge's server saw, without aiohttp's own resends of a dropped connection."""
+    return [r for r in server.requests() if not r["resent"]]
 
 
-def urls_seen(seen):
-    return [r["url"] for r in seen["requests"]]
+def request_times(server):
+    """Loop times at which the judge's server saw each request."""
+    return [r["at"] for r in attempts(server)]
 
 
-def queries(seen):
-    return [r["query"] for r in seen["requests"]]
+def urls_seen(server):
+    """The path and query of each request, in the order the server saw them."""
+    return [r["url"] for r in attempts(server)]
+
+
+def queries(server):
+    return [r["query"] for r in attempts(server)]
+
+
+def arrivals(kinds, limit, backoff=0.5):
+    """Loop times of the attempts when the failures ``kinds`` come first: a timeout lasts ``limit`` s, then the backoff."""
+    times = [0.0]
+    for i, kind in enumerate(kinds):
+        times.append(times[-1] + (limit if kind == "timeout" else 0) + backoff * 2 ** i)
+    return times
 
 
 def outcome(result):
@@ -259,16 +304,16 @@ def test_parse_retry_after_is_never_negative(student):
 def test_request_with_retry_returns_last_response_after_all_attempts(student):
     """Four 503s: four requests 0.5, 1 and 2 s apart, then the last (503, body) is returned without a further wait."""
     rng = student.rng
-    url = f"{API}/{word(rng)}"
+    path = f"/{word(rng)}"
     bodies = [f"busy {name}" for name in words(rng, 4)]
-    seen = http(student, [(url, [reply(status=503, body=b) for b in bodies])], retry(url))
+    seen, server = http(student, [(path, [reply(status=503, body=b) for b in bodies])], retry(f"{API}{path}"))
     done = seen["calls"][0]
     result = retried(done)
     last = (503, bodies[-1].encode())
     assert same(result, last), f"expected the last response {last!r}, got {result!r}"
     assert isinstance(result[1], bytes), f"the body should be bytes (await response.read()), got {type(result[1])}"
-    assert request_times(seen) == pytest.approx([0, 0.5, 1.5, 3.5]), (
-        f"expected 4 requests at loop times 0, 0.5, 1.5, 3.5, got {request_times(seen)!r}"
+    assert request_times(server) == pytest.approx([0, 0.5, 1.5, 3.5]), (
+        f"expected 4 requests at loop times 0, 0.5, 1.5, 3.5, got {request_times(server)!r}"
     )
     assert done["ended_at"] == 3.5, (
         f"expected to return at 3.5 s, right after the last attempt, returned at {done['ended_at']:g} s: "
@@ -280,14 +325,14 @@ def test_request_with_retry_returns_last_response_after_all_attempts(student):
 def test_request_with_retry_caps_backoff_at_max_backoff(student):
     """backoff=1, max_backoff=3: waits of 1, 2, 3, 3, 3 s, never more than max_backoff."""
     rng = student.rng
-    url = f"{API}/{word(rng)}"
+    path = f"/{word(rng)}"
     final = f"fine {word(rng)}"
     replies = [reply(status=rng.choice(RETRY_STATUSES), body="oops") for _ in range(5)] + [reply(body=final)]
-    seen = http(student, [(url, replies)], retry(url, attempts=6, backoff=1, max_backoff=3))
+    seen, server = http(student, [(path, replies)], retry(f"{API}{path}", attempts=6, backoff=1, max_backoff=3))
     result = retried(seen["calls"][0])
     assert same(result, (200, final.encode())), f"expected (200, {final.encode()!r}) on the sixth attempt, got {result!r}"
-    assert request_times(seen) == pytest.approx([0, 1, 3, 6, 9, 12]), (
-        f"expected requests at 0, 1, 3, 6, 9, 12 (waits 1, 2, 3, 3, 3), got {request_times(seen)!r}. "
+    assert request_times(server) == pytest.approx([0, 1, 3, 6, 9, 12]), (
+        f"expected requests at 0, 1, 3, 6, 9, 12 (waits 1, 2, 3, 3, 3), got {request_times(server)!r}. "
         "Wait min(backoff * 2 ** i, max_backoff)."
     )
 
@@ -296,17 +341,21 @@ def test_request_with_retry_caps_backoff_at_max_backoff(student):
 def test_request_with_retry_retries_connection_errors_and_timeouts(student):
     """ClientConnectionError, TimeoutError and ServerDisconnectedError are retried with backoff."""
     rng = student.rng
-    url = f"{API}/{word(rng)}"
-    errors = [fail("ClientConnectionError", f"reset {word(rng)}"), fail("TimeoutError"), fail("ServerDisconnectedError")]
-    rng.shuffle(errors)
+    path = f"/{word(rng)}"
+    kinds = list(RAISES)  # a reset connection (ClientOSError), a closed one, a slow answer
+    rng.shuffle(kinds)
+    limit = rng.choice([1, 1.5, 2, 2.5])
     final = f"made it {word(rng)}"
-    seen = http(student, [(url, errors + [reply(body=final)])], retry(url))
+    seen, server = http(student, [(path, [failing(kind, rng) for kind in kinds] + [reply(body=final)])],
+                        retry(f"{API}{path}"), session={"timeout": limit})
     result = retried(seen["calls"][0])
     assert same(result, (200, final.encode())), (
         f"expected (200, {final.encode()!r}) after three failures, got {result!r}"
     )
-    assert request_times(seen) == pytest.approx([0, 0.5, 1.5, 3.5]), (
-        f"expected requests at 0, 0.5, 1.5, 3.5, got {request_times(seen)!r}"
+    want = arrivals(kinds, limit)
+    assert request_times(server) == pytest.approx(want), (
+        f"expected requests at {want!r} (the server {', then '.join(SAYS[k] for k in kinds)}; the session's timeout "
+        f"is {limit:g} s), got {request_times(server)!r}"
     )
 
 
@@ -314,11 +363,12 @@ def test_request_with_retry_retries_connection_errors_and_timeouts(student):
 def test_request_with_retry_reraises_the_last_exception(student):
     """When every attempt fails with an exception, the last one is raised after the last attempt."""
     rng = student.rng
-    url = f"{API}/{word(rng)}"
-    earlier = [rng.choice([fail("TimeoutError"), fail("ServerDisconnectedError"),
-                           fail("ClientConnectionError", f"early {word(rng)}")]) for _ in range(2)]
-    last = f"last {word(rng)}"
-    seen = http(student, [(url, earlier + [fail("ClientConnectionError", last)])], retry(url, attempts=3))
+    path = f"/{word(rng)}"
+    last = rng.choice(["reset", "drop"])
+    kinds = [rng.choice([k for k in RAISES if k != last]) for _ in range(2)] + [last]
+    limit = rng.choice([1, 1.5, 2])
+    seen, server = http(student, [(path, [failing(kind, rng) for kind in kinds])], retry(f"{API}{path}", attempts=3),
+                        session={"timeout": limit})
     done = seen["calls"][0]
     error = raised(done["outcome"])
     if error is None:
@@ -328,16 +378,18 @@ def test_request_with_retry_reraises_the_last_exception(student):
         )
     if error.is_a("NotImplementedError"):
         unwrap(done["outcome"], what="request_with_retry")
-    if not error.is_a("ClientConnectionError") or error.message != last:
+    if not error.is_a("ClientConnectionError") or error.name != RAISES[last]:
         raise AssertionError(
-            f"expected the last exception (ClientConnectionError: {last}) to be re-raised, got "
+            f"expected the last exception ({RAISES[last]}: the server {SAYS[last]} on the last attempt, after "
+            f"{' and '.join(RAISES[k] for k in kinds[:-1])}) to be re-raised, got "
             f"{describe_parts(error.name, error.message)}"
         )
-    assert request_times(seen) == pytest.approx([0, 0.5, 1.5]), (
-        f"expected 3 attempts at 0, 0.5, 1.5, got {request_times(seen)!r}"
+    want = arrivals(kinds[:-1], limit)
+    assert request_times(server) == pytest.approx(want), (
+        f"expected 3 attempts at {want!r} (the session's timeout is {limit:g} s), got {request_times(server)!r}"
     )
-    assert done["ended_at"] == 1.5, (
-        f"expected to give up at 1.5 s, right after the last attempt, gave up at {done['ended_at']:g} s"
+    assert done["ended_at"] == want[-1], (
+        f"expected to give up at {want[-1]:g} s, right after the last attempt, gave up at {done['ended_at']:g} s"
     )
 
 
@@ -348,13 +400,14 @@ def test_request_with_retry_returns_other_statuses_at_once(student):
     statuses = [200, 404, 400, 501]
     rng.shuffle(statuses)
     answers = {status: f"answer {status} {word(rng)}" for status in statuses}
-    routes = [(f"{API}/status/{status}", [reply(status=status, body=answers[status])]) for status in statuses]
-    seen = http(student, routes, *(retry(f"{API}/status/{status}") for status in statuses))
+    routes = [(f"/status/{status}", [reply(status=status, body=answers[status])]) for status in statuses]
+    seen, server = http(student, routes, *(retry(f"{API}/status/{status}") for status in statuses))
     for status, done in zip(statuses, seen["calls"]):
         result = retried(done)
         want = (status, answers[status].encode())
         assert same(result, want), f"expected {want!r} at once, got {result!r}"
-    assert len(seen["requests"]) == 4, f"expected one request per status, made {len(seen['requests'])}"
+    made = attempts(server)
+    assert len(made) == 4, f"expected one request per status, the server saw {len(made)}"
     waited = seen["calls"][-1]["ended_at"]
     assert waited == 0, f"expected no waiting for statuses that are not retried, waited {waited:g} s"
 
@@ -363,24 +416,25 @@ def test_request_with_retry_returns_other_statuses_at_once(student):
 def test_request_with_retry_uses_the_given_retry_statuses(student):
     """retry_statuses=(418,) retries a 418 and returns a 503 at once."""
     rng = student.rng
-    teapot, busy = (f"{API}/{name}" for name in words(rng, 2))
+    teapot, busy = (f"/{name}" for name in words(rng, 2))
     tea, coffee, still = (f"{kind} {word(rng)}" for kind in ("tea", "coffee", "busy"))
-    seen = http(student, [(teapot, [reply(status=418, body=tea), reply(body=coffee)]),
-                          (busy, [reply(status=503, body=still)])],
-                retry(teapot, retry_statuses=(418,)), retry(busy, retry_statuses=(418,)))
+    seen, server = http(student, [(teapot, [reply(status=418, body=tea), reply(body=coffee)]),
+                                  (busy, [reply(status=503, body=still)])],
+                        retry(f"{API}{teapot}", retry_statuses=(418,)), retry(f"{API}{busy}", retry_statuses=(418,)))
     first, second = (retried(done) for done in seen["calls"])
     assert same(first, (200, coffee.encode())), (
         f"expected the 418 to be retried, giving (200, {coffee.encode()!r}), got {first!r}"
     )
     assert same(second, (503, still.encode())), f"expected 503 returned at once when retry_statuses=(418,), got {second!r}"
-    assert len(seen["requests"]) == 3, f"expected 3 requests (2 + 1), made {len(seen['requests'])}"
+    made = attempts(server)
+    assert len(made) == 3, f"expected 3 requests (2 + 1), the server saw {len(made)}"
 
 
 @pytest.mark.points(2)
 def test_request_with_retry_prefers_retry_after_over_backoff(student):
     """Retry-After: 2, then no header, then Retry-After: 1: waits of 2, 1 (backoff * 2 ** 1) and 1 s."""
     rng = student.rng
-    url = f"{API}/{word(rng)}"
+    path = f"/{word(rng)}"
     bodies = words(rng, 4)
     replies = [
         reply(status=rng.choice([429, 503]), body=bodies[0], headers={"Retry-After": "2"}),
@@ -388,11 +442,11 @@ def test_request_with_retry_prefers_retry_after_over_backoff(student):
         reply(status=rng.choice([429, 503]), body=bodies[2], headers={"Retry-After": "1"}),
         reply(body=bodies[3]),
     ]
-    seen = http(student, [(url, replies)], retry(url))
+    seen, server = http(student, [(path, replies)], retry(f"{API}{path}"))
     result = retried(seen["calls"][0])
     assert same(result, (200, bodies[3].encode())), f"expected (200, {bodies[3].encode()!r}), got {result!r}"
-    assert request_times(seen) == pytest.approx([0, 2, 3, 4]), (
-        f"expected requests at 0, 2, 3, 4, got {request_times(seen)!r}: each retry waits its own "
+    assert request_times(server) == pytest.approx([0, 2, 3, 4]), (
+        f"expected requests at 0, 2, 3, 4, got {request_times(server)!r}: each retry waits its own "
         "response's Retry-After, or backoff * 2 ** i (i counts the retries) when there is none"
     )
 
@@ -401,7 +455,7 @@ def test_request_with_retry_prefers_retry_after_over_backoff(student):
 def test_request_with_retry_caps_and_reads_retry_after(student):
     """Retry-After is capped at max_backoff, "0" means retry at once, and an HTTP-date is understood."""
     rng = student.rng
-    url = f"{API}/{word(rng)}"
+    path = f"/{word(rng)}"
     cap = rng.choice([3, 4, 5, 6, 7])
     much = rng.randint(50, 500)
     future = datetime(rng.randint(2100, 2199), rng.randint(1, 12), rng.randint(1, 28), tzinfo=timezone.utc)
@@ -414,8 +468,8 @@ def test_request_with_retry_caps_and_reads_retry_after(student):
         reply(status=rng.choice([429, 503]), body=bodies[3], headers={"Retry-After": http_date(past)}),
         reply(body=bodies[4]),
     ]
-    seen = http(student, [(url, replies)], retry(url, attempts=5, max_backoff=cap))
-    times = request_times(seen)
+    seen, server = http(student, [(path, replies)], retry(f"{API}{path}", attempts=5, max_backoff=cap))
+    times = request_times(server)
     done = seen["calls"][0]
     try:
         result = retried(done)
@@ -427,7 +481,7 @@ def test_request_with_retry_caps_and_reads_retry_after(student):
             f"{future.year} must still be capped at max_backoff={cap}."
         ) from None
     assert same(result, (200, bodies[4].encode())), f"expected (200, {bodies[4].encode()!r}), got {result!r}"
-    assert len(times) == 5, f"expected 5 requests, made {len(times)}"
+    assert len(times) == 5, f"expected 5 requests, the server saw {len(times)}"
     assert times[1] == pytest.approx(cap), (
         f"Retry-After: {much} with max_backoff={cap} should wait {cap} s, the retry came at {times[1]:g} s"
     )
@@ -448,21 +502,22 @@ def test_request_with_retry_caps_and_reads_retry_after(student):
 def test_request_with_retry_passes_kwargs_to_request(student):
     """Extra keyword arguments (json=, headers=) reach session.request, with the given method."""
     rng = student.rng
-    url = f"{API}/{word(rng)}"
+    path = f"/{word(rng)}"
     method = rng.choice(["POST", "PUT", "PATCH"])
     status = rng.choice([200, 201, 202])
     payload = {"id": rng.randint(1, 999)}
     order = {"item": word(rng), "count": rng.randint(1, 9)}
     trace = f"t-{rng.randint(1, 999)}"
-    seen = http(student, [{"url": url, "method": method, "replies": [reply(status=status, payload=payload)]}],
-                retry(url, method, json=order, headers={"X-Trace": trace}))
+    seen, server = http(student, [{"url": path, "method": "*", "replies": [reply(status=status, payload=payload)]}],
+                        retry(f"{API}{path}", method, json=order, headers={"X-Trace": trace}))
     result = retried(seen["calls"][0])
     want = (status, json.dumps(payload).encode())
     assert same(result, want), f"expected {want!r} from the {method}, got {result!r}"
-    sent = seen["requests"][0]
-    assert sent["json"] == order, f"expected json={order!r} to reach the request, it got {sent!r}"
+    sent = attempts(server)[0]
+    assert sent["method"] == method, f"expected a {method} request, the server received a {sent['method']}"
+    assert sent["json"] == order, f"expected json={order!r} to reach the request, the server received {sent!r}"
     assert sent["headers"].get("x-trace") == trace, (
-        f"expected the header X-Trace: {trace} to reach the request, it got {sent!r}"
+        f"expected the header X-Trace: {trace} to reach the request, the server received {sent!r}"
     )
 
 
@@ -470,16 +525,17 @@ def test_request_with_retry_passes_kwargs_to_request(student):
 def test_request_with_retry_single_attempt(student):
     """attempts=1: one request; a 503 is returned and a connection error raised, with no wait."""
     rng = student.rng
-    once, never = (f"{API}/{name}" for name in words(rng, 2))
+    once, never = (f"/{name}" for name in words(rng, 2))
     body = f"no {word(rng)}"
-    seen = http(student, [(once, [reply(status=503, body=body)]), (never, [fail("ClientConnectionError", "refused")])],
-                retry(once, attempts=1), retry(never, attempts=1))
+    seen, server = http(student, [(once, [reply(status=503, body=body)]), (never, [fail("drop"), reply(body="late")])],
+                        retry(f"{API}{once}", attempts=1), retry(f"{API}{never}", attempts=1))
     first, second = seen["calls"]
     result = retried(first)
     assert same(result, (503, body.encode())), f"expected (503, {body.encode()!r}) with attempts=1, got {result!r}"
     expect_error(second, "ClientConnectionError", what="request_with_retry",
                  returned="expected the ClientConnectionError to be raised with attempts=1, got {result}")
-    assert len(seen["requests"]) == 2, f"expected exactly one request per call, made {len(seen['requests'])}"
+    made = attempts(server)
+    assert len(made) == 2, f"expected exactly one request per call, the server saw {len(made)}"
     waited = second["ended_at"]
     assert waited == 0, f"expected no wait with a single attempt, waited {waited:g} s"
 
@@ -488,11 +544,13 @@ def test_request_with_retry_single_attempt(student):
 def test_request_with_retry_lets_other_exceptions_through(student):
     """An exception that is not a connection error or timeout (here ValueError) propagates at once, unretried."""
     rng = student.rng
-    url = f"{API}/{word(rng)}"
-    seen = http(student, [(url, [fail("ValueError", f"bad {word(rng)}"), reply(body="never")])], retry(url))
+    path = f"/{word(rng)}"
+    nowhere = f"http://[{word(rng)}"  # a redirect to this raises InvalidUrlRedirectClientError, a ValueError
+    seen, server = http(student, [(path, [reply(status=rng.choice([301, 302, 307]), headers={"Location": nowhere}),
+                                          reply(body="never")])], retry(f"{API}{path}"))
     expect_error(seen["calls"][0], "ValueError", what="request_with_retry",
                  returned="expected the ValueError to propagate, got {result}")
-    count = len(seen["requests"])
+    count = len(attempts(server))
     assert count == 1, (
         f"expected one request: only ClientConnectionError and TimeoutError are retried, made {count}. "
         "Catching Exception retries bugs too."
@@ -502,9 +560,9 @@ def test_request_with_retry_lets_other_exceptions_through(student):
 # --- iter_pages and iter_link_pages --------------------------------------------------------------
 
 
-def paged(url, pages):
+def paged(path, pages):
     """A cursor-paginated route: ``pages`` maps a cursor (None for the first page) to ``(items, next)``."""
-    return {"url": url, "pages": {cursor: list(page) for cursor, page in pages.items()}}
+    return {"url": path, "pages": {cursor: list(page) for cursor, page in pages.items()}}
 
 
 def iterate(function, *args, take=None, within=30, **kwargs):
@@ -516,17 +574,26 @@ def iterate(function, *args, take=None, within=30, **kwargs):
 def test_iter_pages_fetches_a_page_only_when_needed(student):
     """iter_pages is lazy: nothing is fetched before iteration, one page for its items, the next only after them."""
     rng = student.rng
-    url = f"{API}/{word(rng)}"
+    path = f"/{word(rng)}"
     values = rng.sample(range(1, 1000), 7)
     first_page, second_page = values[:rng.randint(2, 4)], values[4:4 + rng.randint(1, 3)]
     cursor = word(rng)
     size = rng.randint(2, 9)
-    seen = http(student, [paged(url, {None: (first_page, cursor), cursor: (second_page, None)})],
-                iterate("iter_pages", url, take=len(first_page) + 1, within=10, page_size=size))
+    pace = rng.choice([0.5, 1, 2])  # the consumer holds each item this long before it asks for the next
+    seen, server = http(student, [paged(path, {None: (first_page, cursor), cursor: (second_page, None)})],
+                        iterate("iter_pages", f"{API}{path}", take=len(first_page) + 1, within=10, page_size=size),
+                        pace=pace)
     done = seen["calls"][0]
-    if "before" in done:
-        assert done["before"] == 0, (
-            f"calling iter_pages should fetch nothing until iteration starts, it made {done['before']} request(s)"
+    times = request_times(server)
+
+    def requested_by(moment):
+        """How many pages the judge's server had been asked for before loop time ``moment``."""
+        return sum(1 for at in times if at < moment)
+
+    if "made_at" in done:
+        before = requested_by(done["made_at"] + pace / 2)
+        assert before == 0, (
+            f"calling iter_pages should fetch nothing until iteration starts, it made {before} request(s)"
         )
     steps = done.get("steps", [])
     for index, step in enumerate(steps):
@@ -535,18 +602,19 @@ def test_iter_pages_fetches_a_page_only_when_needed(student):
         want = first_page[index] if index < len(first_page) else second_page[0]
         origin = "" if index < len(first_page) else " (from the second page)"
         assert same(item, want), f"expected the {position} item {want!r}{origin}, got {item!r}"
+        requests = requested_by(step["got"] + pace / 2)  # up to the moment the consumer asks for the next item
         if index == 0:
-            assert step["requests"] == 1, (
-                f"after one item, exactly one page should have been fetched, {step['requests']} were: "
+            assert requests == 1, (
+                f"after one item, exactly one page should have been fetched, {requests} were: "
                 "fetch the next page only when the consumer needs it"
             )
         elif index < len(first_page):
-            assert step["requests"] == 1, (
-                f"after the first page's items, still one request expected, {step['requests']} were made"
+            assert requests == 1, (
+                f"after the first page's items, still one request expected, {requests} were made"
             )
         else:
-            assert step["requests"] == 2, (
-                f"the second page should be fetched once its first item is needed, {step['requests']} requests"
+            assert requests == 2, (
+                f"the second page should be fetched once its first item is needed, {requests} requests"
             )
     items = unwrap(done["outcome"], what="iter_pages")
     assert len(items) == len(first_page) + 1, (
@@ -560,17 +628,18 @@ def test_iter_pages_fetches_a_page_only_when_needed(student):
 def test_iter_pages_sends_exactly_limit_and_cursor(student):
     """The default page_size is 100; the cursor is sent as given (URL-encoded), with no other parameters."""
     rng = student.rng
-    url = f"{API}/{word(rng)}"
+    path = f"/{word(rng)}"
     specials = [" ", "/", "=", "&", "+"]
     rng.shuffle(specials)
     letters = "abcdefghijkmnpqrstuvwxyz"
     cursor = "".join(rng.choice(letters) + special for special in specials) + rng.choice(letters)
     first, second = words(rng, 2)
-    seen = http(student, [paged(url, {None: ([first], cursor), cursor: ([second], None)})], iterate("iter_pages", url))
+    seen, server = http(student, [paged(path, {None: ([first], cursor), cursor: ([second], None)})],
+                        iterate("iter_pages", f"{API}{path}"))
     items = unwrap(seen["calls"][0]["outcome"], what="iter_pages")
     expected = [{"limit": "100"}, {"limit": "100", "cursor": cursor}]
-    assert queries(seen) == expected, (
-        f"expected the query parameters {expected!r}, the server saw {queries(seen)!r}. "
+    assert queries(server) == expected, (
+        f"expected the query parameters {expected!r}, the server saw {queries(server)!r}. "
         'Pass params={"limit": page_size, "cursor": next} and let aiohttp encode them.'
     )
     assert same(items, [first, second]), f"expected {[first, second]!r}, got {items!r}"
@@ -580,16 +649,16 @@ def test_iter_pages_sends_exactly_limit_and_cursor(student):
 def test_iter_pages_stops_only_when_next_is_null(student):
     """An empty page with a next cursor does not end the iteration; a null next does, with no extra request."""
     rng = student.rng
-    url = f"{API}/{word(rng)}"
+    path = f"/{word(rng)}"
     one, two, item = words(rng, 3)
-    seen = http(student, [paged(url, {None: ([], one), one: ([item], two), two: ([], None)})],
-                iterate("iter_pages", url, page_size=rng.randint(1, 9)))
+    seen, server = http(student, [paged(path, {None: ([], one), one: ([item], two), two: ([], None)})],
+                        iterate("iter_pages", f"{API}{path}", page_size=rng.randint(1, 9)))
     items = unwrap(seen["calls"][0]["outcome"], what="iter_pages")
     assert same(items, [item]), (
         f"expected [{item!r}] (pages: [], [{item!r}], []), got {items!r}: only next == null ends the iteration"
     )
-    count = len(seen["requests"])
-    assert count == 3, f"expected exactly 3 requests (stop when next is null), made {count}: {queries(seen)!r}"
+    count = len(attempts(server))
+    assert count == 3, f"expected exactly 3 requests (stop when next is null), made {count}: {queries(server)!r}"
 
 
 @pytest.mark.points(2)
@@ -599,21 +668,21 @@ def test_iter_link_pages_resolves_relative_links(student):
     version, name = f"v{rng.randint(1, 9)}", word(rng)
     key = rng.choice(["page", "p", "offset"])
     second, third = rng.sample(range(2, 100), 2)
-    start = f"{API}/{version}/{name}"
+    start = f"/{version}/{name}"
     bodies = [[n] for n in rng.sample(range(1000), 3)]
     routes = [
         (start, [reply(payload=bodies[0], headers={"Link": f'</{version}/{name}?{key}={second}>; rel="next"'})]),
         (f"{start}?{key}={second}", [reply(payload=bodies[1], headers={"Link": f'<{name}?{key}={third}>; rel="next"'})]),
         (f"{start}?{key}={third}", [reply(payload=bodies[2])]),
     ]
-    seen = http(student, routes, iterate("iter_link_pages", start))
+    seen, server = http(student, routes, iterate("iter_link_pages", f"{API}{start}"))
     pages = pages_of(seen["calls"][0], "iter_link_pages")
     assert same(pages, bodies), (
         f"expected the bodies {bodies!r}, got {pages!r}. Resolve a relative target with "
         "response.url.join(URL(target)) or urllib.parse.urljoin, or use response.links."
     )
     expected = [start, f"{start}?{key}={second}", f"{start}?{key}={third}"]
-    assert urls_seen(seen) == expected, f"expected requests to {expected!r}, got {urls_seen(seen)!r}"
+    assert urls_seen(server) == expected, f"expected requests to {expected!r}, got {urls_seen(server)!r}"
 
 
 @pytest.mark.points(2)
@@ -625,13 +694,14 @@ def test_iter_link_pages_picks_next_among_several_links(student):
     links = [f'<{API}/{section}/{first}>; rel="first"', f'<{API}/{section}/{following}>; rel="next"',
              f'<{API}/{section}/{final}>; rel="last"']
     rng.shuffle(links)
-    start, after = f"{API}/{section}/{first}", f"{API}/{section}/{following}"
+    start, after = f"/{section}/{first}", f"/{section}/{following}"
     routes = [
         (start, [reply(payload={"p": first}, headers={"Link": ", ".join(links)})]),
-        (after, [reply(payload={"p": following}, headers={"Link": f'<{start}>; rel="prev"'})]),
-        (f"{API}/{solo}", [reply(payload={"alone": solo})]),
+        (after, [reply(payload={"p": following}, headers={"Link": f'<{API}{start}>; rel="prev"'})]),
+        (f"/{solo}", [reply(payload={"alone": solo})]),
     ]
-    seen = http(student, routes, iterate("iter_link_pages", start), iterate("iter_link_pages", f"{API}/{solo}"))
+    seen, server = http(student, routes, iterate("iter_link_pages", f"{API}{start}"),
+                        iterate("iter_link_pages", f"{API}/{solo}"))
     pages = pages_of(seen["calls"][0], "iter_link_pages")
     alone = pages_of(seen["calls"][1], "iter_link_pages")
     want = [{"p": first}, {"p": following}]
@@ -639,7 +709,7 @@ def test_iter_link_pages_picks_next_among_several_links(student):
     assert same(alone, [{"alone": solo}]), (
         f"a page without a Link header is the only page: expected [{{'alone': {solo!r}}}], got {alone!r}"
     )
-    assert urls_seen(seen) == [start, after, f"{API}/{solo}"], f"unexpected requests: {urls_seen(seen)!r}"
+    assert urls_seen(server) == [start, after, f"/{solo}"], f"unexpected requests: {urls_seen(server)!r}"
 
 
 # --- RateLimiter -------------------------------------------------------------------------------
@@ -761,16 +831,18 @@ def fetch(urls, **kwargs):
 def test_fetch_many_bounds_concurrency(student):
     """10 one-second requests with concurrency=3: at most 3 in flight, done in 4 s."""
     rng = student.rng
-    urls = [f"{API}/{word(rng)}/{i}" for i in range(10)]
-    seen = http(student, [(url, [reply(payload={"ok": i}, delay=1)]) for i, url in enumerate(urls)],
-                fetch(urls, concurrency=3))
+    paths = [f"/{word(rng)}/{i}" for i in range(10)]
+    seen, server = http(student, [(path, [reply(payload={"ok": i}, delay=1)]) for i, path in enumerate(paths)],
+                        fetch([f"{API}{path}" for path in paths], concurrency=3))
     done = seen["calls"][0]
     results = fetched(done)
     statuses = [outcome(r)[1] for r in results]
     assert statuses == [200] * 10, f"expected ten 200s, got {statuses!r}"
-    peak = seen["peak"]
-    assert peak <= 3, f"expected at most 3 requests in flight, saw {peak}. Use an asyncio.Semaphore(concurrency)."
-    assert peak == 3, f"expected 3 requests in flight at once, saw at most {peak}. {hints.SEQUENTIAL}"
+    peak = server.peak
+    assert peak <= 3, (
+        f"expected at most 3 requests in flight, the server saw {peak}. Use an asyncio.Semaphore(concurrency)."
+    )
+    assert peak == 3, f"expected 3 requests in flight at once, the server saw at most {peak}. {hints.SEQUENTIAL}"
     assert done["ended_at"] == 4, f"expected 4 s (ceil(10 / 3) rounds of 1 s), took {done['ended_at']:g} s"
 
 
@@ -779,11 +851,14 @@ def test_fetch_many_default_concurrency_is_five(student):
     """Without concurrency=, at most 5 requests are in flight."""
     rng = student.rng
     count, delay = rng.randint(6, 14), rng.choice([1, 1.5, 2])
-    urls = [f"{API}/{word(rng)}/{i}" for i in range(count)]
-    seen = http(student, [(url, [reply(payload=i, delay=delay)]) for i, url in enumerate(urls)], fetch(urls))
+    paths = [f"/{word(rng)}/{i}" for i in range(count)]
+    seen, server = http(student, [(path, [reply(payload=i, delay=delay)]) for i, path in enumerate(paths)],
+                        fetch(f"{API}{path}" for path in paths))
     done = seen["calls"][0]
     fetched(done)
-    assert seen["peak"] == 5, f"expected a peak of 5 requests in flight (the default concurrency), saw {seen['peak']}"
+    assert server.peak == 5, (
+        f"expected a peak of 5 requests in flight (the default concurrency), the server saw {server.peak}"
+    )
     rounds = math.ceil(count / 5)
     assert done["ended_at"] == pytest.approx(rounds * delay, abs=1e-6), (
         f"expected {rounds * delay:g} s ({count} requests of {delay:g} s, 5 at a time), took {done['ended_at']:g} s"
@@ -799,13 +874,18 @@ def test_fetch_many_results_in_input_order(student):
     if delays[0] != max(delays):
         top = delays.index(max(delays))
         delays[0], delays[top] = delays[top], delays[0]  # the first URL answers last
-    urls = [f"{API}/{word(rng)}/{i}" for i in range(count)]
-    seen = http(student, [(url, [reply(payload={"i": i}, delay=d)]) for i, (url, d) in enumerate(zip(urls, delays))],
-                fetch(urls, concurrency=count))
+    paths = [f"/{word(rng)}/{i}" for i in range(count)]
+    seen, server = http(student, [(path, [reply(payload={"i": i}, delay=d)])
+                                  for i, (path, d) in enumerate(zip(paths, delays))],
+                        fetch([f"{API}{path}" for path in paths], concurrency=count))
     done = seen["calls"][0]
     got = [outcome(r)[::2] for r in fetched(done)]
-    expected = [(url, {"i": i}) for i, url in enumerate(urls)]
+    expected = server.placed([(f"{API}{path}", {"i": i}) for i, path in enumerate(paths)])
     assert same(got, expected), f"expected {expected!r} (input order), got {got!r}"
+    assert server.peak == count, (
+        f"expected all {count} requests in flight at once (concurrency={count}), the server saw at most "
+        f"{server.peak}. {hints.SEQUENTIAL}"
+    )
     assert done["ended_at"] == pytest.approx(max(delays), abs=1e-6), (
         f"expected {max(delays):g} s (all at once), took {done['ended_at']:g} s. {hints.SEQUENTIAL}"
     )
@@ -829,15 +909,17 @@ def test_fetch_many_parses_json_only_for_2xx(student):
         ("empty", reply(status=204, body=""), (204, None)),
     ]
     rng.shuffle(kinds)
-    urls = [f"{API}/kind/{name}/{word(rng)}" for name, _, _ in kinds]
-    seen = http(student, [(url, [r]) for url, (_, r, _) in zip(urls, kinds)], fetch(urls))
+    paths = [f"/kind/{name}/{word(rng)}" for name, _, _ in kinds]
+    seen, server = http(student, [(path, [r]) for path, (_, r, _) in zip(paths, kinds)],
+                        fetch(f"{API}{path}" for path in paths))
     results = fetched(seen["calls"][0])
     names = list(results[0].fields) if results and isinstance(results[0], Record) else None
     assert names == ["url", "status", "data", "error"], f"FetchResult fields should be url, status, data, error; got {names!r}"
     assert all(isinstance(r, Record) and r.name == "FetchResult" for r in results), (
         f"expected FetchResult objects, got {results!r}"
     )
-    expected = [(url, status, data, None) for url, (_, _, (status, data)) in zip(urls, kinds)]
+    expected = server.placed([(f"{API}{path}", status, data, None)
+                              for path, (_, _, (status, data)) in zip(paths, kinds)])
     assert len(results) == len(expected), f"expected a list of {len(expected)} results, got {results!r}"
     for want, got in zip(expected, results):
         assert same(outcome(got), want), (
@@ -851,17 +933,21 @@ def test_fetch_many_records_failures_without_raising(student):
     """A failed request gives status=None, data=None and error=<exception class name>; the others still succeed."""
     rng = student.rng
     fine = word(rng)
+    # A port where nothing listens refuses the connection; the judge's server drops one; the last one is mocked in
+    # the student's process: no real server makes the request itself raise ClientPayloadError.
     cases = [
-        ("ok", reply(payload={"fine": fine}), (200, {"fine": fine}, None)),
-        ("refused", fail("ClientConnectionError", f"refused {word(rng)}"), (None, None, "ClientConnectionError")),
-        ("dropped", fail("ServerDisconnectedError"), (None, None, "ServerDisconnectedError")),
-        ("payload", fail("ClientPayloadError", f"cut {word(rng)}"), (None, None, "ClientPayloadError")),
+        ("ok", f"{API}/f/ok/{word(rng)}", reply(payload={"fine": fine}), (200, {"fine": fine}, None)),
+        ("refused", f"{REFUSED}/f/refused/{word(rng)}", None, (None, None, "ClientConnectorError")),
+        ("dropped", f"{API}/f/dropped/{word(rng)}", fail("drop"), (None, None, "ServerDisconnectedError")),
+        ("payload", f"{MOCKED}/f/payload/{word(rng)}", raising("ClientPayloadError", f"cut {word(rng)}"),
+         (None, None, "ClientPayloadError")),
     ]
     rng.shuffle(cases)
-    urls = [f"{API}/f/{name}/{word(rng)}" for name, _, _ in cases]
-    seen = http(student, [(url, [r]) for url, (_, r, _) in zip(urls, cases)], fetch(urls))
+    routes = [(url.removeprefix(API), [r]) for _, url, r, _ in cases if url.startswith(API)]
+    mocked = [(url, [r]) for _, url, r, _ in cases if url.startswith(MOCKED)]
+    seen, server = http(student, routes, fetch(url for _, url, _, _ in cases), mocked=mocked)
     results = fetched(seen["calls"][0])
-    expected = [(url, *want) for url, (_, _, want) in zip(urls, cases)]
+    expected = server.placed([(url, *want) for _, url, _, want in cases])
     got = [outcome(r) for r in results]
     assert same(got, expected), (
         f"expected {[show(e) for e in expected]!r}, got {results!r}. error is type(exc).__name__."
@@ -875,9 +961,9 @@ def test_fetch_many_times_out_a_slow_request(student):
     timeout = rng.choice([1.5, 2, 2.5, 3])
     plan = [("fast", rng.choice([0.25, 0.5, 0.75])), ("slow", rng.randint(10, 60)), ("medium", timeout - 0.5)]
     rng.shuffle(plan)
-    urls = [f"{API}/t/{name}/{word(rng)}" for name, _ in plan]
-    seen = http(student, [(url, [reply(payload=name, delay=d)]) for url, (name, d) in zip(urls, plan)],
-                fetch(urls, timeout=timeout))
+    paths = [f"/t/{name}/{word(rng)}" for name, _ in plan]
+    seen, server = http(student, [(path, [reply(payload=name, delay=d)]) for path, (name, d) in zip(paths, plan)],
+                        fetch((f"{API}{path}" for path in paths), timeout=timeout))
     done = seen["calls"][0]
     results = dict(zip([name for name, _ in plan], (outcome(r) for r in fetched(done))))
     fast, slow, medium = results["fast"], results["slow"], results["medium"]
@@ -888,6 +974,12 @@ def test_fetch_many_times_out_a_slow_request(student):
         f"expected the {dict(plan)['slow']} s request to fail with error 'TimeoutError' after timeout={timeout:g}, "
         f"got {show(slow)}. Bound each request with asyncio.timeout(timeout) or asyncio.wait_for."
     )
+    slow_path = paths[[name for name, _ in plan].index("slow")]
+    [given_up] = [r for r in attempts(server) if r["path"] == slow_path]
+    assert given_up["abandoned"] and given_up["left"] == pytest.approx(timeout, abs=1e-6), (
+        f"expected the slow request to be given up at {timeout:g} s (the timeout); the server saw it "
+        + (f"given up at {given_up['left']:g} s" if given_up["abandoned"] else "never given up")
+    )
     assert done["ended_at"] == pytest.approx(timeout, abs=1e-6), (
         f"expected fetch_many to return at {timeout:g} s (the timeout), returned at {done['ended_at']:g} s"
     )
@@ -897,16 +989,16 @@ def test_fetch_many_times_out_a_slow_request(student):
 def test_fetch_many_acquires_the_limiter_before_each_request(student):
     """With limiter=RateLimiter(2), five requests start 0.5 s apart, however high the concurrency."""
     rng = student.rng
-    urls = [f"{API}/{word(rng)}/{i}" for i in range(5)]
-    seen = http(student, [(url, [reply(payload="ok")]) for url in urls],
-                dict(fetch(urls, concurrency=5), limiter=[2]))
+    paths = [f"/{word(rng)}/{i}" for i in range(5)]
+    seen, server = http(student, [(path, [reply(payload="ok")]) for path in paths],
+                        dict(fetch((f"{API}{path}" for path in paths), concurrency=5), limiter=[2]))
     done = seen["calls"][0]
     unwrap(done.get("limiter", {"value": None}), what="RateLimiter(2)")
     results = fetched(done)
     assert [outcome(r)[1] for r in results] == [200] * 5, f"expected five 200s, got {results!r}"
-    times = sorted(request_times(seen))
+    times = sorted(request_times(server))
     assert times == pytest.approx([0, 0.5, 1.0, 1.5, 2.0], abs=1e-6), (
-        f"expected requests at loop times [0, 0.5, 1.0, 1.5, 2.0], got {times!r}: "
+        f"expected requests at loop times [0, 0.5, 1.0, 1.5, 2.0], the server saw {times!r}: "
         "await limiter.acquire() before every single request, and never let two waiting tasks share one token"
     )
 
@@ -915,9 +1007,9 @@ def test_fetch_many_acquires_the_limiter_before_each_request(student):
 def test_fetch_many_empty_and_leaves_session_open(student):
     """fetch_many([]) returns []; fetch_many leaves nothing running and the caller's session open."""
     rng = student.rng
-    good, bad = (f"{API}/e/{name}" for name in words(rng, 2))
-    seen = http(student, [(good, [reply(payload=rng.randint(1, 9))]), (bad, [fail("ClientConnectionError")])],
-                fetch([]), fetch([good, bad]))
+    good, bad = words(rng, 2)
+    seen, _ = http(student, [(f"/e/{good}", [reply(payload=rng.randint(1, 9))])],
+                   fetch([]), fetch([f"{API}/e/{good}", f"{REFUSED}/e/{bad}"]))
     empty, both = seen["calls"]
     nothing = fetched(empty)
     assert same(nothing, []), f"expected [] for no URLs, got {nothing!r}"
@@ -938,6 +1030,7 @@ def test_fetch_many_bad_json_and_status_boundaries(student):
     rng = student.rng
     key = word(rng)
     whole = json.dumps({key: rng.randint(1, 99)})
+    # A final 1xx status comes from no real server (a client waits for the final answer after one): mocked.
     cases = [
         ("labelled-text", reply(body=whole, content_type="text/plain"), (200, None)),
         ("truncated", reply(body=whole[:rng.randint(1, len(whole) - 1)], content_type="application/json"), (200, None)),
@@ -949,10 +1042,12 @@ def test_fetch_many_bad_json_and_status_boundaries(student):
         ("s199", reply(status=199, payload={"edge": 199}), (199, None)),
     ]
     rng.shuffle(cases)
-    urls = [f"{API}/b/{name}/{word(rng)}" for name, _, _ in cases]
-    seen = http(student, [(url, [r]) for url, (_, r, _) in zip(urls, cases)], fetch(urls))
+    urls = [f"{MOCKED if name == 's199' else API}/b/{name}/{word(rng)}" for name, _, _ in cases]
+    routes = [(url.removeprefix(API), [r]) for url, (_, r, _) in zip(urls, cases) if url.startswith(API)]
+    mocked = [(url, [r]) for url, (_, r, _) in zip(urls, cases) if url.startswith(MOCKED)]
+    seen, server = http(student, routes, fetch(urls), mocked=mocked)
     results = fetched(seen["calls"][0])
-    expected = [(url, status, data, None) for url, (_, _, (status, data)) in zip(urls, cases)]
+    expected = server.placed([(url, status, data, None) for url, (_, _, (status, data)) in zip(urls, cases)])
     assert len(results) == len(expected), f"expected a list of {len(expected)} results, got {results!r}"
     for want, got in zip(expected, results):
         have = outcome(got)

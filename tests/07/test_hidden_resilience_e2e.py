@@ -1,12 +1,13 @@
 """Hidden end-to-end tests for assignment 07: a real aiohttp server on loopback, no mocks.
 
-The scenario (``coursekit/probes/p07.py``, ``serve=True``) serves the route
-table on a real socket beside the student's code. The loop still runs on the
-virtual clock: the server's waits and the client's cost no real time, while
-the bytes really cross a socket. Here a timeout acts whichever way it is
-written (ClientTimeout, asyncio.timeout or wait_for), so mocks and reality
-agree. Paths, bodies, payloads, page sizes, methods and timeouts are drawn
-per run from ``student.rng``.
+The judge serves the route table on a real socket in its own process
+(``coursekit/probes/p07.py``: ``JudgeRoutes``, ``judged_http``) and counts what
+reaches it; the student's code runs in the student's process. Both loops
+share one virtual clock: the server's waits and the client's cost no real
+time, while the bytes really cross a socket. Here a timeout acts whichever
+way it is written (ClientTimeout, asyncio.timeout or wait_for), and the
+server sees the request given up at that loop time. Paths, bodies, payloads,
+page sizes, methods and timeouts are drawn per run from ``student.rng``.
 """
 import json
 
@@ -28,7 +29,7 @@ def words(rng, count):
 
 
 def reply(*, status=200, payload=None, body=None, headers=None, content_type=None, delay=0):
-    """One answer of the loopback server."""
+    """One answer of the judge's loopback server."""
     return {"status": status, "payload": payload, "body": body, "headers": headers, "content_type": content_type,
             "delay": delay}
 
@@ -39,9 +40,8 @@ def call(function, *args, within=60, iterate=False, **kwargs):
 
 
 def served(student, routes, *calls, session=None):
-    """Serve ``routes`` (paths) on a real loopback server and make ``calls``: the scenario's report."""
-    return student.run(p07.http_calls, routes=routes, calls=list(calls), serve=True,
-                       session=session).value("the HTTP scenario")
+    """Serve ``routes`` (paths) on the judge's loopback server and make ``calls``: (the scenario's report, the server)."""
+    return p07.judged_http(student, routes, list(calls), session=session)
 
 
 def fields(result):
@@ -57,13 +57,13 @@ def test_e2e_request_with_retry_waits_retry_after_from_a_real_server(student):
     path = f"/{name}"
     routes = [{"url": path, "replies": [reply(status=503, body=warming, headers={"Retry-After": "1"}),
                                         reply(body=ready)]}]
-    seen = served(student, routes, call("request_with_retry", "GET", f"{BASE}{path}", backoff=5))
+    seen, server = served(student, routes, call("request_with_retry", "GET", f"{BASE}{path}", backoff=5))
     result = unwrap(seen["calls"][0]["outcome"], what="request_with_retry")
     assert same(result, (200, ready.encode())), (
         f"expected (200, {ready.encode()!r}) from the second attempt, got {result!r}"
     )
-    times = [r["at"] for r in seen["requests"]]
-    assert times == pytest.approx([0, 1], abs=0.05), (
+    times = [r["at"] for r in server.requests() if not r["resent"]]
+    assert times == pytest.approx([0, 1], abs=1e-6), (
         f"expected the server to see requests at 0 and 1 s (Retry-After: 1, not backoff=5), saw {times!r}"
     )
 
@@ -77,12 +77,12 @@ def test_e2e_request_with_retry_sends_json_and_headers(student):
     sent = {"n": rng.randint(1, 99), "item": item}
     answer = {"stored": rng.randint(1, 999)}
     routes = [{"url": f"/{name}", "method": "*", "replies": [reply(payload=answer)]}]
-    seen = served(student, routes,
-                  call("request_with_retry", method, f"{BASE}/{name}", json=sent, headers={"X-Trace": trace}))
+    seen, server = served(student, routes,
+                          call("request_with_retry", method, f"{BASE}/{name}", json=sent, headers={"X-Trace": trace}))
     status, body = unwrap(seen["calls"][0]["outcome"], what="request_with_retry")
     assert same(status, 200), f"expected status 200 from the server, got {status!r} with body {body!r}"
     assert same(body, json.dumps(answer).encode()), f"expected the server's body {json.dumps(answer)!r}, got {body!r}"
-    [request] = seen["requests"]
+    [request] = server.requests()
     got = {"method": request["method"], "json": request["json"], "trace": request["headers"].get("x-trace")}
     want = {"method": method, "json": sent, "trace": trace}
     assert got == want, (
@@ -101,12 +101,13 @@ def test_e2e_iter_pages_against_a_real_paginated_server(student):
         end = start + size
         pages[str(start) if start else None] = [data[start:end], str(end) if end < len(data) else None]
     [name] = words(rng, 1)
-    seen = served(student, [{"url": f"/{name}", "pages": pages}],
-                  call("iter_pages", f"/{name}", within=30, iterate=True, page_size=size), session={"base_url": BASE})
+    seen, server = served(student, [{"url": f"/{name}", "pages": pages}],
+                          call("iter_pages", f"/{name}", within=30, iterate=True, page_size=size),
+                          session={"base_url": BASE})
     got = unwrap(seen["calls"][0]["outcome"], what="iter_pages")
     assert same(got, data), f"expected the items {data!r}, got {got!r}"
     expected = [{"limit": str(size)}] + [{"limit": str(size), "cursor": c} for c in pages if c is not None]
-    queries = [r["query"] for r in seen["requests"]]
+    queries = [r["query"] for r in server.requests()]
     assert queries == expected, f"expected the server to see the queries {expected!r}, it saw {queries!r}"
 
 
@@ -124,7 +125,7 @@ def test_e2e_iter_link_pages_against_a_real_server(student):
         {"url": f"/{prefix}/{two}", "replies": [reply(payload={"page": two}, headers={"Link": ", ".join(links)})]},
         {"url": f"/{prefix}/{three}", "replies": [reply(payload={"page": three})]},
     ]
-    seen = served(student, routes, call("iter_link_pages", f"{BASE}/{prefix}/{one}", within=30, iterate=True))
+    seen, server = served(student, routes, call("iter_link_pages", f"{BASE}/{prefix}/{one}", within=30, iterate=True))
     done = seen["calls"][0]
     error = raised(done["outcome"])
     if error is not None and error.is_a("ClientError"):
@@ -135,6 +136,9 @@ def test_e2e_iter_link_pages_against_a_real_server(student):
     got = unwrap(done["outcome"], what="iter_link_pages")
     want = [{"page": one}, {"page": two}, {"page": three}]
     assert same(got, want), f"expected pages {one}, {two}, {three}, got {got!r}"
+    paths = [r["path"] for r in server.requests()]
+    expected = [f"/{prefix}/{one}", f"/{prefix}/{two}", f"/{prefix}/{three}"]
+    assert paths == expected, f"expected the server to be asked for {expected!r}, it was asked for {paths!r}"
 
 
 @pytest.mark.points(2)
@@ -149,8 +153,8 @@ def test_e2e_fetch_many_times_out_a_slow_real_server(student):
         {"url": f"/{slow}", "replies": [reply(payload={"slow": True}, delay=rng.randint(20, 40))]},
         {"url": f"/{text}", "replies": [reply(body=plain)]},
     ]
-    seen = served(student, routes,
-                  call("fetch_many", [f"{BASE}/{fast}", f"{BASE}/{slow}", f"{BASE}/{text}"], timeout=timeout))
+    seen, server = served(student, routes,
+                          call("fetch_many", [f"{BASE}/{fast}", f"{BASE}/{slow}", f"{BASE}/{text}"], timeout=timeout))
     done = seen["calls"][0]
     results = unwrap(done["outcome"], what="fetch_many")
     assert type(results) is list and len(results) == 3, f"expected a list of 3 results, got {results!r}"
@@ -163,7 +167,12 @@ def test_e2e_fetch_many_times_out_a_slow_real_server(student):
         f"expected /{slow} (slower than the timeout) to fail with a timeout error after timeout={timeout:g}, "
         f"got {results[1]!r}"
     )
+    [given_up] = [r for r in server.requests() if r["path"] == f"/{slow}"]
+    assert given_up["abandoned"] and given_up["left"] == pytest.approx(timeout, abs=1e-6), (
+        f"expected the client to give up on /{slow} at {timeout:g} s (the timeout); the server saw it "
+        + (f"given up at {given_up['left']:g} s" if given_up["abandoned"] else "never given up")
+    )
     elapsed = done["ended_at"]
-    assert elapsed == pytest.approx(timeout, abs=0.2), (
+    assert elapsed == pytest.approx(timeout, abs=1e-6), (
         f"expected fetch_many to return at about {timeout:g} s (the timeout), took {elapsed:g} s"
     )

@@ -1,10 +1,11 @@
 """Hidden tests for assignment 08, part 1: the items API (state, validation, status codes).
 
-Each test asks the scenario `p08.serve_requests` to run the app made by
-`create_app` on a real loopback server and send it a script of requests with a
-plain aiohttp client (aioresponses is on, loopback is real); the answers come
-back as plain data, decoded and compared here. Names, prices, how many items
-and which ids are drawn per run from `student.rng`; the edge cases stay.
+Each test has the scenario `p08.serve_app` serve the app(s) made by
+`create_app` on loopback ports of the student process, and is itself the
+client (`p08.serve`): it sends its script of requests from its own event loop,
+on the clock it shares with the student's, and decodes and compares the
+answers here. Names, prices, how many items and which ids are drawn per run
+from `student.rng`; the edge cases stay.
 """
 from __future__ import annotations
 

@@ -1,14 +1,17 @@
 """Hidden tests for assignment 08, part 2: the upstream call, error handling and the timing header.
 
-Each test asks the scenario `p08.serve_requests` to run the app made by
-`create_app` on a real loopback server and send it a script of requests with a
-plain aiohttp client. The weather API is described to the scenario: mocked
-with aioresponses (where a ClientTimeout would expire first, the mock raises
-what aiohttp would, when it would) or, where a timeout must act whichever way
-it is written (asyncio.timeout, wait_for or aiohttp's ClientTimeout), a second
-real loopback server. All on the virtual clock unless a test says otherwise.
-Cities, payloads, delays, statuses within their class, counts, error texts and
-test-only routes are drawn per run from `student.rng`; the edge cases stay.
+Each test has the scenario `p08.serve_app` serve the app made by `create_app`
+on a loopback port of the student process, and is itself the app's client
+(`p08.serve`): it sends its requests from its own loop and reads the answers.
+The weather API is served by the test too (`p08.weather_api`): it counts every
+request (path, query, arrival and leave times, how many in flight, whether the
+app gave up on it) and answers as scripted (statuses, bodies, delays, a dropped
+or reset connection, a body cut short), or its port refuses connections. Both
+loops share one virtual clock unless a test says otherwise; what only the
+student process can see (its ClientSessions, the tasks left running) comes
+from the scenario. Cities, payloads, delays, statuses within their class,
+counts, faults, paths, error texts and test-only routes are drawn per run from
+`student.rng`; the edge cases stay.
 """
 from __future__ import annotations
 
@@ -20,13 +23,11 @@ import pytest
 from yarl import URL
 
 from coursekit import hints
-from coursekit.probes.p08 import request, serve, together
+from coursekit.probes.p08 import Exchange, described, refusing, request, serve, together, weather_api
 from coursekit.web import Reply, assert_timing_header
 
 STUDENT_MODULE = "web_service"
 
-# The default weather_url of create_app (the mock answers it with or without a query string).
-WEATHER_API = "http://weather.invalid/api"
 UPSTREAM_DOWN = {"error": "upstream unavailable"}
 
 BOUND = (
@@ -39,9 +40,12 @@ CITIES = ["Paris", "Rome", "Lima", "Oslo", "Kyiv", "Pune", "Nice", "Riga", "Berg
 WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo", "lima"]
 
 
-def mocked(*replies: dict[str, Any], repeat: bool = False, url: str = WEATHER_API) -> dict[str, Any]:
-    """The weather API at ``url``, answering ``replies`` in order (the last one again if ``repeat``)."""
-    return {"kind": "mocked", "url": url, "replies": list(replies), "repeat": repeat}
+# Broken answers of the judge's weather API, each a network error for the app's client.
+FAULTS = {
+    "disconnect": "the upstream closed the connection without answering",
+    "reset": "the upstream reset the connection",
+    "truncated": "the upstream's answer broke off in the middle of its body",
+}
 
 
 def weather(city: str) -> dict[str, Any]:
@@ -65,11 +69,16 @@ def assert_upstream_down(reply: Reply, *, why: str) -> None:
     assert reply.json() == UPSTREAM_DOWN, f"{why}: expected the body {UPSTREAM_DOWN!r}, got {reply.text!r}"
 
 
+def upstream_seen(run: Exchange) -> list[str]:
+    """The requests the judge's weather API received, as ``path?query`` strings, in order."""
+    return [described(seen) for seen in run.upstream_requests]
+
+
 @pytest.mark.points(4)
 def test_upstream_session_opened_at_startup_and_closed_at_cleanup(student):
     """The app opens its upstream ClientSession when it starts (before any request) and closes it at clean-up."""
     city = cities(student.rng, 1)[0]
-    run = serve(student, [weather(city)], upstream=mocked({"payload": forecast(student.rng, city)}, repeat=True))
+    run = serve(student, [weather(city)], upstream=weather_api({"payload": forecast(student.rng, city)}, repeat=True))
     opened = run.sessions["at_start"]
     assert opened, (
         "right after start-up, before any request, the app should have opened its aiohttp.ClientSession: "
@@ -99,7 +108,7 @@ def test_one_upstream_session_reused_for_every_request(student):
     names = cities(rng, one_by_one + at_once)
     delay = round(rng.uniform(0.1, 1.5), 2)
     script = [weather(city) for city in names[:one_by_one]] + [together(*(weather(c) for c in names[one_by_one:]))]
-    run = serve(student, script, upstream=mocked({"payload": {"temp": 3}, "delay": delay}, repeat=True))
+    run = serve(student, script, upstream=weather_api({"payload": {"temp": 3}, "delay": delay}, repeat=True))
     for index, city in enumerate(names[:one_by_one]):
         reply = run.reply(index)
         assert reply.status == 200, f"GET /weather/{city}: expected 200, got {reply.status}"
@@ -122,25 +131,23 @@ def test_one_upstream_session_reused_for_every_request(student):
 def test_city_is_sent_as_query_parameter(student):
     """The city goes to GET {weather_url}?city={city}, the weather_url given to create_app, spaces and accents included."""
     rng = student.rng
-    host = rng.choice(["weather.test", "api.weather.test", "forecast.example"])
+    # The judge's weather API on a port of its own, at a path drawn per run: create_app's weather_url.
     path = rng.choice(["/v2/now", "/api/current", "/now", "/v1/weather"])
-    url = f"http://{host}{path}"
     spaced = rng.choice(["New York", "Rio de Janeiro", "Buenos Aires", "Los Angeles", "Hong Kong"])
     accented = rng.choice(["Zürich", "São Paulo", "Kraków", "Malmö", "Besançon", "Reykjavík"])
-    run = serve(student, [weather(spaced), weather(accented)], weather_url=url,
-                upstream=mocked({"payload": {"ok": True}}, repeat=True, url=url))
+    run = serve(student, [weather(spaced), weather(accented)],
+                upstream=weather_api({"payload": {"ok": True}}, repeat=True, path=path))
     first, second = run.reply(0), run.reply(1)
     run.stopped()
     assert first.status == 200 and second.status == 200, (
         f"expected 200 for both cities, got {first.status} and {second.status}"
     )
-    urls = run.upstream_urls()
-    sent = [URL(seen) for seen in urls]
-    where = [(seen.host, seen.path) for seen in sent]
-    assert where == [(host, path)] * 2, (
-        f"the upstream requests should go to the weather_url given to create_app, went to {urls!r}"
+    urls = upstream_seen(run)
+    where = [seen.path for seen in run.upstream_requests]
+    assert where == [path] * 2, (
+        f"the upstream requests should go to the weather_url given to create_app (path {path}), went to {urls!r}"
     )
-    got = [seen.query.get("city") for seen in sent]
+    got = [seen.query.get("city") for seen in run.upstream_requests]
     assert got == [spaced, accented], (
         f"expected the query parameter city={spaced!r} then city={accented!r}, got {got!r} "
         "(pass it as params={'city': city})"
@@ -158,10 +165,10 @@ def test_upstream_error_statuses_give_502(student):
                 for status in server_errors]
     rng.shuffle(answers)
     names = cities(rng, len(answers))
-    run = serve(student, [weather(city) for city in names], upstream=mocked(*answers))
+    run = serve(student, [weather(city) for city in names], upstream=weather_api(*answers))
     replies = run.replies()
     run.stopped()
-    seen = run.upstream_urls()
+    seen = upstream_seen(run)
     assert len(seen) == len(answers), f"expected {len(answers)} upstream requests, saw {seen!r}"
     for answer, reply in zip(answers, replies):
         status = answer["status"]
@@ -174,14 +181,13 @@ def test_upstream_error_statuses_give_502(student):
 def test_upstream_network_errors_give_502(student):
     """A network error (connection error, connection refused) makes /weather answer 502, not 500."""
     rng = student.rng
-    error = rng.choice([["ClientConnectionError", "connection reset"], ["ServerDisconnectedError"],
-                        ["ClientOSError", 104, "Connection reset by peer"]])
+    fault = rng.choice(sorted(FAULTS))
     city = cities(rng, 1)[0]
-    run = serve(student, [weather(city)], upstream=mocked({"error": error}))
-    mocked_reply = run.reply(0)
+    run = serve(student, [weather(city)], upstream=weather_api({"fault": fault}))
+    broken = run.reply(0)
     run.stopped()
-    assert_upstream_down(mocked_reply, why=f"the upstream request raised aiohttp.{error[0]}")
-    run = serve(student, [weather(city)], upstream={"kind": "refusing", "path": rng.choice(["/api", "/v2/now"])})
+    assert_upstream_down(broken, why=FAULTS[fault])
+    run = serve(student, [weather(city)], upstream=refusing(rng.choice(["/api", "/v2/now"])))
     refused = run.reply(0)
     run.stopped()
     assert_upstream_down(refused, why="the upstream refused the connection (nothing listens on its port)")
@@ -192,8 +198,9 @@ def test_upstream_timeout_gives_502_after_2s(student):
     """An upstream that would answer only after 3 s: /weather answers 502 after 2 s of loop time."""
     rng = student.rng
     delay = round(rng.uniform(2.5, 8), 2)
-    run = serve(student, [weather(cities(rng, 1)[0])],
-                upstream=mocked({"payload": {"late": True}, "delay": delay}, repeat=True))
+    # The judge waits past the upstream's delay before the app shuts down: a request left running would be seen.
+    run = serve(student, [weather(cities(rng, 1)[0])], linger=delay,
+                upstream=weather_api({"payload": {"late": True}, "delay": delay}, repeat=True))
     reply = run.reply(0)
     elapsed = run.elapsed(0)
     run.stopped()
@@ -201,6 +208,15 @@ def test_upstream_timeout_gives_502_after_2s(student):
     assert_upstream_down(reply, why=f"the upstream did not answer within 2 s. {BOUND}")
     assert elapsed == pytest.approx(2, abs=0.2), (
         f"expected the 502 after 2 s of loop time (the upstream limit), got it after {elapsed:g} s. {BOUND}"
+    )
+    # Seen by the judge's weather API: the app gave up on the request (closed its connection) at the limit.
+    asked = run.upstream_requests[0]
+    kept = (asked.left if asked.left is not None else asked.arrived + delay) - asked.arrived
+    assert asked.abandoned and kept == pytest.approx(2, abs=0.2), (
+        f"the app answered 502 but its upstream request went on: the weather API "
+        f"{'saw it given up' if asked.abandoned else 'answered it'} after {kept:g} s, not at the 2 s limit. "
+        f"Give the request up when the limit expires (asyncio.timeout, wait_for and ClientTimeout cancel it); "
+        f"do not leave it running in a task of its own"
     )
 
 
@@ -210,11 +226,11 @@ def test_upstream_timeout_on_a_real_slow_server_gives_502_after_2s(student):
     rng = student.rng
     delay = round(rng.uniform(2.5, 8), 2)
     city = cities(rng, 1)[0]
-    run = serve(student, [weather(city)], upstream={"kind": "server", "delay": delay, "payload": {"late": True}})
+    run = serve(student, [weather(city)], upstream=weather_api({"delay": delay, "payload": {"late": True}}))
     reply = run.reply(0)
     elapsed = run.elapsed(0)
     run.stopped()
-    seen = [entry["query"] for entry in run.upstream_requests]
+    seen = [entry.query for entry in run.upstream_requests]
     assert seen == [{"city": city}], f"expected one upstream request with city={city}, the server saw {seen!r}"
     assert_upstream_down(reply, why=f"the upstream did not answer within 2 s. {BOUND}")
     assert elapsed == pytest.approx(2, abs=0.2), (
@@ -229,7 +245,7 @@ def test_upstream_answering_within_2s_is_200(student):
     delay = round(rng.uniform(1.0, 1.8), 2)
     city = cities(rng, 1)[0]
     payload = forecast(rng, city)
-    run = serve(student, [weather(city)], upstream={"kind": "server", "delay": delay, "payload": payload})
+    run = serve(student, [weather(city)], upstream=weather_api({"delay": delay, "payload": payload}))
     reply = run.reply(0)
     elapsed = run.elapsed(0)
     run.stopped()
@@ -249,7 +265,7 @@ def test_any_upstream_2xx_is_200(student):
     names = cities(rng, len(statuses))
     payloads = [{"temp": rng.randint(-30, 45), "city": city} for city in names]
     answers = [{"status": status, "payload": payload} for status, payload in zip(statuses, payloads)]
-    run = serve(student, [weather(city) for city in names], upstream=mocked(*answers))
+    run = serve(student, [weather(city) for city in names], upstream=weather_api(*answers))
     replies = run.replies()
     run.stopped()
     for upstream, reply, sent in zip(statuses, replies, payloads):
@@ -272,7 +288,7 @@ def test_weather_requests_are_handled_concurrently(student):
     count = rng.randint(3, 5)
     delay = round(rng.uniform(0.5, 1.5), 2)
     run = serve(student, [together(*(weather(city) for city in cities(rng, count)))],
-                upstream=mocked({"payload": {"temp": 1}, "delay": delay}, repeat=True))
+                upstream=weather_api({"payload": {"temp": 1}, "delay": delay}, repeat=True))
     replies = run.replies()
     elapsed = max(run.elapsed(index) for index in range(count))
     run.stopped()
@@ -377,7 +393,7 @@ def test_x_response_time_on_every_kind_of_response(student):
         weather(cities(rng, 1)[0]),
     ]
     run = serve(student, script, extra_routes=routes,
-                upstream=mocked({"status": rng.choice([500, 503]), "body": "down"}, repeat=True))
+                upstream=weather_api({"status": rng.choice([500, 503]), "body": "down"}, repeat=True))
     for reply in run.replies():
         assert_timing_header(reply)
     run.stopped()
@@ -389,7 +405,7 @@ def test_x_response_time_is_handling_time_in_milliseconds(student):
     rng = student.rng
     delay = round(rng.uniform(0.2, 0.3), 2)
     run = serve(student, [weather(cities(rng, 1)[0])], real_time=True,
-                upstream=mocked({"payload": {"temp": 4}, "delay": delay}, repeat=True))
+                upstream=weather_api({"payload": {"temp": 4}, "delay": delay}, repeat=True))
     reply = run.reply(0)
     took_ms = run.took_ms(0)
     run.stopped()
@@ -409,7 +425,7 @@ def test_upstream_2xx_with_a_non_json_body_gives_a_json_error(student):
     rng = student.rng
     body = rng.choice(["<html>oops</html>", "not json", "{broken", "sunny, 21 C"])
     run = serve(student, [weather(cities(rng, 1)[0])],
-                upstream=mocked({"status": 200, "body": body, "content_type": "application/json"}))
+                upstream=weather_api({"status": 200, "body": body, "content_type": "application/json"}))
     reply = run.reply(0)
     run.stopped()
     expected = {500: {"error": "internal server error"}, 502: UPSTREAM_DOWN}

@@ -82,7 +82,8 @@ def test_the_sandboxed_student_process_sees_its_module_and_nothing_of_the_judge(
 
 
 def _requests_of(assignment_id: str, tmp_path: Path) -> list[dict]:
-    """Every request the tests of an assignment send to the student's side, recorded on the way out."""
+    """Every request the tests of an assignment send to the student's side (scenarios and the scripts of fresh
+    interpreters), recorded on the way out."""
     log = tmp_path / "requests.jsonl"
     plugin = tmp_path / "record_requests.py"
     plugin.write_text(
@@ -93,6 +94,12 @@ def _requests_of(assignment_id: str, tmp_path: Path) -> list[dict]:
         "        f.write(json.dumps({'scenario': ref, 'params': params, 'module': module}) + '\\n')\n"
         "    return _call(self, ref, params, module, limit)\n"
         "judge.LocalTransport.call = call\n"
+        "_fresh = judge.LocalTransport.fresh\n"
+        "def fresh(self, script, module, limit):\n"
+        f"    with open({str(log)!r}, 'a') as f:\n"
+        "        f.write(json.dumps({'fresh': script, 'module': module}) + '\\n')\n"
+        "    return _fresh(self, script, module, limit)\n"
+        "judge.LocalTransport.fresh = fresh\n"
     )
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "record_requests", "--against", "solutions",
@@ -152,3 +159,33 @@ def test_judged_tests_never_import_the_students_module() -> None:
                 words = line.replace(",", " ").split()
                 if words[:1] in (["import"], ["from"]):
                     assert assignment.module_name not in words, f"{path}: {line}"
+
+
+# 03's run_legacy, made to say which process started the fresh interpreter it runs in, and its run_modern which
+# process runs scenarios.
+WHO_STARTED = '''
+import os as _os
+
+def run_legacy(coro_fn, /, *args):
+    return "STARTED-BY-" + str(_os.getppid())
+
+def run_modern(coro_fn, /, *args, debug=False):
+    raise RuntimeError("SCENARIOS-IN-" + str(_os.getpid()))
+'''
+
+
+@pytest.mark.parametrize("sandboxed", ["required", "off"])
+def test_a_fresh_interpreter_is_started_for_the_judge_outside_the_scenarios_process(tmp_path: Path, sandboxed: str) -> None:
+    """03's fresh-Python checks: the judge's script runs in an interpreter the student process's server starts,
+    not the worker that holds the probes (what student code did to them there plays no part)."""
+    if sandboxed == "required" and _NO_SANDBOX is not None:
+        pytest.skip(f"no sandbox here: {_NO_SANDBOX}")
+    source = (ROOT / "solutions" / "03" / "event_loop.py").read_text() + WHO_STARTED
+    result = by_id(grade_json(make_submission(tmp_path, {"03": source}), "03", extra=("--sandbox", sandboxed)))
+    feedback = {t["name"]: t["feedback"] for t in result["03"]["tests"]}
+    fresh = feedback["test_run_legacy_emits_no_deprecation_warning"]
+    worker = feedback["test_run_modern_returns_result_and_honours_debug"]
+    started_by = fresh.split("STARTED-BY-")[1].split("'")[0]
+    scenarios_in = worker.split("SCENARIOS-IN-")[1].split()[0].rstrip(".")
+    assert started_by.isdigit() and scenarios_in.isdigit(), (fresh, worker)
+    assert started_by != scenarios_in, (fresh, worker)
