@@ -268,6 +268,9 @@ class SocketTransport:
             self.gone = f"the student process stopped answering ({exc}); later tests cannot reach your code"
             raise StudentGone(self.gone) from None
         status = envelope.get("status")
+        tampered = envelope.get("tampered")
+        if tamper_sink is not None and type(tampered) is str:
+            tamper_sink(tampered)
         refused = envelope.get("refused")
         if refusal_sink is not None and type(refused) is list:
             for message in refused[:3]:
@@ -306,6 +309,9 @@ def _timed_out(limit: float) -> str:
 _socket_transport: SocketTransport | None = None
 # Where the guard's refusals in the student process go (the grader's child plugin sets it): flags for review.
 refusal_sink: Callable[[str], None] | None = None
+# Where a replacement found in the student process goes (the child plugin sets it): the assignment is void, as
+# when the guard finds one in a process that is not judged.
+tamper_sink: Callable[[str], None] | None = None
 
 
 def transport() -> Transport:

@@ -149,6 +149,7 @@ def _import_in_student_process(name: str, timeout: float) -> None:
     # Not importable here: a test that tried would be the course's bug, and must not run student code.
     sys.modules[name] = None  # type: ignore[assignment]
     judge.refusal_sink = lambda message: _emit({"kind": "refused", "message": _clip(message)})
+    judge.tamper_sink = _tampered_in_student_process
     if _watchdog is not None:
         _watchdog.arm()
     limit = 2 * timeout + 1
@@ -190,6 +191,17 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     if _judged_module_broken and not config.getoption("grader_collect"):
         config.hook.pytest_deselected(items=list(items))
         items[:] = []
+
+
+_student_process_tampered = False
+
+
+def _tampered_in_student_process(message: str) -> None:
+    """Report, once, what the student's code replaced in the student process (the probes, asyncio, looptime...)."""
+    global _student_process_tampered
+    if not _student_process_tampered:
+        _student_process_tampered = True
+        _emit({"kind": "tampered", "message": _clip(f"in the process that runs it, {message}")})
 
 
 def _check_untouched(when: str, *, full: bool) -> None:

@@ -88,11 +88,6 @@ def _partial(*words: str, full_message: bool = False) -> Check:
     return check
 
 
-def _less_than_full(a: dict[str, Any]) -> None:
-    """Code that breaks its own process (here: its asyncio) loses what it breaks, and earns nothing extra."""
-    assert a["score"] < 100 and a["status"] == "graded", a["message"]
-
-
 def _full_with_note(*words: str) -> Check:
     def check(a: dict[str, Any]) -> None:
         _full(a)
@@ -119,19 +114,24 @@ CORPUS: dict[str, tuple[str | bytes, Check]] = {
     "output_flood": (_body("for _ in range(20):\n    print('x' * 100_000)"), _partial("output_kb = 1024 in course.toml")),
     "file_flood": (_body("import tempfile\nwith tempfile.TemporaryFile() as f:\n    f.seek(65 * 1024 * 1024)\n"
                          "    f.write(b'x')\n    f.flush()"), _partial("disk_mb = 64 in course.toml")),
-    # Monkeypatching what the tests rely on. 01 is judged: the patches stay in the student process, where they
-    # can break only the student's own code (instant_sleep, patched_while_tested); the verdict is the judge's.
+    # Monkeypatching what the tests rely on. 01 is judged: the patches stay in the student process, but the probes
+    # there are what the judge's verdict reads, so the worker compares the watched libraries after each scenario
+    # (everything after the import, the hot parts after each call): any replacement voids the assignment, as the
+    # guard's comparison does in a process that is not judged.
     "instant_sleep": (_on_import("import asyncio\nasync def _now(delay, result=None):\n    return result\n"
-                              "asyncio.sleep = _now"), _partial("took 0 s")),
+                              "asyncio.sleep = _now"), _void("asyncio.sleep", "in the process that runs it")),
     "patched_test_helper": (_on_import("import coursekit.testing\ncoursekit.testing.within = lambda *a, **k: None"),
-                            _full),
+                            _void("coursekit.testing.within")),
+    "patched_probe": (_on_import("import coursekit.probes.kit as kit\n_real = kit.within\n"
+                                 "async def _forged(*a, **k):\n    return await _real(*a, **k)\nkit.within = _forged"),
+                      _void("coursekit.probes.kit.within")),
     "patched_aioresponses": (_on_import("import aioresponses\naioresponses.aioresponses.get = lambda *a, **k: None"),
-                             _full),
+                             _void("aioresponses")),
     "patched_pytest_internals": (_on_import("import _pytest.runner\n_pytest.runner.call_and_report = print"),
-                                 _full),
+                                 _void("_pytest.runner.call_and_report")),
     "replaced_module": (_on_import("import sys, types\nsys.modules['asyncio'] = types.ModuleType('asyncio')"),
-                        _less_than_full),
-    "patched_while_tested": (_body("import asyncio\nasyncio.gather = asyncio.wait"), _partial("run_concurrent")),
+                        _void("asyncio (the whole module)")),
+    "patched_while_tested": (_body("import asyncio\nasyncio.gather = asyncio.wait"), _void("asyncio.gather")),
     # Forging results, reading or changing the tests.
     "forged_result_file": (_body(f"open({str(FORGED)!r}, 'w').write('{{\"score\": 100}}')"),
                            _partial("the grader does not allow writing")),
