@@ -69,6 +69,7 @@ from grader.catalog import Catalog, course_fingerprint, update_digest
 from grader.errors import Interrupted, UsageError
 from grader.find import find_submission
 from grader.gradebook import Recorder, Sighting, open_for_batch, resolve_url
+from grader.gradebook.deadlines import Policy, late_days, load_deadlines, load_extensions, parse_moment, penalised
 from grader.manifest import Manifest, course_setting, find_course_root, load_manifest
 from grader.model import GradeResult
 from grader.pipeline import Session, Stopped, course_tests, grade_within
@@ -570,18 +571,49 @@ def grades_csv(manifest: Manifest, records: list[dict[str, Any]]) -> str:
     is an empty cell, never a 0; ``status`` says why: graded, partial, error.
     A not-started assignment (the untouched stub) is an empty cell too, its id
     listed in ``not_started`` (space-separated); the total stays what was earned.
+
+    When the records carry lateness (course.toml has due times), the scores
+    above stay the raw ones and these columns follow: ``<id> late_days`` and
+    ``<id> final`` (the score less its penalty) for each assignment with a due
+    time, ``final_total``, ``first_seen_at`` (when the grader first had the
+    graded commit: what lateness is decided on) and ``committed_at`` (the
+    commit's own date, shown beside, never used), and ``as_of``.
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     ids = [a.id for a in manifest.assignments]
-    writer.writerow(["student", *ids, "total", "status", "not_started"])
+    dated = [i for i in ids if any(isinstance(r.get("late"), dict) and i in r["late"] for r in records)]
+    dates = any("late" in r for r in records)
+    late_head = [h for i in dated for h in (f"{i} late_days", f"{i} final")]
+    writer.writerow(["student", *ids, "total", "status", "not_started",
+                     *((*late_head, "final_total", "first_seen_at", "committed_at", "as_of") if dates else ())])
     for record in records:
         scores = counted(record)
         whole = total(record)
-        writer.writerow([record["student"], *(_num(scores[i]) if i in scores else "" for i in ids),
-                         "" if whole is None else _num(whole), record["status"],
-                         " ".join(i for i in ids if i in not_started(record))])
+        row = [record["student"], *(_num(scores[i]) if i in scores else "" for i in ids),
+               "" if whole is None else _num(whole), record["status"],
+               " ".join(i for i in ids if i in not_started(record))]
+        if dates:
+            row += _late_cells(record, dated, scores, whole)
+        writer.writerow(row)
     return buffer.getvalue()
+
+
+def _late_cells(record: dict[str, Any], dated: list[str], scores: dict[str, float],
+                whole: float | None) -> list[str]:
+    """The lateness columns of one row: per dated assignment its days late and final score, then the rest."""
+    cells, lost = [], 0.0
+    for i in dated:
+        late = late_days(record, i)
+        if i not in scores or late is None:  # no grade, or nothing seen to be late: both cells empty
+            cells += ["", ""]
+            continue
+        final = penalised(scores[i], late[1])
+        lost += scores[i] - final
+        cells += [str(late[0]), _num(final)]
+    final_total = "" if whole is None else _num(whole - lost)
+    return [*cells, final_total, str(record.get("first_seen_at") or ""), str(record.get("committed_at") or ""),
+            str(record.get("as_of") or "")]
 
 
 def _earlier(path: Path, key: str, seal: Key) -> tuple[dict[str, Any], GradeResult, str] | None:
@@ -811,6 +843,10 @@ class _Batch:
     cloned: bool = False  # grade the checkouts `grader clone` left; fetch nothing
     fetched: Callable[[], None] | None = None  # told each time a repository has been cloned or updated
     previous: Path | None = None  # another results folder whose sealed records count as earlier results too
+    policy: Policy | None = None  # due times and extensions: lateness is added to each record
+    as_of: datetime | None = None  # grade each student's last commit first seen by then
+    book: Any = None  # the open gradebook (grader.gradebook.store.Gradebook) first sightings are read from
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # the grader's clock: when a revision is seen
 
     @property
     def catalog(self) -> Catalog:
@@ -857,7 +893,12 @@ def _grade_student(batch: _Batch, source: Source) -> tuple[StudentOutcome, dict[
         if batch.stop.is_set():
             raise Stopped("the batch was interrupted")
         folder, key = _submission(batch, source)
-        sighting = _sighting(source, folder, key)
+        sighting = _sighting(source, folder, key, batch)
+        if batch.book is not None and (batch.policy is not None or batch.as_of is not None):
+            # Recorded before grading: lateness is decided from the moment the grader first had the revision.
+            batch.book.sight(source.student, source.location, sighting)
+        if batch.as_of is not None:
+            folder, key, sighting = _as_of(batch, source, folder, sighting)
         earlier = None if batch.force else _earlier(path, key, batch.seal)
         from_previous = False
         if earlier is None and not batch.force and batch.previous is not None:
@@ -867,6 +908,10 @@ def _grade_student(batch: _Batch, source: Source) -> tuple[StudentOutcome, dict[
             earlier = None  # graded outside the sandbox: not kept by a run that sandboxes
         if earlier is not None:
             record, result, text = earlier
+            dated = _dated(batch, record, sighting)
+            if dated != record:  # a due time, an extension or --as-of changed: the same grade, another lateness
+                record, text = dated, _sealed_text(batch, dated)
+                from_previous = True
             if from_previous:  # this results folder holds every student it lists, kept or graded
                 write_atomic(path, text)
             return StudentOutcome(source.student, "skipped", result.score, result.max_score,
@@ -894,28 +939,89 @@ def _grade_student(batch: _Batch, source: Source) -> tuple[StudentOutcome, dict[
         return _not_graded(source, started, "the batch was interrupted"), None
     if status == "error":
         graded = _error_result(batch, message)
-    record = {"student": source.student, "source": source.location, "key": key, "graded_at": _now(),
+    record = {"student": source.student, "source": source.location, "key": key,
+              "graded_at": batch.clock().isoformat(timespec="seconds"),
               "status": status, "message": message, "not_graded": dict(sorted(not_graded.items())),
               "not_started": untouched if status != "error" else [], "sandboxed": graded.sandboxed,
               "result": graded.to_dict()}
-    write_atomic(path, json.dumps(batch.seal.sealed(RECORD_PURPOSE, record), indent=2, ensure_ascii=False) + "\n")
+    if status != "error":
+        record = _dated(batch, record, sighting)
+    write_atomic(path, _sealed_text(batch, record))
     action: Action = "error" if status == "error" else "graded"
     outcome = StudentOutcome(source.student, action, graded.score, graded.max_score,
                              time.monotonic() - started, message if status != "graded" else "", sighting)
     return outcome, record
 
 
-def _sighting(source: Source, folder: Path, key: str) -> Sighting:
-    """The revision in hand now, and the commit's own date from git (shown only: the student sets it)."""
-    seen = datetime.now(UTC)
-    revision = key.split("+", 1)[0]
-    if not source.is_git:
-        return Sighting(revision, "content", None, seen)
+def _sealed_text(batch: _Batch, record: dict[str, Any]) -> str:
+    return json.dumps(batch.seal.sealed(RECORD_PURPOSE, record), indent=2, ensure_ascii=False) + "\n"
+
+
+def _contents(manifest: Manifest, folder: Path) -> dict[str, str]:
+    """sha256 of each submitted assignment module, by id: what lateness per assignment is decided on."""
+    return {found.assignment.id: hashlib.sha256(found.source).hexdigest()
+            for found in find_submission(folder, manifest) if found.source is not None}
+
+
+def _committed(folder: Path) -> datetime | None:
+    """The checked-out commit's own date from git: shown beside, never trusted (the student sets it)."""
     try:
-        committed: datetime | None = datetime.fromisoformat(_git("show", "-s", "--format=%cI", "HEAD", cwd=folder))
+        return datetime.fromisoformat(_git("show", "-s", "--format=%cI", "HEAD", cwd=folder))
     except (SubmissionError, ValueError):
-        committed = None
-    return Sighting(revision, "commit", committed, seen)
+        return None
+
+
+def _sighting(source: Source, folder: Path, key: str, batch: _Batch) -> Sighting:
+    """The revision in hand now (by the batch's clock), its modules' hashes, and the commit's own date."""
+    seen = batch.clock()
+    revision = key.split("+", 1)[0]
+    contents = _contents(batch.manifest, folder)
+    if not source.is_git:
+        return Sighting(revision, "content", None, seen, contents)
+    return Sighting(revision, "commit", _committed(folder), seen, contents)
+
+
+def _as_of(batch: _Batch, source: Source, folder: Path, head: Sighting) -> tuple[Path, str, Sighting]:
+    """``--as-of``: check out the student's last commit first seen by then; its folder, key and sighting."""
+    assert batch.as_of is not None and batch.book is not None
+    chosen = batch.book.last_seen_by(source.student, batch.as_of)
+    if chosen is None:
+        raise SubmissionError(f"no commit first seen by {batch.as_of.isoformat()} (as of then, nothing was "
+                              "submitted)")
+    revision, first_seen = chosen
+    if revision != head.revision:
+        try:
+            if not batch.cloned:  # a shallow clone holds only the newest commit: fetch the chosen one
+                _git("fetch", "--quiet", "--depth", "1", "origin", revision, cwd=folder, stop=batch.stop)
+            _git("reset", "--quiet", "--hard", revision, cwd=folder, stop=batch.stop)
+            _git("clean", "-ffdxq", cwd=folder, stop=batch.stop)
+        except SubmissionError as exc:
+            raise SubmissionError(f"cannot check out {revision[:12]}, the last commit first seen by "
+                                  f"{batch.as_of.isoformat()}: {exc}") from None
+    sighting = Sighting(revision, "commit", _committed(folder), first_seen, _contents(batch.manifest, folder))
+    return folder, f"{revision}+{batch.course}", sighting
+
+
+def _dated(batch: _Batch, record: dict[str, Any], sighting: Sighting | None) -> dict[str, Any]:
+    """``record`` with the graded revision's dates and, per assignment with a due time, its lateness.
+
+    Only a grade is late: an assignment not started, not graded or not
+    submitted gets no entry. Without a policy the record is returned as it is.
+    """
+    if batch.policy is None or batch.book is None or sighting is None:
+        return record
+    firsts = batch.book.first_seen(str(record["student"]), sighting.revision)
+    skipped = {*(record.get("not_graded") or {}), *not_started(record)}
+    submitted = {str(a["id"]) for a in record["result"]["assignments"] if a.get("status") != "missing"}
+    seen = {a: when for a in submitted - skipped if (when := firsts.get(a, firsts.get("*"))) is not None}
+    dated = {**record, "committed_at": None if sighting.committed_at is None else sighting.committed_at.isoformat(),
+             "first_seen_at": firsts["*"].astimezone(UTC).isoformat() if "*" in firsts else None,
+             "late": batch.policy.late(str(record["student"]), seen)}
+    if batch.as_of is not None:
+        dated["as_of"] = batch.as_of.isoformat()
+    else:
+        dated.pop("as_of", None)
+    return dated
 
 
 def _to_gradebook(recorder: Recorder | None, finished: Finished) -> None:
@@ -991,7 +1097,8 @@ def run_batch(manifest: Manifest, sources: list[Source], out: Path, *, workers: 
               reuse_identical: bool = True, key: Key | None = None,
               budget: float | None = None, sandboxed: bool = False, cloned: bool = False,
               shard: Shard | None = None, previous: Path | None = None,
-              gradebook: Recorder | None = None) -> BatchSummary:
+              gradebook: Recorder | None = None, policy: Policy | None = None, as_of: datetime | None = None,
+              clock: Callable[[], datetime] | None = None) -> BatchSummary:
     """Grade every source into ``out``; progress on ``stream`` (standard error by default).
 
     ``workers`` submissions are graded at once, each with one assignment
@@ -1010,12 +1117,20 @@ def run_batch(manifest: Manifest, sources: list[Source], out: Path, *, workers: 
     trusted on the same terms (seal, key, status) and copied into ``out``.
     ``gradebook`` gets every student graded, kept or in error as soon as
     they are done, and is closed at the end (grader/gradebook).
+    ``policy`` (due times, extensions) adds each graded assignment's
+    lateness to its record, decided from when the gradebook first saw it;
+    ``as_of`` grades each student's last commit first seen by that moment.
+    Both need ``gradebook``. ``clock`` is the grader's clock (now, in UTC, by
+    default): sightings and ``graded_at`` are its times.
 
     On SIGINT or SIGTERM: raises Interrupted once every worker has stopped,
     after naming the students not graded; nothing under way is recorded.
     """
     if not sources:
         raise UsageError("no submissions to grade")
+    if (policy is not None or as_of is not None) and gradebook is None:
+        raise UsageError("due times and --as-of need the gradebook: lateness is decided from when it first saw "
+                         f"each commit ({'pip install -e .[gradebook]'})")
     started = time.monotonic()
     seal = key if key is not None else load_key()
     prepare_results(out)
@@ -1033,7 +1148,9 @@ def run_batch(manifest: Manifest, sources: list[Source], out: Path, *, workers: 
                 progress.note("note: not sandboxed: these results are no grade of record (--sandbox off, or "
                               "auto where bubblewrap cannot run)")
             batch = _Batch(manifest, tests, session, identity(manifest, tests), out, force, seal, budget, stop,
-                           cloned, progress.clone_done, previous)
+                           cloned, progress.clone_done, previous, policy, as_of,
+                           gradebook.book if gradebook is not None else None,
+                           clock if clock is not None else (lambda: datetime.now(UTC)))
             for source in sources:
                 if source.note:
                     progress.note(f"note: {source.note}")
@@ -1135,13 +1252,30 @@ def command(args: argparse.Namespace) -> int:
     if previous is not None and not previous.is_dir():  # nothing kept yet: a first run, an expired cache
         print(f"note: no earlier results in {previous}: every student is graded", file=sys.stderr)
         previous = None
+    policy, as_of = deadline_options(manifest, sources, getattr(args, "extensions", None),
+                                     getattr(args, "as_of", None))
     url, asked = resolve_url(getattr(args, "gradebook", None), manifest.root, args.out)
-    recorder = open_for_batch(url, asked, key, lambda line: print(line, file=sys.stderr))
+    recorder = open_for_batch(url, asked or policy is not None or as_of is not None, key,
+                              lambda line: print(line, file=sys.stderr))
     run_batch(manifest, sources, args.out, workers=args.workers, force=args.force,
               tests=course_tests(manifest, args.tests), reuse_identical=not args.no_reuse, key=key, budget=budget,
               sandboxed=getattr(args, "sandboxed", False), cloned=cloned, shard=shard, previous=previous,
-              gradebook=recorder)
+              gradebook=recorder, policy=policy, as_of=as_of)
     return 0
+
+
+def deadline_options(manifest: Manifest, sources: list[Source], extensions: Path | None,
+                     as_of: str | None) -> tuple[Policy | None, datetime | None]:
+    """course.toml's due times with ``--extensions``, and ``--as-of``; UsageError (one line) for a bad one."""
+    deadlines = load_deadlines(manifest)
+    if extensions is not None and not deadlines:
+        raise UsageError(f"--extensions {extensions}: course.toml gives no due times ([deadlines.assignment.NN])")
+    moment = None if as_of is None else parse_moment(as_of, "--as-of")
+    if moment is not None and not all(source.is_git for source in sources):
+        raise UsageError("--as-of grades earlier commits: give a roster of git repositories, not a folder")
+    if not deadlines:
+        return None, moment
+    return Policy(deadlines, load_extensions(extensions, deadlines) if extensions is not None else {}), moment
 
 
 def _slice(sources: list[Source], shard: Shard) -> list[Source]:

@@ -366,6 +366,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the gradebook database every grading is added to (history): sqlite:///PATH, a file "
                             "path, or postgresql://USER@HOST/DB (default: course.toml's [gradebook] url, else "
                             "OUT/gradebook.sqlite)")
+    batch.add_argument("--as-of", metavar="MOMENT",
+                       help="grade each student's last commit the grader first saw by MOMENT, an ISO date and time "
+                            "with time zone (2026-10-05T23:59:00+08:00); needs a roster and the gradebook")
+    batch.add_argument("--extensions", type=Path, metavar="FILE",
+                       help="per-student extensions, a CSV with header student,assignment,due,extra_days (one of "
+                            "due and extra_days per row); course.toml's [deadlines] gives the due times")
     batch.set_defaults(run=_delegate("batch"))
 
     clone = commands.add_parser("clone", help="clone or update a roster's repositories (for batch --cloned)")

@@ -30,7 +30,7 @@ import statistics
 import sys
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html import escape
 from importlib import resources
@@ -42,6 +42,7 @@ from urllib.parse import quote
 from coursekit.hints import describe
 from grader.batch import RECORD_PURPOSE, not_started, without_credentials
 from grader.errors import UsageError
+from grader.gradebook.deadlines import late_days, penalised
 from grader.manifest import Manifest, find_course_root, load_manifest
 from grader.model import AssignmentResult, GradeResult, TestResult
 from grader.records import Key, default_key_path, load_key
@@ -70,6 +71,23 @@ class Student:
     not_graded: frozenset[str] = frozenset()  # assignments the time budget left ungraded (batch's "partial")
     not_started: frozenset[str] = frozenset()  # assignments submitted as the untouched stub: no grade, no 0
     file: str = ""  # the student file's name under students/
+    late: dict[str, tuple[int, float]] = field(default_factory=dict)  # assignment: (days late, penalty %)
+    first_seen_at: str = ""  # when the grader first had the graded commit: what lateness is decided on
+    committed_at: str = ""  # the commit's own date (the student's to set): shown beside, never used
+    as_of: str = ""  # batch --as-of: the moment the graded commit was chosen by
+
+    def final(self, assignment_id: str, score: float) -> float:
+        """``score`` less this assignment's late penalty (the score itself when it was on time)."""
+        days, penalty = self.late.get(assignment_id, (0, 0.0))
+        return penalised(score, penalty) if days > 0 else score
+
+    @property
+    def final_total(self) -> float | None:
+        """The total less every late penalty; None when there is no total."""
+        if self.total is None:
+            return None
+        return round(self.total - sum(a.score - self.final(a.id, a.score) for a in self.result.assignments
+                                      if self.graded(a.id) is not None), 2)
 
     @property
     def verified(self) -> bool:
@@ -234,7 +252,12 @@ def _student(record: dict[str, Any], page: str) -> Student:
                    message=text("message"), result=record["result"], file=text("file"),
                    not_graded=frozenset(str(k) for k in not_graded) if isinstance(
                        not_graded := record.get("not_graded"), dict) else frozenset(),
-                   not_started=not_started(record))
+                   not_started=not_started(record),
+                   late={str(a): found for a in (record.get("late") or {}) if (found := late_days(record, str(a)))}
+                   if isinstance(record.get("late"), dict) else {},
+                   first_seen_at=text("first_seen_at") if record.get("first_seen_at") else "",
+                   committed_at=text("committed_at") if record.get("committed_at") else "",
+                   as_of=text("as_of") if record.get("as_of") else "")
 
 
 def _page_names(names: list[str]) -> list[str]:
@@ -408,7 +431,7 @@ def _matrix(students: list[Student], columns: list[Column]) -> str:
     return "\n".join([
         '<section id="matrix">',
         "<h2>Scores</h2>",
-        _legend(),
+        _legend(any(s.late for s in students)),
         # Hidden until the script runs: without JavaScript a filter box would do nothing.
         ('<p class="filter" id="filter-box" hidden><label for="filter">Filter students</label> '
          '<input id="filter" type="search" autocomplete="off" placeholder="name contains…"> '
@@ -422,10 +445,13 @@ def _matrix(students: list[Student], columns: list[Column]) -> str:
     ])
 
 
-def _legend() -> str:
+def _legend(late: bool = False) -> str:
     bands = [("s-zero", "0 %"), ("s-low", "under 50 %"), ("s-mid", "50–79 %"), ("s-high", "80–99 %"),
              ("s-full", "100 %"), ("s-missing", "not submitted"), ("s-unstarted", "not started")]
     items = "".join(f'<li><span class="swatch {cls}"></span>{label}</li>' for cls, label in bands)
+    if late:  # only in a class with a late grade: the marker, and that the score shown is after the penalty
+        items += '<li><span class="late">late</span> first seen after the due time: the score after the penalty</li>'
+
     # The sorting sentence is hidden until the script that sorts runs (it unhides it).
     return (f'<ul class="legend" aria-label="colour legend">{items}</ul>'
             '<p class="hint">Click a score for the student\'s feedback.'
@@ -445,9 +471,11 @@ def _matrix_row(student: Student, columns: list[Column]) -> str:
         cells.append('<td class="total s-none" data-value="" title="not graded in full: no total">–</td>')
     else:
         # data-stat: the value the footer's mean and median count (only a grade; the script recomputes them).
-        stat = "" if student.counted_total is None else f' data-stat="{_num(student.total)}"'
-        cells.append(f'<td class="total {_band(result.score, result.max_score)}" data-value="{_num(result.score)}"'
-                     f"{stat}>{_num(result.score)}</td>")
+        final = student.final_total if student.final_total is not None else result.score
+        stat = "" if student.counted_total is None else f' data-stat="{_num(final)}"'
+        title = (f' title="{_attr(f"{_num(result.score)} before late penalties")}"' if final != result.score else "")
+        cells.append(f'<td class="total {_band(final, result.max_score)}" data-value="{_num(final)}"'
+                     f"{stat}{title}>{_num(final)}</td>")
     return f'<tr data-student="{_attr(student.name)}">{"".join(cells)}</tr>'
 
 
@@ -464,24 +492,33 @@ def _matrix_cell(student: Student, column: Column, href: str) -> str:
         title = f"{a.id} {a.title}: not graded: {student.message or a.message}"
         return (f'<td class="s-none" data-value=""><a href="{href}#{_anchor(a.id)}" title="{_attr(title)}">–'
                 '<span class="mark" aria-label="not graded">!</span></a></td>')
-    band = "s-missing" if a.status == "missing" else _band(a.score, a.max_score)
+    final = student.final(a.id, a.score)
+    band = "s-missing" if a.status == "missing" else _band(final, a.max_score)
     tests = f", {a.passed}/{len(a.tests)} tests passed" if a.tests else ""
     title = f"{a.id} {a.title}: {_num(a.score)}/{_num(a.max_score)}, {a.status}{tests}"
     mark = '<span class="mark" aria-label="error">!</span>' if a.status == "error" else ""
-    stat = f' data-stat="{_num(a.score)}"'
-    return (f'<td class="{band}" data-value="{_num(a.score)}"{stat}><a href="{href}#{_anchor(a.id)}" '
-            f'title="{_attr(title)}">{_num(a.score)}{mark}</a></td>')
+    days, penalty = student.late.get(a.id, (0, 0.0))
+    if days > 0:  # the penalised score is shown; the raw one and the rule are in the title and on the student page
+        title += f"; {_late_words(days, penalty)}: {_num(final)}"
+        mark += f'<span class="late" aria-label="{_attr(_late_words(days, penalty))}">late</span>'
+    stat = f' data-stat="{_num(final)}"'
+    return (f'<td class="{band}" data-value="{_num(final)}"{stat}><a href="{href}#{_anchor(a.id)}" '
+            f'title="{_attr(title)}">{_num(final)}{mark}</a></td>')
+
+
+def _late_words(days: int, penalty: float) -> str:
+    return f"{_count(days, 'day')} late, −{_num(penalty)} %"
 
 
 def _matrix_footer(students: list[Student], columns: list[Column]) -> str:
     # Only grades count: a submission that could not be graded (or an assignment past the time budget) is no 0.
     rows = []
-    totals = [t for s in students if (t := s.counted_total) is not None]
+    totals = [t for s in students if s.counted_total is not None and (t := s.final_total) is not None]
     # data-kind: which statistic the script recomputes over the students a filter leaves shown.
     for label, kind, stat in (("Class mean", "mean", statistics.fmean), ("Class median", "median", statistics.median)):
         cells = [f'<th scope="row" data-kind="{kind}">{label}</th>']
         for c in columns:
-            scores = [a.score for s in students if (a := s.graded(c.id)) is not None]
+            scores = [s.final(c.id, a.score) for s in students if (a := s.graded(c.id)) is not None]
             cells.append(f"<td>{_num(stat(scores)) if scores else '–'}</td>")
         cells.append(f"<td>{_num(stat(totals)) if totals else '–'}</td>")
         rows.append(f"<tr>{''.join(cells)}</tr>")
@@ -509,25 +546,27 @@ def _problems(students: list[Student]) -> str:
 def _distributions(students: list[Student], columns: list[Column]) -> str:
     figures = []
     for c in columns:
-        graded = [a for s in students if (a := s.graded(c.id)) is not None]
-        percents = [_percent(a.score, a.max_score) or 0.0 for a in graded]
-        missing = sum(1 for a in graded if a.status == "missing")
+        # After late penalties, as the matrix shows them.
+        graded = [(s.final(c.id, a.score), a) for s in students if (a := s.graded(c.id)) is not None]
+        percents = [_percent(final, a.max_score) or 0.0 for final, a in graded]
+        missing = sum(1 for _, a in graded if a.status == "missing")
         unstarted = sum(1 for s in students if c.id in s.not_started and s.assignment(c.id) is not None)
         ungraded = sum(1 for s in students if s.assignment(c.id) is not None and s.graded(c.id) is None) - unstarted
         note = ((f", {missing} not submitted" if missing else "") + (f", {unstarted} not started" if unstarted else "")
                 + (f", {ungraded} not graded" if ungraded else ""))
         caption = (f"<b>{escape(c.id)}</b> {escape(c.title)}<br>{len(graded)} students{note}; "
-                   f"{_mean_median([a.score for a in graded])}")
+                   f"{_mean_median([final for final, _ in graded])}")
         figures.append(_figure(f"{c.id} {c.title}", percents, caption))
-    totals = [s.result for s in students if s.counted_total is not None]
+    counted = [s for s in students if s.counted_total is not None]
+    totals = [(s.final_total if s.final_total is not None else s.result.score, s.result) for s in counted]
     unverified = sum(1 for s in students if not s.verified)
     unstarted = sum(1 for s in students if s.total is not None and s.not_started)
     left_out = len(students) - len(totals) - unverified - unstarted
     note = ((f", {left_out} not graded in full" if left_out else "")
             + (f", {unverified} unverified" if unverified else "")
             + (f", {unstarted} with an assignment not started" if unstarted else ""))
-    caption = f"<b>Total</b><br>{len(totals)} students{note}; {_mean_median([r.score for r in totals])}"
-    figures.append(_figure("Total", [_percent(r.score, r.max_score) or 0.0 for r in totals], caption))
+    caption = f"<b>Total</b><br>{len(totals)} students{note}; {_mean_median([final for final, _ in totals])}"
+    figures.append(_figure("Total", [_percent(final, r.max_score) or 0.0 for final, r in totals], caption))
     return "\n".join(['<section id="distributions">', "<h2>Score distributions</h2>",
                       '<p class="hint">Students per band of 10 % of the points.</p>',
                       '<div class="histograms">', *figures, "</div>", "</section>"])
@@ -611,6 +650,13 @@ def render_student(student: Student, columns: list[Column]) -> str:
                       + (f" ({round(percent)}%)" if percent is not None else "")),
             ("Status", student.status), ("Message", student.message), ("Source", student.source),
             ("Graded version", student.key), ("Graded at", student.graded_at),
+            ("First seen by the grader", student.first_seen_at + (" (what lateness is decided on)"
+                                                                   if student.first_seen_at else "")),
+            ("Commit date", student.committed_at + (" (the student's to set: not used for lateness)"
+                                                   if student.committed_at else "")),
+            ("Graded as of", student.as_of),
+            ("After late penalties", "" if student.final_total in (None, result.score)
+             else f"{_num(student.final_total or 0)} / {_num(result.max_score)}"),
             ("Sandboxed", "yes" if result.sandboxed else "no: graded without the OS sandbox, no grade of record")]
     rows = "".join(f"<dt>{label}</dt><dd>{escape(value)}</dd>" for label, value in meta if value)
     body = ['<nav><a href="../index.html">← Class dashboard</a></nav>',
@@ -630,12 +676,16 @@ def _student_table(student: Student, columns: list[Column]) -> str:
                         "<td>no result</td><td></td><td></td></tr>")
             continue
         band = "s-missing" if a.status == "missing" else _band(a.score, a.max_score)
-        status = a.status
+        status = escape(a.status)
         if c.id in student.not_started:  # the untouched stub: its 0 is no score
             band, status = "s-unstarted", "not started"
         tests = f"{a.passed}/{len(a.tests)}" if a.tests else "–"
+        days, penalty = student.late.get(c.id, (0, 0.0))
+        if days > 0 and student.graded(c.id) is not None:
+            status += (f' <span class="late">late</span> {_late_words(days, penalty)}: '
+                       f"{_num(student.final(c.id, a.score))} / {_num(a.max_score)}")
         rows.append(f'<tr><td><a href="#{_anchor(a.id)}">{escape(a.id)}</a></td><td>{escape(a.title)}</td>'
-                    f'<td class="{band}">{_num(a.score)} / {_num(a.max_score)}</td><td>{escape(status)}</td>'
+                    f'<td class="{band}">{_num(a.score)} / {_num(a.max_score)}</td><td>{status}</td>'
                     f"<td>{tests}</td><td>{escape(a.message)}</td></tr>")
     return ('<table class="assignments"><thead><tr><th scope="col">#</th><th scope="col">Assignment</th>'
             '<th scope="col">Score</th><th scope="col">Status</th><th scope="col">Tests passed</th>'

@@ -55,8 +55,8 @@ import sysconfig
 import warnings
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -64,6 +64,7 @@ from typing import Any
 from coursekit.hints import describe
 from grader.batch import RECORD_PURPOSE
 from grader.errors import EnvironmentFault, UsageError
+from grader.gradebook.deadlines import load_deadlines, penalised
 from grader.manifest import Assignment, Manifest, find_course_root, load_manifest
 from grader.model import AssignmentResult, GradeResult
 from grader.records import Key
@@ -86,6 +87,7 @@ class StudentRecord:
     message: str = ""  # the batch record's message: why a student was not graded
     not_graded: frozenset[str] = frozenset()  # assignments the time budget left ungraded
     not_started: frozenset[str] = frozenset()  # assignments submitted as the untouched stub: no grade, no 0
+    late: dict[str, dict[str, Any]] = field(default_factory=dict)  # batch's lateness per assignment with a due time
 
     def grade(self, assignment_id: str) -> AssignmentResult | None:
         """The assignment's result when it is a grade or "missing" (not submitted); None when it is no grade."""
@@ -247,6 +249,7 @@ def _read_record(path: Path, manifest: Manifest, key: Key) -> StudentRecord | No
         message = str(data.get("message", ""))
         not_graded = frozenset(str(k) for k in data.get("not_graded") or {})
         not_started = frozenset(str(k) for k in data.get("not_started") or [])
+        late = {str(k): dict(v) for k, v in (data.get("late") or {}).items() if isinstance(v, dict)}
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from None
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -254,7 +257,7 @@ def _read_record(path: Path, manifest: Manifest, key: Key) -> StudentRecord | No
     if not isinstance(student, str) or not STUDENT_NAME.fullmatch(student):
         raise UsageError(f"{path}: student name {student!r} is not made of letters, digits, '_', '.', '-'")
     points = {a.id: a.points for a in manifest.assignments}
-    record = StudentRecord(student, graded_at, result, status, message, not_graded, not_started)
+    record = StudentRecord(student, graded_at, result, status, message, not_graded, not_started, late)
     for graded in result.assignments:
         if graded.id not in points:
             raise UsageError(f"{path}: assignment {graded.id!r} is not in course.toml: results of another course?")
@@ -267,11 +270,19 @@ def _read_record(path: Path, manifest: Manifest, key: Key) -> StudentRecord | No
     return record
 
 
+def _utc_naive(moment: datetime) -> datetime:
+    """nbgrader keeps naive UTC datetimes."""
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
 def _write_assignments(gradebook: Any, manifest: Manifest) -> None:
-    """Every course assignment with its one notebook and one grade cell worth its points."""
+    """Every course assignment with its one notebook, one grade cell worth its points, and its due time if any."""
+    deadlines = load_deadlines(manifest)
     for assignment in manifest.assignments:
         name = assignment_name(assignment)
-        gradebook.update_or_create_assignment(name)
+        deadline = deadlines.get(assignment.id)
+        gradebook.update_or_create_assignment(
+            name, **({"duedate": _utc_naive(deadline.due)} if deadline is not None else {}))
         gradebook.update_or_create_notebook(assignment.module_name, name)
         gradebook.update_or_create_grade_cell(GRADE_CELL, assignment.module_name, name,
                                               max_score=float(assignment.points), cell_type="code")
@@ -284,6 +295,7 @@ def _write_student(api: ModuleType, gradebook: Any, manifest: Manifest, record: 
         return [f"{record.student}: not graded (status {record.status}{why}): nothing written"]
     gradebook.update_or_create_student(record.student)
     listed = {a.id: a for a in record.result.assignments}
+    deadlines = load_deadlines(manifest)
     left_out = []
     for assignment in manifest.assignments:
         result = listed.get(assignment.id)
@@ -296,7 +308,8 @@ def _write_student(api: ModuleType, gradebook: Any, manifest: Manifest, record: 
         elif grade is None or grade.status == "missing":
             _remove_submission(api, gradebook, assignment, record.student)
         else:
-            _write_grade(api, gradebook, assignment, record, grade)
+            deadline = deadlines.get(assignment.id)
+            _write_grade(api, gradebook, assignment, record, grade, deadline.due if deadline is not None else None)
     return left_out
 
 
@@ -308,17 +321,29 @@ def _remove_submission(api: ModuleType, gradebook: Any, assignment: Assignment, 
 
 
 def _write_grade(api: ModuleType, gradebook: Any, assignment: Assignment, record: StudentRecord,
-                 result: AssignmentResult) -> None:
+                 result: AssignmentResult, due: datetime | None = None) -> None:
     name = assignment_name(assignment)
-    gradebook.update_or_create_submission(name, record.student, timestamp=record.graded_at)
+    # With a due time, nbgrader's timestamp is when the grader first saw the graded content (what batch decided
+    # lateness on), its extension the student's own extra time; without one, when it was graded.
+    late = record.late.get(assignment.id)
+    timestamp = datetime.fromisoformat(late["first_seen_at"]) if late else record.graded_at
+    extra: dict[str, Any] = {}
+    if late and due is not None:
+        moved = datetime.fromisoformat(late["due"]) - due
+        extra["extension"] = moved if moved.total_seconds() > 0 else None
+    gradebook.update_or_create_submission(name, record.student, timestamp=timestamp, **extra)
     try:
         grade = gradebook.find_grade(GRADE_CELL, assignment.module_name, name, record.student)
     except api.MissingEntry:
         # A submission made before its grade cell existed has no Grade row:
         # nbgrader builds the rows only when a submission is created.
         gradebook.remove_submission(name, record.student)
-        gradebook.add_submission(name, record.student, timestamp=record.graded_at)
+        gradebook.add_submission(name, record.student, timestamp=timestamp, **extra)
         grade = gradebook.find_grade(GRADE_CELL, assignment.module_name, name, record.student)
     grade.auto_score = result.score
     grade.needs_manual_grade = False
+    # The points batch's late policy takes (nbgrader subtracts a notebook's late_submission_penalty in its export).
+    notebook = gradebook.find_submission_notebook(assignment.module_name, name, record.student)
+    percent = float(late["penalty"]) if late and int(late["days"]) > 0 else 0.0
+    notebook.late_submission_penalty = result.score - penalised(result.score, percent) if percent else None
     gradebook.db.commit()

@@ -45,6 +45,9 @@ class Sighting:
     kind: Kind
     committed_at: datetime | None  # from git (the student's to set): shown, never used to decide lateness
     seen_at: datetime  # when this batch had the revision: the grader's clock, not the student's
+    # sha256 of each assignment's submitted module, by id: lateness is per assignment, from the first
+    # sighting of that module's content (a commit that changes only 05 does not make 01 late).
+    contents: dict[str, str] | None = None
 
 
 def available() -> bool:

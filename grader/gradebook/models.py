@@ -79,6 +79,8 @@ class Submission(Base):
     source: Mapped[str] = mapped_column(Text)  # the repository URL (no credentials) or folder
     committed_at: Mapped[datetime | None]  # the commit's date from git: the student's to set, so shown only
     first_seen_at: Mapped[datetime]  # the earliest moment a batch had this revision: what lateness is decided on
+    # sha256 of each assignment's module in this revision, by id (None for rows written before revision 0002)
+    contents: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     seal: Mapped[str] = mapped_column(String(64))
 
     gradings: Mapped[list[Grading]] = relationship(back_populates="submission", order_by="Grading.graded_at")

@@ -72,9 +72,13 @@ def _parse_time(text: str) -> datetime:
 
 
 def submission_payload(row: Submission) -> dict[str, Any]:
-    """What a submission row's seal covers."""
-    return {"student": row.student, "revision": row.revision, "kind": row.kind, "source": row.source,
-            "committed_at": _iso(row.committed_at), "first_seen_at": _iso(row.first_seen_at)}
+    """What a submission row's seal covers (``contents`` only when there: rows sealed before it still verify)."""
+    payload: dict[str, Any] = {"student": row.student, "revision": row.revision, "kind": row.kind,
+                               "source": row.source, "committed_at": _iso(row.committed_at),
+                               "first_seen_at": _iso(row.first_seen_at)}
+    if row.contents is not None:
+        payload["contents"] = dict(sorted(row.contents.items()))
+    return payload
 
 
 def grading_payload(row: Grading, revision: str | None) -> dict[str, Any]:
@@ -256,7 +260,7 @@ class Gradebook:
                                                       Submission.revision == sighting.revision))
         if row is None:
             row = Submission(student=student, revision=sighting.revision, kind=sighting.kind, source=source,
-                             committed_at=sighting.committed_at, first_seen_at=seen)
+                             committed_at=sighting.committed_at, first_seen_at=seen, contents=sighting.contents)
             session.add(row)
         else:
             trusted = self.key.verify(SUBMISSION_SEAL, submission_payload(row), row.seal)
@@ -267,6 +271,8 @@ class Gradebook:
             if sighting.committed_at is not None:
                 row.committed_at = sighting.committed_at
             row.source = source or row.source
+            if sighting.contents is not None:
+                row.contents = dict(sighting.contents)
         row.seal = self.key.seal(SUBMISSION_SEAL, submission_payload(row))
         return row
 
@@ -293,6 +299,45 @@ class Gradebook:
                            for number, t in enumerate(entry["tests"])]
             grading.assignments.append(grade)
         return grading
+
+    def sight(self, student: str, source: str, sighting: Sighting) -> datetime:
+        """Record that a batch has ``sighting``'s revision in hand now; its first sighting (the earliest)."""
+        with self._session() as session:
+            return self._sighted(session, student, source, sighting, sighting.seen_at).first_seen_at
+
+    def _trusted(self, student: str) -> list[Submission]:
+        """The student's submissions whose seals verify, first seen first: an edited time is never believed."""
+        with Session(self.engine) as session:
+            rows = session.scalars(select(Submission).where(Submission.student == student)
+                                   .order_by(Submission.first_seen_at, Submission.id)).all()
+            session.expunge_all()
+        return [row for row in rows if self.key.verify(SUBMISSION_SEAL, submission_payload(row), row.seal)]
+
+    def first_seen(self, student: str, revision: str) -> dict[str, datetime]:
+        """When the grader first saw each assignment's module as it is in ``revision``, by assignment id.
+
+        The earliest sighting of any of the student's revisions holding the
+        same module content counts: a later commit that changes another
+        assignment does not make this one late. Under ``"*"``, the revision's
+        own first sighting (what an assignment without recorded contents, from
+        before migration 0002, is judged by). Empty when it was never seen.
+        """
+        rows = self._trusted(student)
+        mine = next((row for row in rows if row.revision == revision), None)
+        if mine is None:
+            return {}
+        firsts: dict[str, datetime] = {"*": mine.first_seen_at}
+        if mine.contents is None:
+            return firsts
+        for assignment, digest in mine.contents.items():
+            firsts[assignment] = min(row.first_seen_at for row in rows
+                                     if row is mine or (row.contents or {}).get(assignment) == digest)
+        return firsts
+
+    def last_seen_by(self, student: str, moment: datetime) -> tuple[str, datetime] | None:
+        """The student's commit (sha, first sighting) first seen last at or before ``moment``; None if none was."""
+        seen = [row for row in self._trusted(student) if row.kind == "commit" and row.first_seen_at <= moment]
+        return (seen[-1].revision, seen[-1].first_seen_at) if seen else None
 
     def history(self, student: str | None = None) -> list[GradingView]:
         """Every grading (of ``student``, or of everyone), oldest first, each with whether its seals verify."""

@@ -624,3 +624,41 @@ def test_browser_page_without_javascript_shows_everything(site: Path, browser: A
         assert page.locator("#failing table.failing tbody tr").count() == 6
     finally:
         context.close()
+
+
+@pytest.fixture
+def late_site(tmp_path: Path, key: Key) -> Path:
+    """A dashboard of one student whose 01 batch found two days late (-20 %), built before any browser starts."""
+    results = tmp_path / "results"
+    (results / "students").mkdir(parents=True)
+    result = model.GradeResult(tuple(_assignment(i, FAILURES["carol"][i]) for i in ("01", "02")), True)
+    record = {**_record("carol", result), "first_seen_at": "2026-10-07T11:59:00+00:00",
+              "committed_at": "2020-01-01T00:00:00+00:00",
+              "late": {"01": {"first_seen_at": "2026-10-07T11:59:00+00:00", "due": "2026-10-05T23:59:00+08:00",
+                              "days": 2, "penalty": 20.0},
+                       "02": {"first_seen_at": "2026-10-01T00:00:00+00:00", "due": "2026-10-05T23:59:00+08:00",
+                              "days": 0, "penalty": 0.0}}}
+    write_record(results / "students" / "carol.json", record, key)
+    out = tmp_path / "site"
+    done = run_dashboard(results, out, key)
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+def test_browser_a_late_grade_shows_its_penalised_score_and_a_late_marker(
+        late_site: Path, page: Any, problems: list[str], tmp_path: Path) -> None:
+    """The matrix shows 40 with a LATE label, the raw 50 and the rule in its tooltip, the total less the penalty;
+    the student page names the first sighting and the commit date."""
+    out = late_site
+    page.goto((out / "index.html").as_uri())
+    assert matrix_rows(page) == [["carol", "40LATE", "60", "100"]]
+    assert footer(page)[0] == ["Class mean", "40", "60", "100"]  # statistics count the penalised scores
+    assert page.get_attribute("#grades tbody td:nth-child(2) a", "title").endswith("2 days late, −20 %: 40")
+    assert "first seen after the due time" in page.inner_text(".legend")
+    # The distributions count what the matrix shows: the penalised score.
+    assert "mean 40, median 40" in page.inner_text("#distributions")
+    page.screenshot(path=str(tmp_path / "late.png"), full_page=True)  # for a person to look at (tmp_path)
+    page.goto((out / "students" / "carol.html").as_uri())
+    text = page.inner_text("body")
+    assert "2 days late, −20 %: 40 / 100" in text and "2020-01-01T00:00:00+00:00 (the student's to set" in text
+    assert problems == []

@@ -24,7 +24,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from repo_support import own_key  # noqa: F401 - an autouse fixture
 from repo_support import (
-    ROOT, batch_01, batch_records, run_grader, solution_source,
+    ROOT, batch_01, batch_records, git_commit, run_grader, solution_source,
 )
 from sqlalchemy import Column, Integer, MetaData, create_engine, inspect, text
 
@@ -253,7 +253,7 @@ def test_an_empty_database_is_migrated_to_head_and_agrees_with_the_models(url: s
     engine = create_engine(gradebook_store.database_url(url))
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
-        assert context.get_current_revision() == "0001"
+        assert context.get_current_revision() == "0002"
         assert compare_metadata(context, Base.metadata) == []
         # The comparison does see a difference: a column the migrations never made.
         changed = MetaData()
@@ -320,18 +320,6 @@ SOLUTION = solution_source("01")
 BACKDATED = "2020-01-01T00:00:00+00:00"  # a commit date the student chose: never what lateness is decided on
 
 
-def _commit(repository: Path, source: str, date: str) -> str:
-    """Commit ``source`` as assignment 01 with committer and author dates ``date``; the new sha."""
-    module = repository / "assignments" / "01" / "why_async.py"
-    module.parent.mkdir(parents=True, exist_ok=True)
-    module.write_text(source, encoding="utf-8")
-    env = {**os.environ, "GIT_COMMITTER_DATE": date, "GIT_AUTHOR_DATE": date}
-    for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "work"], ["rev-parse", "HEAD"]):
-        done = subprocess.run(["git", "-c", "user.name=S", "-c", "user.email=s@example.org", *args], cwd=repository,
-                              env=env, capture_output=True, text=True, check=True)
-    return done.stdout.strip()
-
-
 def _fake_grade(manifest: object, submission: Path, tests: CourseTests, *, deadline: float | None,
                 workers: int | None = None, session: object = None) -> tuple[GradeResult, dict[str, str]]:
     """A grade without running pytest: 100 for the solution, 0 for anything else."""
@@ -377,8 +365,8 @@ def test_batches_over_changing_commits_keep_every_grading_and_the_first_sighting
     """Two batches over changed commits: a new row per grading, first_seen_at from the batch that first had the
     commit (never its backdated commit date), a forced regrade as history, and a lost gradebook rebuilt."""
     monkeypatch.setattr(batch, "grade_within", _fake_grade)
-    alice_sha = _commit(tmp_path / "repos" / "alice", SOLUTION, BACKDATED)
-    bob_first = _commit(tmp_path / "repos" / "bob", "raise SystemExit\n", BACKDATED)
+    alice_sha = git_commit(tmp_path / "repos" / "alice", {"01": SOLUTION}, date=BACKDATED)
+    bob_first = git_commit(tmp_path / "repos" / "bob", {"01": "raise SystemExit\n"}, date=BACKDATED)
     roster = tmp_path / "roster.txt"
     roster.write_text(f"repos/alice\nrepos/bob\nghost {(tmp_path / 'repos' / 'ghost').as_uri()}\n", encoding="utf-8")
     out = tmp_path / "results"
@@ -398,7 +386,7 @@ def test_batches_over_changing_commits_keep_every_grading_and_the_first_sighting
         assert row.first_seen_at <= row.graded_at + timedelta(seconds=1)
 
     # bob pushes a fix backdated to before anything: it is first seen by this second batch, whatever its date.
-    bob_fixed = _commit(tmp_path / "repos" / "bob", SOLUTION, "2019-06-01T00:00:00+00:00")
+    bob_fixed = git_commit(tmp_path / "repos" / "bob", {"01": SOLUTION}, date="2019-06-01T00:00:00+00:00")
     _batch(roster, out, url)
     after_second = datetime.now(UTC)
     second = _history(url)
