@@ -39,6 +39,7 @@ import pytest
 
 from coursekit import hints, probes, protocol
 from coursekit.hints import describe_parts
+from coursekit.i18n import N_
 from coursekit.loops import fresh_error, run_fresh_file
 from coursekit.protocol import ErrorInfo, Malformed, Opaque, Record
 from coursekit.testing import BlockingCallError, CourseSignal
@@ -170,6 +171,20 @@ def raised(outcome: Any) -> ErrorInfo | None:
     return None
 
 
+# The judge's own messages, in English where they are made; the report re-words them (coursekit.i18n.localize).
+TIMED_OUT = N_("Timeout: your code was still running after {limit} s of real time, so it was ended. {hint}")
+EXITED = N_("your code ended the process it ran in: {how}: does your code call sys.exit or os._exit?")
+# How the worker ended, as grader/student_server.py words it (Worker.end).
+KILLED_BY = N_("it was killed by signal {signal}")
+EXITED_WITH = N_("it exited early with status {code}")
+GONE = N_("the student process stopped answering ({why}); later tests cannot reach your code")
+MALFORMED_REPLY = N_("the process running your code sent a malformed reply ({why})")
+# What the student's code replaced in a library the tests rely on, and when it was found (grader/child_plugin.py).
+REPLACED = (N_("while it was imported, your code replaced {names}"), N_("in {test}, your code replaced {names}"),
+            N_("by the end of the run, your code replaced {names}"),
+            N_("in the process that runs it, your code replaced {names}"))
+
+
 class StudentGone(CourseSignal):
     """The student process stopped answering (it crashed, or an earlier call hung it)."""
 
@@ -265,7 +280,7 @@ class SocketTransport:
                 if type(envelope.get("id")) is not int or envelope["id"] > request_id:
                     raise Malformed("a reply to a request never made")
         except (Malformed, OSError, TimeoutError) as exc:
-            self.gone = f"the student process stopped answering ({exc}); later tests cannot reach your code"
+            self.gone = GONE.format(why=exc)
             raise StudentGone(self.gone) from None
         status = envelope.get("status")
         tampered = envelope.get("tampered")
@@ -283,8 +298,7 @@ class SocketTransport:
         if status == "timeout":
             raise CallTimedOut(_timed_out(limit))
         if status == "exited":
-            raise CallExited(f"your code ended the process it ran in: {str(envelope.get('detail'))[:200]}: does "
-                             "your code call sys.exit or os._exit?")
+            raise CallExited(EXITED.format(how=str(envelope.get("detail"))[:200]))
         raise Malformed(f"a reply of status {str(status)[:40]!r}")
 
     def _receive(self, deadline: float) -> dict[str, Any]:
@@ -303,7 +317,7 @@ class SocketTransport:
 
 
 def _timed_out(limit: float) -> str:
-    return f"Timeout: your code was still running after {limit:g} s of real time, so it was ended. {hints.TIMED_OUT}"
+    return TIMED_OUT.format(limit=f"{limit:g}", hint=hints.TIMED_OUT)
 
 
 _socket_transport: SocketTransport | None = None
@@ -358,7 +372,7 @@ class Student:
             reply = self.via.call(ref, protocol.encode(params), self.module, self.time_limit)
             return _observation(reply)
         except Malformed as exc:
-            raise AssertionError(f"the process running your code sent a malformed reply ({exc})") from None
+            raise AssertionError(MALFORMED_REPLY.format(why=exc)) from None
 
 
     def fresh(self, script: str) -> FreshRun:
@@ -372,7 +386,7 @@ class Student:
         returncode, stdout, stderr = reply.get("returncode"), reply.get("stdout"), reply.get("stderr")
         if (set(reply) != {"returncode", "stdout", "stderr"} or type(stdout) is not str or type(stderr) is not str
                 or not (returncode is None or type(returncode) is int)):
-            raise AssertionError("the process running your code sent a malformed reply (a fresh run)")
+            raise AssertionError(MALFORMED_REPLY.format(why="a fresh run"))
         return FreshRun(returncode, stdout, stderr)
 
 

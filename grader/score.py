@@ -268,7 +268,9 @@ def _describe(record: dict[str, Any]) -> str:
     if where:
         text = f"Your code raised {kind} at {where}"
         return f"{text}: {message}" if message else text
-    if kind == "AssertionError":
+    # The judge's own failures (coursekit.judge) are sentences for the student, as an assertion's message is: the
+    # class names are the course's jargon.
+    if kind in ("AssertionError", "CallExited", "StudentGone"):
         return message or "a check failed"
     return hints.describe_parts(str(kind), str(message))
 

@@ -145,6 +145,7 @@ class Worker:
             with contextlib.suppress(OSError):
                 os.close(fd)
         code = os.waitstatus_to_exitcode(status)
+        # Worded as coursekit.judge.KILLED_BY and EXITED_WITH, the templates the report re-words.
         return f"it was killed by signal {-code}" if code < 0 else f"it exited early with status {code}"
 
 

@@ -378,3 +378,27 @@ def test_the_graders_child_records_in_english(tmp_path):
 
     env = child_env(tmp_path)
     assert i18n.choose(env=env, course="zh_CN") == "en"
+
+
+def test_the_judges_own_failures_read_in_chinese():
+    """What the judge says when the student process ends a call, times it out, stops answering or finds a
+    replacement, and how the worker ended: made in English, each re-worded by its template."""
+    from coursekit import judge
+
+    exited = judge.EXITED.format(how=judge.EXITED_WITH.format(code=3))
+    assert localized(exited) == "你的代码结束了运行它的进程：它提前退出，退出状态为 3：你的代码是否调用了 sys.exit 或 os._exit？"
+    assert localized(judge.EXITED.format(how=judge.KILLED_BY.format(signal=9))).startswith(
+        "你的代码结束了运行它的进程：它被信号 9 终止：")
+    timed_out = localized(judge._timed_out(4.0))
+    assert timed_out.startswith("超时：你的代码在真实时间 4 秒后仍在运行，因此被终止。")
+    assert timed_out.endswith(i18n.translations("zh_CN").gettext(hints.TIMED_OUT))
+    assert localized(judge.GONE.format(why="the connection closed")) == (
+        "学生进程不再应答（the connection closed）；之后的测试无法再调用你的代码")
+    replaced = judge.REPLACED[3].format(names="coursekit.probes.kit.within")
+    assert localized(f"{replaced}: the tests need the real ones, so none of their results count").startswith(
+        "在运行它的进程中，你的代码替换了 coursekit.probes.kit.within：")
+    # The scoring shows them as sentences, not as "CallExited: ..." (the class names are the course's own).
+    phase = {"kind": "phase", "nodeid": ENTRIES[0].nodeid, "when": "call", "outcome": "failed"}
+    records = [{"kind": "start", "nodeid": ENTRIES[0].nodeid}, {**phase, "type": "CallExited", "message": exited}]
+    [test] = score.grade_run(ASSIGNMENT, ENTRIES, [_run(records=records, returncode=1)], LIMITS).tests
+    assert exited in test.feedback and "CallExited" not in test.feedback

@@ -327,3 +327,38 @@ def test_what_was_not_graded_is_never_written_as_a_grade(nbgrader_cli: Path, cou
     after = gradebook_scores(db)
     assert after == before  # nothing changed: every change above is no grade
     assert ("01-alpha", "eve") not in after
+
+
+def test_due_times_first_sightings_extensions_and_late_penalties_reach_nbgrader(
+        course: Path, tmp_path: Path, key: Key) -> None:
+    """With a due time, nbgrader's assignment gets it, each submission the moment batch first saw it (what lateness
+    was decided on) and its extension, and a late notebook the points batch's policy took."""
+    from nbgrader.api import Gradebook
+
+    (course / "course.toml").write_text(COURSE_TOML + '\n[deadlines]\npenalty_per_day = 10\n\n'
+                                        '[deadlines.assignment.01]\ndue = "2026-10-05T23:59:00+08:00"\n',
+                                        encoding="utf-8")
+    results = write_results(tmp_path / "results", FIRST, key)
+    lateness = {  # alice: two days late; carol: an extension of a day, on time within it
+        "alice": {"first_seen_at": "2026-10-07T11:59:00+00:00", "due": "2026-10-05T23:59:00+08:00", "days": 2,
+                  "penalty": 20.0},
+        "carol": {"first_seen_at": "2026-10-06T12:00:00+00:00", "due": "2026-10-06T23:59:00+08:00", "days": 0,
+                  "penalty": 0.0},
+    }
+    for student, late in lateness.items():
+        path = results / "students" / f"{student}.json"
+        record = key.opened(RECORD_PURPOSE, json.loads(path.read_text(encoding="utf-8")))
+        write_record(path, {**record, "late": {"01": late}}, key)
+    db = tmp_path / "out" / "gradebook.db"
+    assert export(results, db, key).students == 3
+    with Gradebook(f"sqlite:///{db}") as gradebook:
+        assert str(gradebook.find_assignment("01-alpha").duedate) == "2026-10-05 15:59:00"  # UTC, as nbgrader keeps
+        alice = gradebook.find_submission("01-alpha", "alice")
+        carol = gradebook.find_submission("01-alpha", "carol")
+        bob = gradebook.find_submission("01-alpha", "bob")
+        assert (str(alice.timestamp), alice.extension) == ("2026-10-07 11:59:00", None)
+        assert (str(carol.timestamp), str(carol.extension)) == ("2026-10-06 12:00:00", "1 day, 0:00:00")
+        assert str(bob.timestamp) == GRADED_AT_UTC  # nothing seen late: when it was graded, as without due times
+        notebook = gradebook.find_submission_notebook("alpha", "01-alpha", "alice")
+        assert notebook.late_submission_penalty == 20.0  # 20 % of alice's 100 points
+        assert gradebook.find_submission_notebook("alpha", "01-alpha", "carol").late_submission_penalty is None
