@@ -75,7 +75,7 @@ def preload(plugin_names: list[str]) -> dict[str, Any]:
         for file in sorted(os.listdir(os.path.join(runtime, *package.split(".")))):
             if file.endswith(".py") and file != "__init__.py":
                 importlib.import_module(f"{package}.{file[:-3]}")
-    importlib.import_module("grader_student")
+    student_server = importlib.import_module("grader_student")
     plugins: dict[str, Any] = {name: importlib.import_module(name)
                                for name in ("coursekit.pytest_plugin", "grader_child")}
     # Imported here, not at the top: the sandbox's probe (``--probe``) runs this file without preloading anything.
@@ -84,6 +84,7 @@ def preload(plugin_names: list[str]) -> dict[str, Any]:
     for point in entry_points(group="pytest11"):
         if point.name in plugin_names:
             plugins[point.name] = point.load()
+    student_server.take_baseline()  # last: everything a student process holds is imported by now
     return plugins
 
 
