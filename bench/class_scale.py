@@ -3,8 +3,11 @@
 ``python -m bench.class_scale --students N --json FILE [--seed S] [--sandbox on|off]`` generates N
 synthetic submissions (all nine assignments each) into a temporary folder,
 grades them with ``grader.batch.run_batch`` (default workers), and writes what
-it measured to FILE. It runs in a fresh process so that
-``getrusage(RUSAGE_CHILDREN)`` covers only the batch's pytest children.
+it measured to FILE: wall seconds, CPU seconds (per submission too) and peak
+memory. It runs in a fresh process so that ``getrusage(RUSAGE_CHILDREN)``
+covers only the batch's children (every grading process, the sandbox's
+included: this process is their orphans' subreaper, ``bench/timing.py``), and
+``getrusage(RUSAGE_SELF)`` only the batch's own threads.
 """
 from __future__ import annotations
 
@@ -19,6 +22,8 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+
+from bench import timing
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -103,6 +108,7 @@ def measure(students: int, seed: int, workers: int | None = None, reuse: bool = 
     from grader.manifest import load_manifest
     from grader.pipeline import course_tests
 
+    subreaper = timing.become_subreaper()
     manifest = load_manifest(ROOT)
     tests = course_tests(manifest, None)
     with tempfile.TemporaryDirectory(prefix="bench-class-") as tmp:
@@ -111,10 +117,16 @@ def measure(students: int, seed: int, workers: int | None = None, reuse: bool = 
         counts = generate(submissions, students, seed)
         generation = time.perf_counter() - started
         sources = read_sources(submissions, out)
+        timing.reap()
+        children_before, self_before = timing.children_cpu(), timing.self_cpu()
         started = time.perf_counter()
         summary = run_batch(manifest, sources, out, tests=tests, stream=io.StringIO(), workers=workers,
                             reuse_identical=reuse, sandboxed=sandboxed)
         wall = time.perf_counter() - started
+        # The batch's threads are done: what is left to reap are orphans (bubblewrap's), whose CPU counts too.
+        orphans = timing.reap(timing.STRAGGLERS_TIMEOUT)
+        children_cpu = timing.children_cpu() - children_before
+        self_cpu = timing.self_cpu() - self_before
     scores = [s.score for s in summary.students]
     return {
         "students": len(summary.students),
@@ -130,6 +142,14 @@ def measure(students: int, seed: int, workers: int | None = None, reuse: bool = 
         "wall_seconds": wall,
         "submissions_per_second": len(summary.students) / wall if wall > 0 else 0.0,
         "seconds_per_submission": wall / len(summary.students),
+        "cpu_seconds": children_cpu + self_cpu,
+        "cpu_children_seconds": children_cpu,
+        "cpu_self_seconds": self_cpu,
+        "cpu_seconds_per_submission": (children_cpu + self_cpu) / len(summary.students),
+        "cpu_note": ("getrusage: RUSAGE_CHILDREN (every grading process, reaped by the batch or, orphaned, "
+                     "by this process as subreaper) + RUSAGE_SELF (the batch's own threads), around run_batch"),
+        "subreaper": subreaper,
+        "orphans_reaped": orphans,
         "mean_score": sum(scores) / len(scores),
         "max_score": summary.students[0].max_score,
         "peak_rss_children_mb": _maxrss_mb(resource.RUSAGE_CHILDREN),

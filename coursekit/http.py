@@ -17,7 +17,7 @@ import json
 import re
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, TypeVar
@@ -119,17 +119,11 @@ class Traffic:
         return [r.url for r in self.requests]
 
 
-@pytest.fixture
-def mock_http() -> Iterator[aioresponses]:
-    """aioresponses for the test; loopback stays real, any other unmatched URL fails."""
+@contextmanager
+def mocked_http() -> Iterator[aioresponses]:
+    """aioresponses on (the ``mock_http`` fixture): loopback stays real, any other unmatched URL fails."""
     with aioresponses(passthrough=list(LOOPBACK)) as mocked:
         yield mocked
-
-
-@pytest.fixture
-def traffic() -> Traffic:
-    """A fresh ``Traffic`` recorder."""
-    return Traffic()
 
 
 class SessionSpy:
@@ -153,9 +147,9 @@ class SessionSpy:
                 session._connector = None
 
 
-@pytest.fixture
-def session_spy(monkeypatch: pytest.MonkeyPatch) -> Iterator[SessionSpy]:
-    """Record the sessions created during the test (see ``SessionSpy``)."""
+@contextmanager
+def spying_sessions() -> Iterator[SessionSpy]:
+    """Record the sessions created meanwhile (the ``session_spy`` fixture; see ``SessionSpy``)."""
     spy = SessionSpy()
     original_init = aiohttp.ClientSession.__init__
 
@@ -163,9 +157,12 @@ def session_spy(monkeypatch: pytest.MonkeyPatch) -> Iterator[SessionSpy]:
         original_init(session, *args, **kwargs)
         spy.sessions.append(session)
 
-    monkeypatch.setattr(aiohttp.ClientSession, "__init__", recording_init)
-    yield spy
-    spy.close_leftovers()
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(aiohttp.ClientSession, "__init__", recording_init)
+        try:
+            yield spy
+        finally:
+            spy.close_leftovers()
 
 
 @asynccontextmanager

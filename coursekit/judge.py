@@ -37,12 +37,16 @@ from typing import Any, Protocol
 
 import pytest
 
+import coursekit
 from coursekit import hints, probes, protocol
 from coursekit.hints import describe_parts
 from coursekit.i18n import N_
 from coursekit.loops import fresh_error, run_fresh_file
 from coursekit.protocol import ErrorInfo, Malformed, Opaque, Record
 from coursekit.testing import BlockingCallError, CourseSignal
+
+# The kit's frames stay out of the failure a student reads (coursekit.hidden_in_judged_failures).
+__tracebackhide__ = coursekit.hidden_in_judged_failures
 
 JUDGE_FD_VARIABLE = "COURSE_JUDGE_FD"  # set by the grader in the judge process only
 SEED_VARIABLE = "COURSE_SEED"

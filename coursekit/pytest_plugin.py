@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from looptime import LoopTimeProxy
 
+import coursekit
 from coursekit import hints, i18n, testing
-from coursekit.http import mock_http, session_spy, traffic  # noqa: F401  (fixtures for every test)
 from coursekit.judge import student  # noqa: F401  (the judged tests' one way to the student's code)
 from coursekit.testing import BlockingCallError, leaves
 
@@ -41,20 +41,64 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+# The HTTP fixtures of coursekit.http, for every test; aiohttp is imported only when a test asks for one
+# (its import, 0.15 s, is most of a local run of assignments 01 to 05 otherwise).
+@pytest.fixture
+def mock_http() -> Iterator[Any]:
+    """aioresponses for the test; loopback stays real, any other unmatched URL fails."""
+    from coursekit.http import mocked_http
+
+    with mocked_http() as mocked:
+        yield mocked
+
+
+@pytest.fixture
+def traffic() -> Any:
+    """A fresh ``coursekit.http.Traffic`` recorder."""
+    from coursekit.http import Traffic
+
+    return Traffic()
+
+
+@pytest.fixture
+def session_spy() -> Iterator[Any]:
+    """Record the aiohttp sessions created during the test (``coursekit.http.SessionSpy``)."""
+    from coursekit.http import spying_sessions
+
+    with spying_sessions() as spy:
+        yield spy
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Keep what exists once the tests are collected (libraries, test modules) out of every later collection.
+
+    The garbage collector then walks only what the tests themselves make: the
+    full collection after a failing test (below) and pytest's own at the end
+    of the session cost a millisecond instead of tens. Nothing frozen is
+    garbage: it is the session's code and the tests' modules.
+    """
+    gc.freeze()
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     i18n.activate(config.stash.get(_PREVIOUS_LANGUAGE, i18n.DEFAULT))
 
 
 @pytest.fixture(autouse=True)
-def _forbid_blocking_sleep(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _forbid_blocking_sleep(request: pytest.FixtureRequest) -> Iterator[None]:
     """Make ``time.sleep`` fail loudly when called while an event loop runs in this thread.
 
     A real ``time.sleep`` in a coroutine would both stall the test and leave
     the virtual clock unmoved, giving a confusing failure far from the cause.
     Sleeping in a worker thread (``asyncio.to_thread``) stays allowed.
     """
-    # A judged test's scenarios guard time.sleep themselves, in this process or the student's (coursekit.probes).
-    if request.node.get_closest_marker("allow_blocking") is None and "student" not in request.fixturenames:
+    # A judged test's scenarios guard time.sleep themselves, in this process or the student's (coursekit.probes);
+    # it sets nothing up here, not even a monkeypatch (a fixture less in each of hundreds of tests).
+    if request.node.get_closest_marker("allow_blocking") is not None or "student" in request.fixturenames:
+        yield
+        return
+    with pytest.MonkeyPatch.context() as monkeypatch:
         real_sleep = time.sleep
         seen: list[str] = []
 
@@ -79,8 +123,6 @@ def _forbid_blocking_sleep(request: pytest.FixtureRequest, monkeypatch: pytest.M
         # for another reason) without saying so.
         if seen and not request.node.stash.get(_REPORTED_BLOCKING, False):
             raise BlockingCallError(i18n._(hints.BLOCKED_CALL_HIDDEN).format(call=seen[0], count=len(seen)))
-        return
-    yield
 
 
 class _LoopClock(LoopTimeProxy):
@@ -149,8 +191,20 @@ def _close_leftover_loop(item: pytest.Item) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Generator[None, Any, Any]:
-    """Attach a hint for the usual asyncio mistakes to a failing test's report."""
-    report = yield
+    """Attach a hint for the usual asyncio mistakes to a failing test's report.
+
+    A judged test's failure is shown from the test's line down without the
+    kit's frames (``coursekit.hidden_in_judged_failures``): the scenarios and
+    the judge's calls are how the test reaches the student's code, not what
+    the student needs to read; the test's line, the message and the hint say
+    it. Rendering them also cost most of a failing local run (pytest parses
+    each frame's whole file). ``--full-trace`` shows them.
+    """
+    coursekit.rendering_judged_failure = call.excinfo is not None and "student" in getattr(item, "fixturenames", ())
+    try:
+        report = yield
+    finally:
+        coursekit.rendering_judged_failure = False
     if report.failed:
         item.stash[_FAILED] = True
     if report.failed and call.excinfo is not None:

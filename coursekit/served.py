@@ -30,8 +30,12 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+import coursekit
 from coursekit.clock import LeaderLoop
 from coursekit.probes import JUDGE_THREAD
+
+# The kit's frames stay out of the failure a student reads (coursekit.hidden_in_judged_failures).
+__tracebackhide__ = coursekit.hidden_in_judged_failures
 
 T = TypeVar("T")
 # Real seconds the judge waits for its own loop to answer (it never runs the student's code).

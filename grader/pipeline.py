@@ -165,8 +165,8 @@ class Session:
         assert found.source is not None
         placed = place(stage, assignment, found.source, self.tests)
         entries = self.catalog[assignment.id]
-        args = [*command_args(shuffle_seed=shuffle_seed), "--grader-module", assignment.module_name,
-                "--grader-network", assignment.network, *self._secret_args]
+        args = [*command_args(shuffle_seed=shuffle_seed, judged=assignment.judged),
+                "--grader-module", assignment.module_name, "--grader-network", assignment.network, *self._secret_args]
         student = None
         if assignment.judged:
             student = {"module_file": str(placed.folder / assignment.module), "stage_root": str(stage.root),

@@ -9,6 +9,17 @@ from grader.manifest import Limits
 
 # Plugins loaded by entry-point name; nothing else is auto-loaded in a graded run.
 PLUGINS = ("asyncio", "looptime_plugin", "looptime_timeproxies", "looptime_chronometers", "timeout")
+# looptime's: a judged assignment's tests are synchronous (its scenarios make their own loops on a virtual
+# clock in the student process, coursekit.probes), and its pytest plugin costs a scan of pytest-asyncio's
+# fixtures at every fixture set-up, a third of a millisecond each (measured). The course's own tests check
+# that no judged test is a coroutine (tests/course/test_course_integrity.py).
+NOT_FOR_JUDGED = ("looptime_plugin", "looptime_timeproxies", "looptime_chronometers")
+# pytest's own plugins that no judged test uses (no doctests, unittest classes, tmpdir, subtests or
+# command-line modes of theirs): each registered plugin costs its registration and a call in every hook of
+# every test. The logging, warnings and capture plugins stay: the judge's own logs and warnings go where
+# pytest puts them.
+UNUSED_WHEN_JUDGED = ("unittest", "legacypath", "tmpdir", "pastebin", "junitxml", "doctest", "setuponly",
+                      "setupplan", "stepwise", "subtests")
 
 INI_OPTIONS: dict[str, str] = {
     "asyncio_mode": "auto",
@@ -44,11 +55,17 @@ def require_shuffle_support() -> None:
         raise UsageError("random test order needs pytest-randomly: pip install -e '.[dev]'")
 
 
-def command_args(*, shuffle_seed: int | None) -> list[str]:
-    """pytest arguments shared by the catalog and the graded runs."""
-    args = ["-p", "coursekit.pytest_plugin", "-p", "grader_child", "--looptime"]
+def command_args(*, shuffle_seed: int | None, judged: bool = False) -> list[str]:
+    """pytest arguments shared by the catalog and the graded runs (``judged``: of a judged assignment)."""
+    args = ["-p", "coursekit.pytest_plugin", "-p", "grader_child"]
+    if not judged:
+        args.append("--looptime")
+    else:
+        for plugin in UNUSED_WHEN_JUDGED:
+            args += ["-p", f"no:{plugin}"]
     for plugin in PLUGINS:
-        args += ["-p", plugin]
+        if not (judged and plugin in NOT_FOR_JUDGED):
+            args += ["-p", plugin]
     # Plain asserts: feedback is the test's own message, never its expression. No tracebacks: output is
     # discarded anyway, and formatting them costs seconds when student code recurses without end.
     args += ["--assert=plain", "-p", "no:cacheprovider", "-q", "--no-header", "-rN", "--tb=no"]

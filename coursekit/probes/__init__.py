@@ -29,7 +29,11 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+import coursekit
 from coursekit import protocol
+
+# The kit's frames stay out of the failure a student reads (coursekit.hidden_in_judged_failures).
+__tracebackhide__ = coursekit.hidden_in_judged_failures
 
 SCENARIO_PACKAGE = "coursekit.probes"
 # The thread of the judge's side (coursekit.served): a local run's log capture leaves its records out.
@@ -163,7 +167,11 @@ def _virtual_loop(clock: Any = None) -> asyncio.AbstractEventLoop:
         return FollowerLoop(clock)
     import looptime
 
-    return looptime.new_event_loop(start=0.0)
+    from coursekit.clock import NOOP_CYCLES
+
+    # looptime's default is 42 idle iterations before each move of the clock: most of a scenario's loop
+    # iterations were those. The shared clock moves after as few (coursekit.clock), measured deterministic.
+    return looptime.new_event_loop(start=0.0, noop_cycles=NOOP_CYCLES)
 
 
 def _run_async(loop: asyncio.AbstractEventLoop, coro: Any) -> tuple[Any, float, list[str]]:
@@ -260,15 +268,13 @@ def execute(ref: str, params: Any, module_name: str, *, guard: bool = False) -> 
     arguments = protocol.decode(params)
     if type(arguments) is not dict:
         raise protocol.Malformed("a scenario's parameters are not a dict")
-    import importlib.util
-    import os
+    import sys
 
-    try:
-        found = importlib.util.find_spec(module_name)
-    except (ImportError, ValueError):
-        found = None
-    # Known before the import: an error raised while importing names its line too.
-    protocol.student["file"] = os.path.realpath(found.origin) if found is not None and found.origin else None
+    # Known before the import: an error raised while importing names its line too. Looked up once per
+    # module: a scenario runs hundreds of times against the same one.
+    if module_name not in sys.modules or module_name not in _module_files:
+        _module_files[module_name] = _module_file(module_name)
+    protocol.student["file"] = _module_files[module_name]
     try:
         module = importlib.import_module(module_name)
     except BaseException as exc:  # noqa: BLE001 - SystemExit at import is the student's error too
@@ -306,6 +312,21 @@ def execute(ref: str, params: Any, module_name: str, *, guard: bool = False) -> 
     reply["warnings"] = captured.warnings
     reply["logs"] = captured.logs
     return reply
+
+
+_module_files: dict[str, str | None] = {}
+
+
+def _module_file(module_name: str) -> str | None:
+    """The real path of the file module ``module_name`` would be imported from, or None."""
+    import importlib.util
+    import os
+
+    try:
+        found = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError):
+        found = None
+    return os.path.realpath(found.origin) if found is not None and found.origin else None
 
 
 def _is_course_signal(exc: BaseException) -> bool:

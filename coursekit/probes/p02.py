@@ -15,10 +15,14 @@ import io
 from collections.abc import Callable
 from typing import Any
 
+import coursekit
 from coursekit.iterators import async_iterator
 from coursekit.loops import current_loop
 from coursekit.probes import Probe, scenario
 from coursekit.probes.kit import Outcome, attempt, call, exception_from, task_names, ticking, unfinished_tasks, within
+
+# The kit's frames stay out of the failure a student reads (coursekit.hidden_in_judged_failures).
+__tracebackhide__ = coursekit.hidden_in_judged_failures
 
 MAX_VALUES = 1000  # an async generator that never stops is cut off after this many values
 

@@ -32,9 +32,13 @@ from typing import Any
 
 import pytest
 
+import coursekit
 from coursekit.loops import current_loop
 from coursekit.probes import Probe, scenario
 from coursekit.probes.kit import Outcome, attempt, call, exception_from, within
+
+# The kit's frames stay out of the failure a student reads (coursekit.hidden_in_judged_failures).
+__tracebackhide__ = coursekit.hidden_in_judged_failures
 
 
 class Boom(Exception):

@@ -34,12 +34,16 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+import coursekit
 from coursekit import hints
 from coursekit.cancellation import job_state
 from coursekit.probes import Probe, kit, scenario
 from coursekit.probes.kit import Outcome, attempt, call, exception_from
 from coursekit.protocol import ErrorInfo, _safe_repr
 from coursekit.testing import Work, leaves, tasks_now
+
+# The kit's frames stay out of the failure a student reads (coursekit.hidden_in_judged_failures).
+__tracebackhide__ = coursekit.hidden_in_judged_failures
 
 # --- building the probes ---------------------------------------------------------------------
 

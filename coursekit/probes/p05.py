@@ -32,11 +32,15 @@ import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import coursekit
 from coursekit import hints
 from coursekit.hints import describe_parts
 from coursekit.judge import raised, unwrap
 from coursekit.probes import Probe, scenario
 from coursekit.probes.kit import attempt, within
+
+# The kit's frames stay out of the failure a student reads (coursekit.hidden_in_judged_failures).
+__tracebackhide__ = coursekit.hidden_in_judged_failures
 
 Outcome = dict[str, Any]
 

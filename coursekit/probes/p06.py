@@ -62,11 +62,15 @@ import pytest
 from aiohttp import web
 from aioresponses import aioresponses
 
+import coursekit
 from coursekit.http import LOOPBACK, Request, Traffic, closed_port, sent_json, serve
 from coursekit.probes import Probe, scenario
 from coursekit.probes.kit import Outcome, attempt, within
 from coursekit.served import Counter, JudgeSide, Seen, placed
 from coursekit.testing import CourseSignal
+
+# The kit's frames stay out of the failure a student reads (coursekit.hidden_in_judged_failures).
+__tracebackhide__ = coursekit.hidden_in_judged_failures
 
 # The exceptions a mocked route may raise, by name (nothing else is ever built from a name).
 ERRORS: dict[str, type[BaseException]] = {

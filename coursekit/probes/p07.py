@@ -37,11 +37,15 @@ from aiohttp import web
 from aioresponses import CallbackResult, aioresponses
 from yarl import URL
 
+import coursekit
 from coursekit.http import reason_for
 from coursekit.iterators import async_iterator
 from coursekit.probes import Probe, scenario
 from coursekit.probes.kit import Outcome, attempt, exception_from, task_names, unfinished_tasks, within
 from coursekit.served import Counter, JudgeSide, drop, placed
+
+# The kit's frames stay out of the failure a student reads (coursekit.hidden_in_judged_failures).
+__tracebackhide__ = coursekit.hidden_in_judged_failures
 
 BASE = "{base}"  # in a test's calls and in the judge's replies: the judge's server (``http://127.0.0.1:PORT``)
 REFUSED = "{refused}"  # in a test's calls: a loopback base URL where nothing listens (connection refused)

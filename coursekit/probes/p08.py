@@ -51,6 +51,7 @@ import pytest
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
+import coursekit
 from coursekit import hints
 from coursekit.http import SessionSpy
 from coursekit.judge import unwrap
@@ -58,6 +59,9 @@ from coursekit.probes import Probe, scenario, task_name
 from coursekit.probes.kit import attempt, exception_from, within
 from coursekit.served import Counter, JudgeSide, Seen, counted, drop
 from coursekit.web import Reply
+
+# The kit's frames stay out of the failure a student reads (coursekit.hidden_in_judged_failures).
+__tracebackhide__ = coursekit.hidden_in_judged_failures
 
 # Loop seconds allowed for an app's start-up, for each exchange and for its clean-up (as coursekit.web.running).
 STEP_LIMIT = 10

@@ -45,6 +45,7 @@ import pytest
 from aiohttp import web
 from aioresponses import aioresponses
 
+import coursekit
 from coursekit import served
 from coursekit.http import LOOPBACK, SessionSpy, Traffic
 from coursekit.probes import Probe, scenario
@@ -52,6 +53,9 @@ from coursekit.probes.kit import Outcome, attempt, exception_from, task_names, u
 from coursekit.probes.kit import within as bounded
 from coursekit.site import html_page
 from coursekit.testing import CourseSignal
+
+# The kit's frames stay out of the failure a student reads (coursekit.hidden_in_judged_failures).
+__tracebackhide__ = coursekit.hidden_in_judged_failures
 
 PAGE_KEYS = frozenset({"url", "links", "status", "delay", "content_type", "body", "headers", "error"})
 SERVED_KEYS = frozenset({"url", "links", "status", "delay", "content_type", "body", "headers", "drop"})

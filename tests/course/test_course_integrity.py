@@ -1,6 +1,7 @@
 """The course's promises: solutions full marks, stubs zero, stubs in sync, tests complete."""
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 import tomllib
@@ -101,3 +102,24 @@ def test_student_runs_public_tests_of_one_assignment(student_copy, a):
     done = _pytest(student_copy, f"assignments/{a.id}", "-p", "no:randomly")
     assert done.returncode == 0, f"{a.id}: the solution should pass its public tests:\n{done.stdout[-3000:]}"
     assert "failed" not in done.stdout.splitlines()[-1]
+
+
+def test_judged_tests_are_synchronous_and_need_no_looptime_fixture():
+    """A judged run loads no looptime plugin (grader.pytest_options): its tests are plain functions.
+
+    Their scenarios make their own loops on a virtual clock in the student
+    process; a coroutine test or looptime's fixtures would need the plugins
+    the graded run leaves out.
+    """
+    looptime_fixtures = {"looptime", "chronometer", "event_loop"}
+    for a in MANIFEST.assignments:
+        if not a.judged:
+            continue
+        files = [*(ROOT / "assignments" / a.id).glob("test_*.py"), *(ROOT / "tests" / a.id).glob("test_*.py")]
+        for path in files:
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.AsyncFunctionDef):
+                    assert not node.name.startswith("test"), f"{path.name}: {node.name} is a coroutine test"
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    used = {arg.arg for arg in node.args.args} & looptime_fixtures
+                    assert not used, f"{path.name}: {node.name} asks for {sorted(used)}"

@@ -387,3 +387,20 @@ def test_baseline_catches_a_replaced_module_in_sys_modules() -> None:
         patch.setitem(sys.modules, "asyncio.tasks", types.ModuleType("asyncio.tasks"))
         changed = baseline.replaced()
     assert "asyncio.tasks (the whole module)" in changed
+
+
+def test_the_check_after_each_call_compares_in_c_and_cannot_be_blinded_through_builtins() -> None:
+    """The hot check (after every scenario) still names a replacement when all() and map() lie too."""
+    import builtins
+
+    baseline = Baseline()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(builtins, "all", lambda _items: True)
+        patch.setattr(builtins, "map", lambda *_args: iter(()))
+        patch.setattr(asyncio, "sleep", lambda *_args, **_kwargs: None)
+        changed = baseline.replaced(full=False)
+    assert "builtins.all" in changed and "builtins.map" in changed and "asyncio.sleep" in changed, changed
+    with pytest.MonkeyPatch.context() as patch:
+        owner, name, value = STANDARD_LIBRARY_WORK[next(iter(STANDARD_LIBRARY_WORK))]
+        patch.setattr(owner, name, value())
+        assert baseline.replaced(full=False) == []
