@@ -43,9 +43,7 @@ results folder (the last merged one), whatever the slices were then.
 from __future__ import annotations
 
 import argparse
-import csv
 import hashlib
-import io
 import json
 import os
 import re
@@ -69,7 +67,10 @@ from grader.catalog import Catalog, course_fingerprint, update_digest
 from grader.errors import Interrupted, UsageError
 from grader.find import find_submission
 from grader.gradebook import Recorder, Sighting, open_for_batch, resolve_url
-from grader.gradebook.deadlines import Policy, late_days, load_deadlines, load_extensions, parse_moment, penalised
+from grader.gradebook.deadlines import Policy, late_days, load_deadlines, load_extensions, parse_moment
+from grader.files import write_atomic
+from grader.grades_csv import GradeRow
+from grader.grades_csv import grades_csv as write_grades_csv
 from grader.manifest import Manifest, course_setting, find_course_root, load_manifest
 from grader.model import GradeResult
 from grader.pipeline import Session, Stopped, course_tests, grade_within
@@ -446,21 +447,6 @@ def _head(repository: Path) -> str:
 # --- the results folder ----------------------------------------------------------------------------
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, then rename it into place."""
-    # A name of its own per process and thread, so concurrent writers never share one.
-    partial = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.partial")
-    try:
-        with partial.open("w", encoding="utf-8", newline="") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())  # the data is on disk before the name points at it
-        partial.replace(path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-
-
 def prepare_results(out: Path) -> None:
     """Create ``out/students`` and prove it writable; UsageError otherwise."""
     try:
@@ -565,55 +551,19 @@ def summary_json(manifest: Manifest, records: list[dict[str, Any]], shard: Shard
 
 
 def grades_csv(manifest: Manifest, records: list[dict[str, Any]]) -> str:
-    """``grades.csv``: ``student,<assignment ids>,total,status,not_started``, one row per student of this batch.
-
-    What was not graded (a failed clone, an assignment past the time budget)
-    is an empty cell, never a 0; ``status`` says why: graded, partial, error.
-    A not-started assignment (the untouched stub) is an empty cell too, its id
-    listed in ``not_started`` (space-separated); the total stays what was earned.
-
-    When the records carry lateness (course.toml has due times), the scores
-    above stay the raw ones and these columns follow: ``<id> late_days`` and
-    ``<id> final`` (the score less its penalty) for each assignment with a due
-    time, ``final_total``, ``first_seen_at`` (when the grader first had the
-    graded commit: what lateness is decided on) and ``committed_at`` (the
-    commit's own date, shown beside, never used), and ``as_of``.
-    """
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    ids = [a.id for a in manifest.assignments]
-    dated = [i for i in ids if any(isinstance(r.get("late"), dict) and i in r["late"] for r in records)]
-    dates = any("late" in r for r in records)
-    late_head = [h for i in dated for h in (f"{i} late_days", f"{i} final")]
-    writer.writerow(["student", *ids, "total", "status", "not_started",
-                     *((*late_head, "final_total", "first_seen_at", "committed_at", "as_of") if dates else ())])
-    for record in records:
-        scores = counted(record)
-        whole = total(record)
-        row = [record["student"], *(_num(scores[i]) if i in scores else "" for i in ids),
-               "" if whole is None else _num(whole), record["status"],
-               " ".join(i for i in ids if i in not_started(record))]
-        if dates:
-            row += _late_cells(record, dated, scores, whole)
-        writer.writerow(row)
-    return buffer.getvalue()
+    """``grades.csv`` of this batch's records (``grader.grades_csv``, the project's one writer of it)."""
+    return write_grades_csv([a.id for a in manifest.assignments], [grade_row(r) for r in records])
 
 
-def _late_cells(record: dict[str, Any], dated: list[str], scores: dict[str, float],
-                whole: float | None) -> list[str]:
-    """The lateness columns of one row: per dated assignment its days late and final score, then the rest."""
-    cells, lost = [], 0.0
-    for i in dated:
-        late = late_days(record, i)
-        if i not in scores or late is None:  # no grade, or nothing seen to be late: both cells empty
-            cells += ["", ""]
-            continue
-        final = penalised(scores[i], late[1])
-        lost += scores[i] - final
-        cells += [str(late[0]), _num(final)]
-    final_total = "" if whole is None else _num(whole - lost)
-    return [*cells, final_total, str(record.get("first_seen_at") or ""), str(record.get("committed_at") or ""),
-            str(record.get("as_of") or "")]
+def grade_row(record: dict[str, Any]) -> GradeRow:
+    """A record's line of ``grades.csv``."""
+    late = record.get("late")
+    return GradeRow(student=str(record["student"]), status=str(record["status"]), scores=counted(record),
+                    total=total(record), not_started=not_started(record), dated=late is not None,
+                    late={str(i): found for i in late if (found := late_days(record, str(i)))}
+                    if isinstance(late, dict) else {},
+                    first_seen_at=str(record.get("first_seen_at") or ""),
+                    committed_at=str(record.get("committed_at") or ""), as_of=str(record.get("as_of") or ""))
 
 
 def _earlier(path: Path, key: str, seal: Key) -> tuple[dict[str, Any], GradeResult, str] | None:

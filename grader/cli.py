@@ -115,10 +115,10 @@ def _for_stdout(result: GradeResult, fmt: str) -> str:
 def _write(path: Path, text: str) -> None:
     """Write atomically, so a reader never sees half a result."""
     try:
+        from grader.files import write_atomic
+
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.partial")
-        partial.write_text(text, encoding="utf-8")
-        partial.replace(path)
+        write_atomic(path, text)
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror}") from None
 

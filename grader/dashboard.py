@@ -18,10 +18,8 @@ quotes student code and exception text, so it is student-controlled.
 from __future__ import annotations
 
 import argparse
-import csv
 import functools
 import hashlib
-import io
 import json
 import math
 import re
@@ -43,6 +41,8 @@ from coursekit.hints import describe
 from grader.batch import RECORD_PURPOSE, not_started, without_credentials
 from grader.errors import UsageError
 from grader.gradebook.deadlines import late_days, penalised
+from grader.grades_csv import GradeRow
+from grader.grades_csv import grades_csv as write_grades_csv
 from grader.manifest import Manifest, find_course_root, load_manifest
 from grader.model import AssignmentResult, GradeResult, TestResult
 from grader.records import Key, default_key_path, load_key
@@ -75,6 +75,7 @@ class Student:
     first_seen_at: str = ""  # when the grader first had the graded commit: what lateness is decided on
     committed_at: str = ""  # the commit's own date (the student's to set): shown beside, never used
     as_of: str = ""  # batch --as-of: the moment the graded commit was chosen by
+    dated: bool = False  # the record carries lateness (course.toml has due times)
 
     def final(self, assignment_id: str, score: float) -> float:
         """``score`` less this assignment's late penalty (the score itself when it was on time)."""
@@ -257,7 +258,8 @@ def _student(record: dict[str, Any], page: str) -> Student:
                    if isinstance(record.get("late"), dict) else {},
                    first_seen_at=text("first_seen_at") if record.get("first_seen_at") else "",
                    committed_at=text("committed_at") if record.get("committed_at") else "",
-                   as_of=text("as_of") if record.get("as_of") else "")
+                   as_of=text("as_of") if record.get("as_of") else "",
+                   dated=isinstance(record.get("late"), dict))
 
 
 def _page_names(names: list[str]) -> list[str]:
@@ -712,29 +714,19 @@ def _student_section(a: AssignmentResult) -> str:
 
 
 def grades_csv(students: list[Student], columns: list[Column]) -> str:
-    """``student,<each assignment id>,total,status,not_started``; what is no grade is left empty, never 0.
+    """The site's ``grades.csv``: the same file as batch's (``grader.grades_csv``), for the students shown.
 
     Empty: an assignment a result does not list, every cell of a submission
     that could not be graded (status "error") or whose seal did not verify
     (status "unverified"), an assignment the time budget left ungraded and
-    then the total (status "partial"), an assignment not started (the
-    untouched stub; its id is in ``not_started``, and the total stays what
-    the student earned).
+    then the total (status "partial"), an assignment not started.
     """
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["student", *(_cell(c.id) for c in columns), "total", "status", "not_started"])
-    for s in students:
-        scores = [_num(a.score) if (a := s.graded(c.id)) is not None else "" for c in columns]
-        total = "" if s.total is None else _num(s.total)
-        unstarted = " ".join(_cell(c.id) for c in columns if c.id in s.not_started)
-        writer.writerow([_cell(s.name), *scores, total, _cell(s.status), unstarted])
-    return buffer.getvalue()
-
-
-def _cell(text: str) -> str:
-    """Text a spreadsheet would run as a formula gets a leading quote (CSV injection)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    ids = [c.id for c in columns]
+    rows = [GradeRow(student=s.name, status=s.status,
+                     scores={i: a.score for i in ids if (a := s.graded(i)) is not None}, total=s.total,
+                     not_started=s.not_started, dated=s.dated, late=s.late, first_seen_at=s.first_seen_at,
+                     committed_at=s.committed_at, as_of=s.as_of) for s in students]
+    return write_grades_csv(ids, rows)
 
 
 def write_site(out: Path, files: dict[str, str]) -> None:

@@ -549,7 +549,7 @@ def render_pair(assignment: Assignment, pair: Pair, given: frozenset[Shape] = fr
 
 def write_report(out: Path, reports: list[AssignmentReport], top: int) -> dict[str, Any]:
     """Write ``similarity.json``, ``index.html`` and the pair pages into ``out``; returns the JSON written."""
-    from grader.batch import write_atomic
+    from grader.files import write_atomic
 
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out} is not a folder")

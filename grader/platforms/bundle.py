@@ -144,9 +144,3 @@ def grade_bundle(bundle: Path, submission: Path, ids: list[str]) -> GradeResult:
     return grade(manifest, submission, CourseTests(bundle, hidden if hidden.is_dir() else None))
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` so a reader sees the old file or the whole new one, never half of it."""
-    partial = path.with_name(f".{path.name}.partial")
-    partial.unlink(missing_ok=True)  # never write through a link someone left there
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(path)

@@ -15,13 +15,13 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from grader.files import write_atomic
 from grader.model import GradeResult
 from grader.platforms.bundle import (
     BundleError,
     check_requirements,
     grade_bundle,
     read_config,
-    write_atomic,
 )
 from grader.report import classroom50 as result_format
 from grader.report import markdown

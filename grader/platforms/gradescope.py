@@ -16,12 +16,12 @@ import sys
 import tempfile
 from pathlib import Path
 
+from grader.files import write_atomic
 from grader.manifest import Assignment, Manifest, load_manifest
 from grader.platforms.bundle import (
     check_requirements,
     grade_bundle,
     read_config,
-    write_atomic,
 )
 from grader.report import gradescope as result_format
 

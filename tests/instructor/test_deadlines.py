@@ -229,6 +229,13 @@ def test_a_class_graded_as_of_the_deadline_gets_late_flags_and_penalties(
         "dave": ("80", "0", "80", "80", "160", "160"), "carol": ("80", "0", "80", "80", "160", "160"),
         "erin": ("80", "4", "56", "56", "160", "112")}
     assert {r["as_of"] for r in rows.values()} == {(DUE + timedelta(days=5)).isoformat()}
+    # The dashboard's grades.csv is the same file, lateness columns and all (grader.grades_csv writes both).
+    from grader import dashboard
+
+    loaded = dashboard.load_students(out, key)
+    shown = dashboard.grades_csv(loaded, dashboard.assignment_columns(loaded, manifest)).splitlines()
+    written = (out / "grades.csv").read_text(encoding="utf-8").splitlines()
+    assert shown[0] == written[0] and sorted(shown[1:]) == sorted(written[1:])  # the dashboard sorts by name
 
 
 def test_as_of_before_anything_was_seen_is_an_error_record_not_a_zero(
