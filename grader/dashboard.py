@@ -35,7 +35,7 @@ from importlib import resources
 from pathlib import Path
 from string import Template
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from coursekit.hints import describe
 from grader.batch import RECORD_PURPOSE, not_started, without_credentials
@@ -399,7 +399,8 @@ def render_index(students: list[Student], columns: list[Column], course: str) ->
         "<header>",
         f"<h1>{escape(course)}</h1>",
         (f'<p class="meta">Class dashboard · {_count(len(students), "student")} · '
-         f"{_count(len(columns), 'assignment')} · {graded_when(students)} · page built {generated}</p>"),
+         f"{_count(len(columns), 'assignment')} · {graded_when(students)} · page built {generated} · "
+         '<a href="grades.csv" download>grades.csv</a></p>'),
         _unsandboxed(students),
         "</header>",
         "<main>",
@@ -660,13 +661,46 @@ def render_student(student: Student, columns: list[Column]) -> str:
             ("After late penalties", "" if student.final_total in (None, result.score)
              else f"{_num(student.final_total or 0)} / {_num(result.max_score)}"),
             ("Sandboxed", "yes" if result.sandboxed else "no: graded without the OS sandbox, no grade of record")]
-    rows = "".join(f"<dt>{label}</dt><dd>{escape(value)}</dd>" for label, value in meta if value)
+    links = {"Source": source_url(student.source), "Graded version": commit_url(student.source, student.key)}
+    rows = "".join(f"<dt>{label}</dt><dd>{_linked(value, links.get(label))}</dd>" for label, value in meta if value)
     body = ['<nav><a href="../index.html">← Class dashboard</a></nav>',
             f'<header><h1>{escape(student.name)}</h1><dl class="meta">{rows}</dl></header>', "<main>",
             _student_table(student, columns)]
     body += [_student_section(a) for a in result.assignments]
     body.append("</main>")
     return _page(f"{student.name} — grades", "\n".join(body), root="../", script=False)
+
+
+def source_url(source: str) -> str | None:
+    """The student's repository as a web link: an http(s) URL without credentials or ``.git``; None otherwise
+    (a folder, an ssh address)."""
+    parts = urlsplit(source)
+    if parts.scheme not in ("http", "https") or not parts.netloc or "@" in parts.netloc:
+        return None
+    return urlunsplit(parts._replace(path=parts.path.removesuffix("/").removesuffix(".git"), query="", fragment=""))
+
+
+def commit_url(source: str, key: str) -> str | None:
+    """The graded commit on the forge's web page (GitHub and GitLab addresses); None where that is not known.
+
+    ``key`` is the graded version: the commit's 40 hex digits first.
+    """
+    base, commit = source_url(source), key[:40]
+    if base is None or not re.fullmatch(r"[0-9a-f]{40}", commit):
+        return None
+    host = urlsplit(base).netloc.lower()
+    if host == "github.com" or host.endswith(".github.com"):
+        return f"{base}/commit/{commit}"
+    if host == "gitlab.com" or host.startswith("gitlab."):
+        return f"{base}/-/commit/{commit}"
+    return None
+
+
+def _linked(text: str, url: str | None) -> str:
+    """``text`` escaped, as a link to ``url`` when there is one (opened by the browser, never fetched here)."""
+    if url is None:
+        return escape(text)
+    return f'<a href="{escape(url)}" rel="noopener noreferrer">{escape(text)}</a>'
 
 
 def _student_table(student: Student, columns: list[Column]) -> str:

@@ -662,3 +662,27 @@ def test_browser_a_late_grade_shows_its_penalised_score_and_a_late_marker(
     text = page.inner_text("body")
     assert "2 days late, −20 %: 40 / 100" in text and "2020-01-01T00:00:00+00:00 (the student's to set" in text
     assert problems == []
+
+
+def test_the_index_links_grades_csv_and_a_student_page_links_repository_and_commit(site: Path) -> None:
+    """grades.csv is one click from the class page; a student's https repository and graded commit are links."""
+    index = (site / "index.html").read_text(encoding="utf-8")
+    assert '<a href="grades.csv" download>grades.csv</a>' in index
+    html = (site / "students" / "bob.html").read_text(encoding="utf-8")
+    assert ('<a href="https://example.org/class/bob" rel="noopener noreferrer">'
+            "https://example.org/class/bob.git</a>") in html
+
+
+def test_repository_and_commit_links_only_where_they_are_known() -> None:
+    from grader.dashboard import commit_url, source_url
+
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    assert source_url("https://github.com/org/hw-alice.git") == "https://github.com/org/hw-alice"
+    assert commit_url("https://github.com/org/hw-alice.git", f"{sha}-grader-v9") == (
+        f"https://github.com/org/hw-alice/commit/{sha}")
+    assert commit_url("https://gitlab.com/org/hw-alice", sha) == f"https://gitlab.com/org/hw-alice/-/commit/{sha}"
+    assert commit_url("https://example.org/org/hw-alice.git", sha) is None  # a forge whose pages are unknown
+    assert commit_url("https://github.com/org/hw-alice", "not-a-commit") is None
+    for nowhere in ("/srv/class/alice", "git@github.com:org/hw-alice.git", "https://user:token@github.com/o/r",
+                    "javascript:alert(1)", "file:///etc/passwd"):
+        assert source_url(nowhere) is None and commit_url(nowhere, sha) is None
