@@ -52,6 +52,7 @@ ASSETS = ("dashboard.css", "dashboard.js")
 SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
 BINS = 10  # histogram bins of 10 % each
 UNVERIFIED = "unverified"  # the status shown for a student file whose seal does not verify
+UNREADABLE = "unreadable"  # a sealed student file the dashboard cannot use: reported and skipped, never fatal
 UNVERIFIED_MESSAGE = ("this record's seal does not verify with the results key (edited, forged, unsealed or sealed "
                       "with another key): nothing in it is shown or counted; grade the student again with batch")
 
@@ -93,7 +94,7 @@ class Student:
     @property
     def verified(self) -> bool:
         """Whether the record's seal verified: an unverified one shows nothing of its content."""
-        return self.status != UNVERIFIED
+        return self.status not in (UNVERIFIED, UNREADABLE)
 
     def assignment(self, assignment_id: str) -> AssignmentResult | None:
         """This student's result for one assignment, None when the result does not list it."""
@@ -162,7 +163,10 @@ def command(args: argparse.Namespace) -> int:
     for student in students:
         files[f"students/{student.page}"] = render_student(student, columns)
     write_site(out, files)
-    unverified = [s.file for s in students if not s.verified]
+    for student in students:
+        if student.status == UNREADABLE:
+            print(f"skipped students/{student.file}: {student.message}", file=sys.stderr)
+    unverified = [s.file for s in students if s.status == UNVERIFIED]
     if unverified:
         print(f"{_count(len(unverified), 'student file')} failed verification with the key {key.path} (edited, "
               f"forged, unsealed or sealed with another key), shown as unverified with no score and left out of "
@@ -209,6 +213,8 @@ def load_students(results: Path, key: Key) -> list[Student]:
     records = [_read_record(path, key) for path in sorted(folder.glob("*.json"))]
     if not records:
         raise UsageError(f"no student results (*.json) in {folder}")
+    if all(r["status"] == UNREADABLE for r in records):
+        raise UsageError(f"no usable student results in {folder}: {records[0]['file']}: {records[0]['message']}")
     records.sort(key=lambda r: (str(r["student"]).lower(), str(r["student"])))
     names = Counter(str(r["student"]) for r in records)
     duplicates = sorted(name for name, count in names.items() if count > 1)
@@ -220,11 +226,20 @@ def load_students(results: Path, key: Key) -> list[Student]:
 
 def _read_record(path: Path, key: Key) -> dict[str, Any]:
     """One student file, checked enough that rendering cannot fail on it; an unverified one (named after its
-    file, no result) when ``key``'s seal does not verify it."""
+    file, no result) when ``key``'s seal does not verify it; an unreadable one, saying why, when it cannot be
+    read or, sealed, is not a usable record (one such file never stops the class's dashboard)."""
+    try:
+        return _usable_record(path, key)
+    except UsageError as problem:
+        return {"student": path.stem, "status": UNREADABLE, "message": str(problem), "file": path.name,
+                "result": GradeResult((), hidden_tests_included=False)}
+
+
+def _usable_record(path: Path, key: Key) -> dict[str, Any]:
     try:
         data = key.opened(RECORD_PURPOSE, json.loads(path.read_text(encoding="utf-8")))
     except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+        raise UsageError(f"cannot read it: {exc.strerror}") from None
     except (UnicodeDecodeError, ValueError):
         data = None  # not even JSON: no seal to verify
     if data is None:
@@ -232,14 +247,14 @@ def _read_record(path: Path, key: Key) -> dict[str, Any]:
                 "result": GradeResult((), hidden_tests_included=False)}
     data["file"] = path.name
     if not isinstance(data.get("student"), str) or not data["student"]:
-        raise UsageError(f"{path} is not a student result: no \"student\" name")
+        raise UsageError("not a student result: no \"student\" name")
     try:
         data["result"] = GradeResult.from_dict(data["result"])
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise UsageError(f"{path} has no usable \"result\" ({describe(exc)})") from None
+        raise UsageError(f"no usable \"result\" ({describe(exc)})") from None
     scores = [x for a in data["result"].assignments for x in (a.score, a.max_score)]
     if not all(math.isfinite(x) and x >= 0 for x in scores):
-        raise UsageError(f"{path} has a score that is negative or not a number")
+        raise UsageError("a score that is negative or not a number")
     return data
 
 
@@ -463,7 +478,8 @@ def _legend(late: bool = False) -> str:
 
 def _matrix_row(student: Student, columns: list[Column]) -> str:
     href = "students/" + quote(student.page)
-    flag = f' <span class="badge">{escape(student.status)}</span>' if student.status in ("error", UNVERIFIED) else ""
+    flag = (f' <span class="badge">{escape(student.status)}</span>'
+            if student.status in ("error", UNVERIFIED, UNREADABLE) else "")
     cells = [f'<th scope="row" data-value="{_attr(student.name)}"><a href="{href}">{escape(student.name)}</a>{flag}</th>']
     for c in columns:
         cells.append(_matrix_cell(student, c, href))
@@ -485,7 +501,7 @@ def _matrix_row(student: Student, columns: list[Column]) -> str:
 def _matrix_cell(student: Student, column: Column, href: str) -> str:
     a = student.assignment(column.id)
     if a is None:
-        why = "unverified record: no score" if not student.verified else "no result"
+        why = f"{student.status} record: no score" if not student.verified else "no result"
         return f'<td class="s-none" data-value="" title="{why}">–</td>'
     if column.id in student.not_started and student.verified:
         title = f"{a.id} {a.title}: not started (the course's stub, untouched): no score, never a 0"
@@ -529,21 +545,32 @@ def _matrix_footer(students: list[Student], columns: list[Column]) -> str:
 
 
 def _problems(students: list[Student]) -> str:
-    parts = []
     broken = [s for s in students if s.status == "error"]
-    if broken:
-        items = "".join(f'<li><a href="students/{quote(s.page)}">{escape(s.name)}</a>: {escape(s.message)}</li>'
-                        for s in broken)
-        parts.append(f'<section id="problems"><h2>Submissions that could not be graded</h2>'
-                     f'<ul class="problems">{items}</ul></section>')
-    forged = [s for s in students if not s.verified]
-    if forged:
-        items = "".join(f'<li><a href="students/{quote(s.page)}">{escape(s.file)}</a></li>' for s in forged)
-        parts.append(f'<section id="unverified"><h2>Records that failed verification</h2>'
-                     f'<p class="hint">Their seal does not verify with the results key: edited, forged, unsealed or '
-                     f"sealed with another key. No score of theirs is shown or counted; grade these students again "
-                     f'with <code>batch</code>.</p><ul class="problems">{items}</ul></section>')
-    return "\n".join(parts)
+    unreadable = [s for s in students if s.status == UNREADABLE]
+    forged = [s for s in students if s.status == UNVERIFIED]
+    parts = [
+        _problem_list("problems", "Submissions that could not be graded", "",
+                      [f'<a href="students/{quote(s.page)}">{escape(s.name)}</a>: {escape(s.message)}' for s in broken]),
+        _problem_list("unreadable", "Records that could not be used",
+                      "Sealed, yet not a usable student record, or not readable at all: skipped, no score shown or "
+                      "counted; grade these students again with <code>batch</code>.",
+                      [f"<code>students/{escape(s.file)}</code>: {escape(s.message)}" for s in unreadable]),
+        _problem_list("unverified", "Records that failed verification",
+                      "Their seal does not verify with the results key: edited, forged, unsealed or sealed with "
+                      "another key. No score of theirs is shown or counted; grade these students again with "
+                      "<code>batch</code>.",
+                      [f'<a href="students/{quote(s.page)}">{escape(s.file)}</a>' for s in forged]),
+    ]
+    return "\n".join(part for part in parts if part)
+
+
+def _problem_list(section: str, title: str, hint: str, items: list[str]) -> str:
+    """A section of the class page listing one kind of problem (HTML ``items``), or nothing when there is none."""
+    if not items:
+        return ""
+    note = f'<p class="hint">{hint}</p>' if hint else ""
+    return (f'<section id="{section}"><h2>{title}</h2>{note}<ul class="problems">'
+            f'{"".join(f"<li>{item}</li>" for item in items)}</ul></section>')
 
 
 def _distributions(students: list[Student], columns: list[Column]) -> str:
@@ -562,11 +589,11 @@ def _distributions(students: list[Student], columns: list[Column]) -> str:
         figures.append(_figure(f"{c.id} {c.title}", percents, caption))
     counted = [s for s in students if s.counted_total is not None]
     totals = [(s.final_total if s.final_total is not None else s.result.score, s.result) for s in counted]
-    unverified = sum(1 for s in students if not s.verified)
+    unverified = sum(1 for s in students if not s.verified)  # unreadable ones too: no score of theirs is shown
     unstarted = sum(1 for s in students if s.total is not None and s.not_started)
     left_out = len(students) - len(totals) - unverified - unstarted
     note = ((f", {left_out} not graded in full" if left_out else "")
-            + (f", {unverified} unverified" if unverified else "")
+            + (f", {unverified} unverified or unreadable" if unverified else "")
             + (f", {unstarted} with an assignment not started" if unstarted else ""))
     caption = f"<b>Total</b><br>{len(totals)} students{note}; {_mean_median([final for final, _ in totals])}"
     figures.append(_figure("Total", [_percent(final, r.max_score) or 0.0 for final, r in totals], caption))
@@ -643,11 +670,11 @@ def render_student(student: Student, columns: list[Column]) -> str:
     """One student's page: the summary, each assignment's score, then the feedback of every test not passed."""
     result = student.result
     if not student.verified:
-        meta = [("Status", UNVERIFIED), ("File", f"students/{student.file}"), ("Why", UNVERIFIED_MESSAGE)]
+        meta = [("Status", student.status), ("File", f"students/{student.file}"), ("Why", student.message)]
         rows = "".join(f"<dt>{label}</dt><dd>{escape(value)}</dd>" for label, value in meta)
         body = ['<nav><a href="../index.html">← Class dashboard</a></nav>',
                 f'<header><h1>{escape(student.name)}</h1><dl class="meta">{rows}</dl></header>']
-        return _page(f"{student.name} — unverified", "\n".join(body), root="../", script=False)
+        return _page(f"{student.name} — {student.status}", "\n".join(body), root="../", script=False)
     percent = _percent(result.score, result.max_score)
     meta = [("Total", f"{_num(result.score)} / {_num(result.max_score)}"
                       + (f" ({round(percent)}%)" if percent is not None else "")),

@@ -309,7 +309,7 @@ def test_rebuild_replaces_an_earlier_dashboard_but_not_other_folders(tmp_path: P
     assert sorted(p.name for p in foreign.iterdir()) == ["todo.txt"]
 
 
-@pytest.mark.parametrize("breakage", ["no folder", "no students", "empty", "no result", "duplicate"])
+@pytest.mark.parametrize("breakage", ["no folder", "no students", "empty", "nothing usable", "duplicate"])
 def test_unusable_results_are_one_line_and_exit_2(tmp_path: Path, breakage: str, key: Key) -> None:
     """A results folder the dashboard cannot use: exit 2 with one line naming the problem."""
     results = tmp_path / "results"
@@ -321,8 +321,9 @@ def test_unusable_results_are_one_line_and_exit_2(tmp_path: Path, breakage: str,
     elif breakage == "empty":
         for path in students.glob("*.json"):
             path.unlink()
-    elif breakage == "no result":  # sealed by the key, so not a forgery: a record of another shape
-        write_record(students / "bob.json", {"student": "bob", "status": "graded"}, key)
+    elif breakage == "nothing usable":  # sealed by the key, so not forgeries: records of another shape
+        for path in students.glob("*.json"):
+            write_record(path, {"student": path.stem, "status": "graded"}, key)
     elif breakage == "duplicate":
         shutil.copy(students / "bob.json", students / "bob2.json")
     done = run_dashboard(results, tmp_path / "site", key)
@@ -686,3 +687,22 @@ def test_repository_and_commit_links_only_where_they_are_known() -> None:
     for nowhere in ("/srv/class/alice", "git@github.com:org/hw-alice.git", "https://user:token@github.com/o/r",
                     "javascript:alert(1)", "file:///etc/passwd"):
         assert source_url(nowhere) is None and commit_url(nowhere, sha) is None
+
+
+def test_an_unusable_student_file_is_reported_and_skipped_never_fatal(tmp_path: Path, key: Key) -> None:
+    """A sealed record of another shape and a file that cannot be read are named on stderr and on the page;
+    the rest of the class is shown, and they count nowhere."""
+    results = tmp_path / "results"
+    write_results(results, key)
+    students = results / "students"
+    write_record(students / "bob.json", {"student": "bob", "status": "graded"}, key)
+    (students / "zed.json").mkdir()  # not readable as a file
+    done = run_dashboard(results, tmp_path / "site", key)
+    assert done.returncode == 0, done.stderr
+    assert "skipped students/bob.json: no usable \"result\"" in done.stderr, done.stderr
+    assert "skipped students/zed.json: cannot read it" in done.stderr, done.stderr
+    index = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+    assert '<section id="unreadable">' in index and "students/zed.json" in index
+    assert (tmp_path / "site" / "students" / "alice.html").is_file()
+    rows = {r[0]: r for r in csv.reader((tmp_path / "site" / "grades.csv").read_text().splitlines())}
+    assert rows["bob"][-2:] == ["unreadable", ""] and all(cell == "" for cell in rows["bob"][1:-2])
