@@ -27,7 +27,7 @@ import shutil
 import statistics
 import sys
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html import escape
@@ -162,6 +162,8 @@ def command(args: argparse.Namespace) -> int:
              "grades.csv": grades_csv(students, columns)}
     for student in students:
         files[f"students/{student.page}"] = render_student(student, columns)
+    for column in columns:
+        files[f"assignments/{assignment_page(column)}"] = render_assignment(students, column)
     write_site(out, files)
     for student in students:
         if student.status == UNREADABLE:
@@ -644,7 +646,8 @@ def _failing_section(students: list[Student], columns: list[Column]) -> str:
               "with the feedback most of them got: what to reteach.</p>")]
     for c in columns:
         failed = most_failed(students, c)
-        parts.append(f'<h3 id="fail-{_attr(quote(c.id, safe=""))}">{escape(c.id)} {escape(c.title)}</h3>')
+        parts.append(f'<h3 id="fail-{_attr(quote(c.id, safe=""))}"><a href="assignments/{quote(assignment_page(c))}">'
+                     f"{escape(c.id)} {escape(c.title)}</a></h3>")
         if not failed:
             parts.append('<p class="all-passed">Every student passed every test.</p>')
             continue
@@ -654,6 +657,56 @@ def _failing_section(students: list[Student], columns: list[Column]) -> str:
                      f'<th scope="col">Most common feedback</th></tr></thead><tbody>{rows}</tbody></table>')
     parts.append("</section>")
     return "\n".join(parts)
+
+
+def assignment_page(column: Column) -> str:
+    """The file name of an assignment's page under ``assignments/``."""
+    return f"{quote(column.id, safe='')}.html"
+
+
+def render_assignment(students: list[Student], column: Column) -> str:
+    """One assignment's page: its grades' distribution, the tests most failed (not-started work left out, as
+    everywhere), and who is late, who has not started and whose work was not graded."""
+    graded = [(s, a) for s in students if (a := s.graded(column.id)) is not None]
+    finals = [s.final(column.id, a.score) for s, a in graded]
+    percents = [_percent(final, a.max_score) or 0.0 for final, (_, a) in zip(finals, graded)]
+    late = [(s, s.late[column.id]) for s, _ in graded if s.late.get(column.id, (0, 0.0))[0] > 0]
+    unstarted = [s for s in students if s.verified and column.id in s.not_started]
+    ungraded = [s for s in students if s.verified and column.id not in s.not_started and s.graded(column.id) is None]
+
+    def who(group: list[Student], note: Callable[[Student], str] = lambda s: "") -> str:
+        items = "".join(f'<li><a href="../students/{quote(s.page)}">{escape(s.name)}</a>{escape(note(s))}</li>'
+                        for s in group)
+        return f'<ul class="problems">{items}</ul>' if group else "<p>None.</p>"
+
+    failed = most_failed(students, column)
+    failing = ('<p class="all-passed">Every student passed every test.</p>' if not failed else
+               '<table class="failing"><thead><tr><th scope="col">Students failing</th><th scope="col">Test</th>'
+               '<th scope="col">Visibility</th><th scope="col">Points</th><th scope="col">Most common feedback</th>'
+               f'</tr></thead><tbody>{"".join(_failed_row(f) for f in failed)}</tbody></table>')
+    late_days = {s.name: days for s, days in late}
+
+    def lateness(s: Student) -> str:
+        days, penalty = late_days[s.name]
+        return f": {days} day(s) late, {_num(penalty)}% off"
+
+    body = ['<nav><a href="../index.html">← Class dashboard</a></nav>',
+            f"<header><h1>{escape(column.id)} {escape(column.title)}</h1>"
+            f'<p class="meta">{_count(len(graded), "student")} graded · {_mean_median(finals)} · '
+            f"{len(unstarted)} not started · {len(ungraded)} not graded · {len(late)} late</p></header>", "<main>",
+            '<section id="distribution"><h2>Scores</h2><p class="hint">Students per band of 10 % of the points, '
+            'after late penalties.</p><div class="histograms">',
+            _figure(f"{column.id} {column.title}", percents,
+                    f"{_count(len(graded), 'student')}; {_mean_median(finals)}"),
+            "</div></section>",
+            f'<section id="failing"><h2>Tests most failed</h2>{failing}</section>',
+            f'<section id="late"><h2>Late</h2>'
+            f"{who([s for s, _ in late], lateness)}"
+            "</section>",
+            f'<section id="not-started"><h2>Not started</h2>{who(unstarted)}</section>',
+            f'<section id="not-graded"><h2>Not graded</h2>{who(ungraded, lambda s: f": {s.status}")}</section>',
+            "</main>"]
+    return _page(f"{column.id} {column.title}", "\n".join(body), root="../", script=False)
 
 
 def _failed_row(f: FailedTest) -> str:
@@ -797,11 +850,12 @@ def write_site(out: Path, files: dict[str, str]) -> None:
     if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
         raise UsageError(f"{out} is not empty and was not written by `dashboard`: choose a new or empty folder")
     try:
-        (out / "students").mkdir(parents=True, exist_ok=True)
+        for folder in ("students", "assignments"):
+            (out / folder).mkdir(parents=True, exist_ok=True)
+            for stale in (out / folder).glob("*.html"):  # students (or assignments) no longer in the results
+                if f"{folder}/{stale.name}" not in files:
+                    stale.unlink()
         (out / "assets").mkdir(exist_ok=True)
-        for stale in (out / "students").glob("*.html"):  # students no longer in the results
-            if f"students/{stale.name}" not in files:
-                stale.unlink()
         for relative, text in files.items():
             (out / relative).write_text(text, encoding="utf-8")
         assets = resources.files("grader").joinpath("dashboard_assets")

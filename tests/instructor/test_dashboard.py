@@ -662,6 +662,9 @@ def test_browser_a_late_grade_shows_its_penalised_score_and_a_late_marker(
     page.goto((out / "students" / "carol.html").as_uri())
     text = page.inner_text("body")
     assert "2 days late, −20 %: 40 / 100" in text and "2020-01-01T00:00:00+00:00 (the student's to set" in text
+    page.goto((out / "assignments" / "01.html").as_uri())  # the assignment's page lists who is late, and by how much
+    assert "carol: 2 day(s) late, 20% off" in page.inner_text("#late")
+    assert "mean 40, median 40" in page.inner_text("#distribution")
     assert problems == []
 
 
@@ -706,3 +709,16 @@ def test_an_unusable_student_file_is_reported_and_skipped_never_fatal(tmp_path: 
     assert (tmp_path / "site" / "students" / "alice.html").is_file()
     rows = {r[0]: r for r in csv.reader((tmp_path / "site" / "grades.csv").read_text().splitlines())}
     assert rows["bob"][-2:] == ["unreadable", ""] and all(cell == "" for cell in rows["bob"][1:-2])
+
+
+def test_each_assignment_has_a_page_linked_from_the_most_failed_list(site: Path) -> None:
+    """assignments/NN.html: its statistics, distribution, most failed tests, and who is late, not started or
+    not graded; the class page's most-failed list links it."""
+    index = (site / "index.html").read_text(encoding="utf-8")
+    assert '<a href="assignments/01.html">01 Why asynchronous?</a>' in index
+    page = (site / "assignments" / "01.html").read_text(encoding="utf-8")
+    assert "<h1>01 Why asynchronous?</h1>" in page and '<a href="../index.html">' in page
+    for section in ("distribution", "failing", "late", "not-started", "not-graded"):
+        assert f'<section id="{section}">' in page, section
+    assert parse(site / "assignments" / "01.html").tables["failing"]
+    assert sorted(p.name for p in (site / "assignments").iterdir()) == ["01.html", "02.html", "03.html"]
