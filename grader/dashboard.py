@@ -651,10 +651,7 @@ def _failing_section(students: list[Student], columns: list[Column]) -> str:
         if not failed:
             parts.append('<p class="all-passed">Every student passed every test.</p>')
             continue
-        rows = "".join(_failed_row(f) for f in failed)
-        parts.append('<table class="failing"><thead><tr><th scope="col">Students failing</th>'
-                     '<th scope="col">Test</th><th scope="col">Visibility</th><th scope="col">Points</th>'
-                     f'<th scope="col">Most common feedback</th></tr></thead><tbody>{rows}</tbody></table>')
+        parts.append(_failing_table(failed))
     parts.append("</section>")
     return "\n".join(parts)
 
@@ -680,10 +677,7 @@ def render_assignment(students: list[Student], column: Column) -> str:
         return f'<ul class="problems">{items}</ul>' if group else "<p>None.</p>"
 
     failed = most_failed(students, column)
-    failing = ('<p class="all-passed">Every student passed every test.</p>' if not failed else
-               '<table class="failing"><thead><tr><th scope="col">Students failing</th><th scope="col">Test</th>'
-               '<th scope="col">Visibility</th><th scope="col">Points</th><th scope="col">Most common feedback</th>'
-               f'</tr></thead><tbody>{"".join(_failed_row(f) for f in failed)}</tbody></table>')
+    failing = _failing_table(failed) if failed else '<p class="all-passed">Every student passed every test.</p>'
     late_days = {s.name: days for s, days in late}
 
     def lateness(s: Student) -> str:
@@ -707,6 +701,14 @@ def render_assignment(students: list[Student], column: Column) -> str:
             f'<section id="not-graded"><h2>Not graded</h2>{who(ungraded, lambda s: f": {s.status}")}</section>',
             "</main>"]
     return _page(f"{column.id} {column.title}", "\n".join(body), root="../", script=False)
+
+
+def _failing_table(failed: list[FailedTest]) -> str:
+    """The table of tests students did not pass, most failed first."""
+    rows = "".join(_failed_row(f) for f in failed)
+    return ('<table class="failing"><thead><tr><th scope="col">Students failing</th>'
+            '<th scope="col">Test</th><th scope="col">Visibility</th><th scope="col">Points</th>'
+            f'<th scope="col">Most common feedback</th></tr></thead><tbody>{rows}</tbody></table>')
 
 
 def _failed_row(f: FailedTest) -> str:
