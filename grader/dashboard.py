@@ -578,8 +578,7 @@ def _problem_list(section: str, title: str, hint: str, items: list[str]) -> str:
 def _distributions(students: list[Student], columns: list[Column]) -> str:
     figures = []
     for c in columns:
-        # After late penalties, as the matrix shows them.
-        graded = [(s.final(c.id, a.score), a) for s in students if (a := s.graded(c.id)) is not None]
+        graded = _finals(students, c)
         percents = [_percent(final, a.max_score) or 0.0 for final, a in graded]
         missing = sum(1 for _, a in graded if a.status == "missing")
         unstarted = sum(1 for s in students if c.id in s.not_started and s.assignment(c.id) is not None)
@@ -602,6 +601,11 @@ def _distributions(students: list[Student], columns: list[Column]) -> str:
     return "\n".join(['<section id="distributions">', "<h2>Score distributions</h2>",
                       '<p class="hint">Students per band of 10 % of the points.</p>',
                       '<div class="histograms">', *figures, "</div>", "</section>"])
+
+
+def _finals(students: list[Student], column: Column) -> list[tuple[float, AssignmentResult]]:
+    """Each grade of ``column`` after its late penalty (as the matrix shows it), with its result."""
+    return [(s.final(column.id, a.score), a) for s in students if (a := s.graded(column.id)) is not None]
 
 
 def _mean_median(scores: list[float]) -> str:
@@ -664,10 +668,10 @@ def assignment_page(column: Column) -> str:
 def render_assignment(students: list[Student], column: Column) -> str:
     """One assignment's page: its grades' distribution, the tests most failed (not-started work left out, as
     everywhere), and who is late, who has not started and whose work was not graded."""
-    graded = [(s, a) for s in students if (a := s.graded(column.id)) is not None]
-    finals = [s.final(column.id, a.score) for s, a in graded]
-    percents = [_percent(final, a.max_score) or 0.0 for final, (_, a) in zip(finals, graded)]
-    late = [(s, s.late[column.id]) for s, _ in graded if s.late.get(column.id, (0, 0.0))[0] > 0]
+    graded = _finals(students, column)
+    finals = [final for final, _ in graded]
+    percents = [_percent(final, a.max_score) or 0.0 for final, a in graded]
+    late = [s for s in students if s.graded(column.id) is not None and s.late.get(column.id, (0, 0.0))[0] > 0]
     unstarted = [s for s in students if s.verified and column.id in s.not_started]
     ungraded = [s for s in students if s.verified and column.id not in s.not_started and s.graded(column.id) is None]
 
@@ -678,10 +682,8 @@ def render_assignment(students: list[Student], column: Column) -> str:
 
     failed = most_failed(students, column)
     failing = _failing_table(failed) if failed else '<p class="all-passed">Every student passed every test.</p>'
-    late_days = {s.name: days for s, days in late}
-
     def lateness(s: Student) -> str:
-        days, penalty = late_days[s.name]
+        days, penalty = s.late[column.id]
         return f": {days} day(s) late, {_num(penalty)}% off"
 
     body = ['<nav><a href="../index.html">← Class dashboard</a></nav>',
@@ -695,7 +697,7 @@ def render_assignment(students: list[Student], column: Column) -> str:
             "</div></section>",
             f'<section id="failing"><h2>Tests most failed</h2>{failing}</section>',
             f'<section id="late"><h2>Late</h2>'
-            f"{who([s for s, _ in late], lateness)}"
+            f"{who(late, lateness)}"
             "</section>",
             f'<section id="not-started"><h2>Not started</h2>{who(unstarted)}</section>',
             f'<section id="not-graded"><h2>Not graded</h2>{who(ungraded, lambda s: f": {s.status}")}</section>',
