@@ -41,7 +41,7 @@ Measures, in one run, side by side:
 6. ``student_loop``: ``python -m pytest assignments/NN -q -p no:randomly``
    against the stub and with ``--against solutions``, per assignment, taking
    turns, median wall and CPU.
-7. ``class_scale``: ``grader.batch.run_batch`` on ``--students`` synthetic
+7. ``class_scale``: ``grader.instructor.batch.run_batch`` on ``--students`` synthetic
    submissions (``bench/class_scale.py``) with ``--workers`` workers, in a
    process of its own. The headline is every file run (``--no-reuse``: 200
    different submissions by default), sandboxed where bubblewrap runs: wall

@@ -2,7 +2,7 @@
 
 ``python -m bench.class_scale --students N --json FILE [--seed S] [--sandbox on|off]`` generates N
 synthetic submissions (all nine assignments each) into a temporary folder,
-grades them with ``grader.batch.run_batch`` (default workers), and writes what
+grades them with ``grader.instructor.batch.run_batch`` (default workers), and writes what
 it measured to FILE: wall seconds, CPU seconds (per submission too) and peak
 memory. It runs in a fresh process so that ``getrusage(RUSAGE_CHILDREN)``
 covers only the batch's children (every grading process, the sandbox's
@@ -104,7 +104,8 @@ def _maxrss_mb(who: int) -> float:
 
 def measure(students: int, seed: int, workers: int | None = None, reuse: bool = True,
             sandboxed: bool = False) -> dict[str, object]:
-    from grader.batch import default_workers, read_sources, run_batch
+    from grader.instructor.batch import default_workers, run_batch
+    from grader.instructor.roster import read_sources
     from grader.manifest import load_manifest
     from grader.pipeline import course_tests
 

@@ -75,7 +75,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     result = grade(manifest, submission, course_tests(manifest, args.tests), shuffle_seed=args.seed,
                    sandboxed=args.sandboxed)
     if args.record is not None:  # the instructor's: this grading goes into the gradebook's history too
-        from grader.gradebook import record_grade
+        from grader.instructor.gradebook import record_grade
 
         print(record_grade(args.record, args.student, submission, result, manifest=manifest,
                            tests=course_tests(manifest, args.tests)), file=sys.stderr)
@@ -207,8 +207,8 @@ def _seconds(text: str) -> float:
 
 
 def _shard(text: str) -> object:
-    """``K/N`` for ``--shard`` (grader.batch.parse_shard), its reason on one line otherwise."""
-    from grader.batch import parse_shard
+    """``K/N`` for ``--shard`` (grader.instructor.shards.parse_shard), its reason on one line otherwise."""
+    from grader.instructor.shards import parse_shard
 
     try:
         return parse_shard(text)
@@ -336,7 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     publish = commands.add_parser("publish", help="write the student template, hidden-test bundle and platform autograders")
     publish.add_argument("--out", type=Path, required=True, help="an empty or new folder")
-    publish.set_defaults(run=_delegate("publish"))
+    publish.set_defaults(run=_delegate("instructor.publish"))
 
     batch = commands.add_parser("batch", help="grade a whole class in parallel")
     batch.add_argument("submissions", type=Path, help="a folder of student checkouts, or a roster file of git URLs")
@@ -372,13 +372,13 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--extensions", type=Path, metavar="FILE",
                        help="per-student extensions, a CSV with header student,assignment,due,extra_days (one of "
                             "due and extra_days per row); course.toml's [deadlines] gives the due times")
-    batch.set_defaults(run=_delegate("batch"))
+    batch.set_defaults(run=_delegate("instructor.batch"))
 
     clone = commands.add_parser("clone", help="clone or update a roster's repositories (for batch --cloned)")
     clone.add_argument("roster", type=Path, help="a roster file of git URLs")
     clone.add_argument("--out", type=Path, required=True, help="the results folder: clones go to OUT/checkouts")
     clone.add_argument("--shard", type=_shard, metavar="K/N", help="only slice K of N of the roster (as batch --shard)")
-    clone.set_defaults(run=_delegate_to("batch", "clone_command"))
+    clone.set_defaults(run=_delegate_to("instructor.batch", "clone_command"))
 
     merge = commands.add_parser("merge", help="join the results of a class graded in slices (batch --shard)")
     merge.add_argument("submissions", type=Path, help="the roster (or folder) the slices were graded from")
@@ -388,7 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="only this assignment: 1, 01 or its name (why-async); repeatable")
     merge.add_argument("--key", type=Path, metavar="FILE",
                        help="the key the slices sealed their records with (default: as batch); never created")
-    merge.set_defaults(run=_delegate_to("batch", "merge_command"))
+    merge.set_defaults(run=_delegate_to("instructor.shards", "merge_command"))
 
     shards = commands.add_parser("shards", help="plan a sharded batch: a GitHub Actions matrix of K/N slices")
     shards.add_argument("roster", type=Path, help="the roster (or folder) to grade")
@@ -398,7 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="else one slice per this many students (default: 150)")
     shards.add_argument("--max-shards", type=_positive, default=20,
                         help="at most this many slices (default: 20, the jobs a free GitHub plan runs at once)")
-    shards.set_defaults(run=_delegate_to("batch", "shards_command"))
+    shards.set_defaults(run=_delegate_to("instructor.shards", "shards_command"))
 
     dashboard = commands.add_parser("dashboard", help="build the instructor's static dashboard from batch results")
     dashboard.add_argument("results", type=Path, help="a folder written by batch")
@@ -407,7 +407,11 @@ def build_parser() -> argparse.ArgumentParser:
     dashboard.add_argument("--key", type=Path, metavar="FILE",
                            help="the key batch sealed the results with, to verify them (default: $GRADER_KEY_FILE, "
                                 "else $XDG_STATE_HOME/asyncio-course-grader/results.key)")
-    dashboard.set_defaults(run=_delegate("dashboard"))
+    dashboard.add_argument("--gradebook", metavar="URL",
+                           help="the gradebook database each student's history is read from: sqlite:///PATH, a file "
+                                "path, or postgresql://USER@HOST/DB (default: course.toml's [gradebook] url, else "
+                                "RESULTS/gradebook.sqlite; without one the pages say there is no history)")
+    dashboard.set_defaults(run=_delegate("instructor.dashboard"))
 
     similarity = commands.add_parser("similarity", help="find pairs of submissions whose code is unusually alike")
     similarity.add_argument("submissions", type=Path,
@@ -416,7 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
     similarity.add_argument("--assignment", action="append", metavar="NN",
                             help="only this assignment: 1, 01 or its name (why-async); repeatable")
     similarity.add_argument("--top", type=_positive, default=20, help="pairs reported per assignment (default: 20)")
-    similarity.set_defaults(run=_delegate("similarity"))
+    similarity.set_defaults(run=_delegate("instructor.similarity"))
     parser.epilog = _command_list(commands)
     return parser
 

@@ -37,6 +37,9 @@ class Assignment:
     # Its tests reach the student's code only through scenarios (coursekit.judge): graded as two processes,
     # the judge (the tests) and the student process (the module), which never sees the tests.
     judged: bool = False
+    # Whether the instructor's outputs (grades.csv, summary.json, the dashboard, the nbgrader export) show it yet;
+    # an unreleased assignment is still graded, and appears everywhere the moment it is released.
+    released: bool = True
 
     @property
     def module_name(self) -> str:
@@ -59,6 +62,11 @@ class Manifest:
             return self
         wanted = {self.get(i).id for i in ids}
         kept = tuple(a for a in self.assignments if a.id in wanted)
+        return Manifest(root=self.root, title=self.title, assignments=kept, limits=self.limits)
+
+    def released(self) -> Manifest:
+        """The same course narrowed to its released assignments (``released = false`` hides one)."""
+        kept = tuple(a for a in self.assignments if a.released)
         return Manifest(root=self.root, title=self.title, assignments=kept, limits=self.limits)
 
     def get(self, assignment_id: str) -> Assignment:
@@ -112,8 +120,9 @@ def load_manifest(root: Path) -> Manifest:
     except (KeyError, TypeError) as exc:
         raise UsageError(f"{path} is malformed: {exc}") from None
     for a in assignments:
-        if not isinstance(a.judged, bool):
-            raise UsageError(f"{path}: assignment {a.id} has judged = {a.judged!r}; use true or false")
+        for flag in ("judged", "released"):
+            if not isinstance(getattr(a, flag), bool):
+                raise UsageError(f"{path}: assignment {a.id} has {flag} = {getattr(a, flag)!r}; use true or false")
         if a.network not in NETWORK_MODES:
             raise UsageError(f"{path}: assignment {a.id} has network = {a.network!r}; use one of {NETWORK_MODES}")
     ids = [a.id for a in assignments]

@@ -6,7 +6,9 @@ from typing import Any, Literal
 
 Visibility = Literal["public", "hidden"]
 Outcome = Literal["passed", "failed", "error", "timeout", "skipped"]
-Status = Literal["graded", "missing", "error"]
+# "void": the integrity screen found the results cannot be trusted (nothing earned); "flagged": scored, and held
+# for a person to review (graded code tried something the grader refuses). Both carry their findings in ``flags``.
+Status = Literal["graded", "missing", "error", "void", "flagged"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class AssignmentResult:
     tests: tuple[TestResult, ...] = ()
     # Points of the assignment this run could not grade: its hidden tests, when they were not available.
     ungraded_points: float = 0.0
+    flags: tuple[str, ...] = ()  # integrity findings for a person to review; empty when clean
 
     @property
     def passed(self) -> int:
@@ -85,6 +88,7 @@ class GradeResult:
                 max_score=float(a["max_score"]), status=a["status"], message=str(a["message"]),
                 tests=tuple(TestResult(**t) for t in a["tests"]),
                 ungraded_points=float(a.get("ungraded_points", 0.0)),
+                flags=tuple(str(f) for f in a.get("flags", ())),
             )
             for a in data["assignments"]
         )
@@ -113,6 +117,7 @@ class GradeResult:
                     "message": a.message,
                     "tests": [asdict(t) for t in a.tests],
                     "ungraded_points": a.ungraded_points,
+                    "flags": list(a.flags),
                 }
                 for a in self.assignments
             ],

@@ -57,8 +57,8 @@ def _void(assignment: Assignment, entries: list[Entry], message: str) -> Assignm
     tests = tuple(TestResult(e.name, e.visibility, "error", 0.0, float(e.points),
                              _feedback(e, "error", "not graded: " + message, None)) for e in entries)
     max_score = _round(sum(e.points for e in entries))
-    return AssignmentResult(assignment.id, assignment.title, 0.0, max_score, "error", message, tests,
-                            _ungraded(assignment, max_score))
+    return AssignmentResult(assignment.id, assignment.title, 0.0, max_score, "void", message, tests,
+                            _ungraded(assignment, max_score), flags=(message,))
 
 
 def output_exceeded(limits: Limits) -> str:
@@ -182,18 +182,20 @@ def grade_run(assignment: Assignment, entries: list[Entry], runs: list[RunOutput
     score = _round(sum(t.score for t in tests))
     max_score = _round(sum(t.max_score for t in tests))
     passed = sum(1 for t in tests if t.outcome == "passed")
+    # What graded code tried that the grader refuses: scored as usual, and held for a person to review.
+    flags = tuple(dict.fromkeys(refusals))
     if broken_module:
         return AssignmentResult(assignment.id, assignment.title, score, max_score, "error", broken_module, tuple(tests),
-                                _ungraded(assignment, max_score))
+                                _ungraded(assignment, max_score), flags)
     message = f"{passed}/{len(tests)} tests passed"
     if ends:
         message += f"; {ends[0]}"
     if len(runs) > 1:
         message += f" (the tests after it ran in {len(runs) - 1} new process{'es' if len(runs) > 2 else ''})"
-    if refusals:
-        message += f"; {'; '.join(dict.fromkeys(refusals))}"
-    return AssignmentResult(assignment.id, assignment.title, score, max_score, "graded", message, tuple(tests),
-                            _ungraded(assignment, max_score))
+    if flags:
+        message += f"; {'; '.join(flags)}"
+    return AssignmentResult(assignment.id, assignment.title, score, max_score, "flagged" if flags else "graded",
+                            message, tuple(tests), _ungraded(assignment, max_score), flags)
 
 
 def _redacted(records: list[dict[str, Any]], hidden: HiddenText | None) -> list[dict[str, Any]]:

@@ -65,7 +65,7 @@ def _per_test(result: GradeResult, messages: bool) -> list[dict[str, Any]]:
 
 def payload(result: GradeResult) -> dict[str, Any]:
     """The reporter's JSON document (before base64), within PAYLOAD_BUDGET once encoded."""
-    errored = any(a.status == "error" for a in result.assignments)
+    errored = any(a.status in ("error", "void") for a in result.assignments)
     all_passed = all(t.outcome == "passed" for a in result.assignments for t in a.tests) and all(
         a.tests for a in result.assignments)
     document: dict[str, Any] = {

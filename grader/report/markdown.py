@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 from coursekit.i18n import N_, _, localize
 from grader.model import GradeResult
-from grader.report.wording import FULL_STOP, NOT_SANDBOXED, OUTCOME, STATUS, VISIBILITY, public_only_note, word
+from grader.report.wording import FLAGGED, FULL_STOP, NOT_SANDBOXED, OUTCOME, STATUS, VISIBILITY, public_only_note, word
 
 ICONS = {"passed": "✅", "failed": "❌", "error": "💥", "timeout": "⏱️", "skipped": "⏭️"}
 PUBLIC_HEADING = N_("## Public tests: {score} / {max_score} (hidden tests worth {points} more points not run)")
@@ -17,6 +17,7 @@ SCORE_HEADING = N_("## Score: {score} / {max_score}")
 NO_HIDDEN_TESTS = N_("> **Public tests only.** The hidden tests were not available to this run, so this is not "
                      "your final grade: the graded run adds the hidden tests.")
 NOT_SANDBOXED_NOTE = N_("> **Not sandboxed:** {note}")
+FLAGGED_NOTE = N_("> **Flagged:** {note}")
 TABLE_HEAD = N_("| # | Assignment | Score | Tests passed | Status |")
 PUBLIC_SCORE = N_("{score} public (+{points} hidden, not run)")
 TEST_SUMMARY = N_("({visibility}, {outcome}, 0 / {points})")
@@ -39,6 +40,8 @@ def render(result: GradeResult, env: Mapping[str, str]) -> str:
             out += [_(NO_HIDDEN_TESTS), ""]
     if not result.sandboxed:
         out += [_(NOT_SANDBOXED_NOTE).format(note=_(NOT_SANDBOXED) + _(FULL_STOP)), ""]
+    if any(a.status == "flagged" for a in result.assignments):
+        out += [_(FLAGGED_NOTE).format(note=_(FLAGGED) + _(FULL_STOP)), ""]
     out += [_(TABLE_HEAD), "|---|---|---|---|---|"]
     for a in result.assignments:
         tests = f"{a.passed}/{len(a.tests)}" if a.tests else "–"

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from coursekit.i18n import N_, _, localize
 from grader.model import GradeResult
-from grader.report.wording import FULL_STOP, NOT_SANDBOXED, STATUS, VISIBILITY, public_only_note, word
+from grader.report.wording import FLAGGED, FULL_STOP, NOT_SANDBOXED, STATUS, VISIBILITY, public_only_note, word
 
 MARKS = {"passed": N_("ok"), "failed": N_("FAIL"), "error": N_("ERROR"), "timeout": N_("TIMEOUT"),
          "skipped": N_("SKIP")}
@@ -33,6 +33,7 @@ TEST_HEAD = N_("[{mark}] {name} ({visibility}, 0/{points})")
 PUBLIC_ONLY = N_("Public tests only: ")
 NO_HIDDEN_TESTS = N_("the hidden tests are not available here.")
 NOT_SANDBOXED_LABEL = N_("Not sandboxed: ")
+FLAGGED_LABEL = N_("Flagged: ")
 ASSIGNMENT_LINE = "{id} {title}: {message}"
 # SGR codes: red for what lost points, yellow for what a reader must not mistake, green for full marks.
 RED, YELLOW, GREEN, BOLD, RESET = "\033[31m", "\033[33m", "\033[32m", "\033[1m", "\033[0m"
@@ -137,6 +138,8 @@ def render(result: GradeResult, env: Mapping[str, str], style: Style = PLAIN) ->
         notes.append((_(PUBLIC_ONLY), _(NO_HIDDEN_TESTS)))
     if not result.sandboxed:
         notes.append((_(NOT_SANDBOXED_LABEL), _(NOT_SANDBOXED) + _(FULL_STOP)))
+    if any(a.status == "flagged" for a in result.assignments):
+        notes.append((_(FLAGGED_LABEL), _(FLAGGED) + _(FULL_STOP)))
     for label, note in notes:
         wrapped = wrap(label + note)
         lines += ["", paint(label.rstrip(), YELLOW) + wrapped[0][len(label.rstrip()):], *wrapped[1:]]

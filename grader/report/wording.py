@@ -59,6 +59,9 @@ def public_only_note(result: GradeResult) -> str:
 FULL_STOP = N_(".")
 NOT_SANDBOXED = N_("the graded code ran without the operating-system sandbox (bubblewrap), so this result is no "
                    "grade of record")
+# An assignment the integrity screen flagged (status "flagged"): scored, and held for a person to review.
+FLAGGED = N_("your code tried something the grader refuses, named under its assignment below; its score counts "
+             "only once your instructor has reviewed it")
 
 # The feedback of one test (score._feedback, score._describe, score._outcome).
 N_("Expected: {expected}")

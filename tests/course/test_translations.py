@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from repo_support import ROOT
-from grader import publish
+from grader.instructor import publish
 from grader.manifest import load_manifest
 
 MANIFEST = load_manifest(ROOT)
@@ -205,7 +205,7 @@ def test_top_chinese_readme_is_all_chinese_and_for_students():
     """No English prose left, and nothing the template must not carry (it is copied there as it is)."""
     chinese = top_pair()[1]
     assert english_sentences(chinese) == []
-    # The template's students get this file as it is (see grader/publish.py).
+    # The template's students get this file as it is (see grader/instructor/publish.py).
     for instructor_only in ("solutions/", "dev.py", "--against", "grader check", "publish", "tests/"):
         assert instructor_only not in chinese, instructor_only
 

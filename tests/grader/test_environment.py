@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from repo_support import ROOT, batch_records, git_submission, run_grader, solution_source
 
-from grader import batch, environment, sandbox
+from grader import environment, sandbox
+from grader.instructor import keys
 from grader.manifest import load_manifest
 from grader.pipeline import course_tests
 
@@ -56,6 +57,7 @@ def test_a_bare_interpreter_records_no_student(bare_python: Path, tmp_path: Path
     assert not out.exists()
 
 
+@pytest.mark.slow  # several seconds: dev.py check runs it
 def test_a_bare_interpreter_leaves_earlier_results_and_the_next_plain_run_keeps_them(bare_python: Path,
                                                                                     tmp_path: Path) -> None:
     """A roster graded once, then batch from a bare interpreter over the same results: exit 1, every file as it
@@ -80,8 +82,8 @@ def test_a_bare_interpreter_leaves_earlier_results_and_the_next_plain_run_keeps_
     again = run_grader(*args, env=env)
     assert again.returncode == 0, again.stderr
     assert {name: record["result"]["score"] for name, record in batch_records(out).items()} == true
-    assert (out / "grades.csv").read_text(encoding="utf-8") == "student,01,total,status,not_started\n" \
-                                                                "alice,100,100,graded,\nbob,,0,graded,01\n"
+    assert (out / "grades.csv").read_text(encoding="utf-8") == "student,01,total,status,not_started,attempted,flagged\n" \
+                                                                "alice,100,100,graded,,,\nbob,,0,graded,01,,\n"
 
 
 def test_a_version_other_than_the_pin_is_a_problem(tmp_path: Path) -> None:
@@ -117,8 +119,8 @@ def test_a_changed_environment_changes_what_batch_keys_on(monkeypatch: pytest.Mo
     """The skip key covers the grader and its environment: another package version regrades everyone."""
     manifest = load_manifest(ROOT).only(["01"])
     tests = course_tests(manifest, None)
-    before = batch.identity(manifest, tests)
+    before = keys.identity(manifest, tests)
     real = environment._probe(sys.executable)
     changed = {**real, "packages": {**real["packages"], "aiohttp": "3.13.4"}}  # type: ignore[dict-item]
     monkeypatch.setattr(environment, "_probe", lambda executable: changed)
-    assert batch.identity(manifest, tests) != before
+    assert keys.identity(manifest, tests) != before

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from grader.files import write_atomic
-from grader.grades_csv import GradeRow, grades_csv
+from grader.instructor.grades_csv import GradeRow, grades_csv
 
 
 def test_write_atomic_replaces_the_whole_file_and_leaves_nothing_behind(tmp_path: Path) -> None:
@@ -45,9 +45,9 @@ def test_grades_csv_guards_every_text_cell_against_spreadsheet_formulas() -> Non
     row = GradeRow(student="=HYPERLINK(\"http://x\")", status="graded", scores={"01": 80.0}, total=80.0,
                    dated=True, late={"01": (1, 10.0)}, first_seen_at="@now", committed_at="+1", as_of="-1")
     lines = grades_csv(["01"], [row]).splitlines()
-    assert lines[0] == "student,01,total,status,not_started,01 late_days,01 final,final_total,first_seen_at," \
+    assert lines[0] == "student,01,total,status,not_started,attempted,flagged,01 late_days,01 final,final_total,first_seen_at," \
                        "committed_at,as_of"
-    assert lines[1] == "\"'=HYPERLINK(\"\"http://x\"\")\",80,80,graded,,1,72,72,'@now,'+1,'-1"
+    assert lines[1] == "\"'=HYPERLINK(\"\"http://x\"\")\",80,80,graded,,,,1,72,72,'@now,'+1,'-1"
 
 
 def test_grades_csv_leaves_what_is_no_grade_empty() -> None:
@@ -55,5 +55,6 @@ def test_grades_csv_leaves_what_is_no_grade_empty() -> None:
             GradeRow("bob", "partial", {"01": 90.0}, None),
             GradeRow("carol", "graded", {"02": 30.0}, 30.0, not_started=frozenset({"01"})),
             GradeRow("dave", "error", {}, None)]
-    assert grades_csv(["01", "02"], rows) == ("student,01,02,total,status,not_started\nalice,100,50,150,graded,\n"
-                                              "bob,90,,,partial,\ncarol,,30,30,graded,01\ndave,,,,error,\n")
+    assert grades_csv(["01", "02"], rows) == ("student,01,02,total,status,not_started,attempted,flagged\n"
+                                              "alice,100,50,150,graded,,,\nbob,90,,,partial,,,\n"
+                                              "carol,,30,30,graded,01,,\ndave,,,,error,,,\n")

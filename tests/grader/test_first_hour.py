@@ -134,6 +134,7 @@ def _on_a_terminal(*args: str, env: dict[str, str]) -> str:
 STUB_01 = ("grade", "--assignment", "01", "--no-sandbox")  # the committed stub of 01: failures with long feedback
 
 
+@pytest.mark.slow  # several seconds: dev.py check runs it
 def test_text_report_on_a_terminal_is_coloured_and_wrapped() -> None:
     """On a terminal: colour (the failure marks in red), every line within COLUMNS, and nothing lost to
     the wrapping; with NO_COLOR set the same text without any escape code."""

@@ -57,16 +57,38 @@ def _secret_of_01() -> str:
 Check = Callable[[dict[str, Any]], None]
 
 
+def _consistent(a: dict[str, Any]) -> None:
+    """The status agrees with the integrity findings: a refusal is always flagged for a person to review, and
+    ``flagged`` or ``void`` never stands without its findings."""
+    if "the grader does not allow" in a["message"]:
+        assert a["flags"], a["message"]
+    if a["status"] in ("flagged", "void"):
+        assert a["flags"], a["status"]
+    if a["flags"] and a["status"] not in ("void", "error"):
+        assert a["status"] == "flagged", a["status"]
+
+
 def _full(a: dict[str, Any]) -> None:
-    assert a["score"] == 100 and a["status"] == "graded", a["message"]
+    assert a["score"] == 100 and a["status"] == "graded" and not a["flags"], a["message"]
 
 
-def _void(*words: str) -> Check:
+def _broken(*words: str) -> Check:
+    """A module that cannot be imported: every test lost, status error (the student's code, a grade of 0)."""
     def check(a: dict[str, Any]) -> None:
         assert a["score"] == 0 and a["status"] == "error", a["message"]
         assert all(t["outcome"] != "passed" for t in a["tests"])
         for word in words:
             assert word in a["message"], a["message"]
+    return check
+
+
+def _void(*words: str) -> Check:
+    """What graded the code was tampered with: nothing earned, status void, the finding in its flags."""
+    def check(a: dict[str, Any]) -> None:
+        assert a["score"] == 0 and a["status"] == "void", a["message"]
+        assert all(t["outcome"] != "passed" for t in a["tests"])
+        for word in words:
+            assert word in a["message"] and any(word in flag for flag in a["flags"]), a["message"]
     return check
 
 
@@ -81,7 +103,7 @@ def _nothing(*words: str) -> Check:
 def _partial(*words: str, full_message: bool = False) -> Check:
     """Some tests lost, some kept, and ``words`` in the failed tests' feedback (or the assignment's message)."""
     def check(a: dict[str, Any]) -> None:
-        assert 0 < a["score"] < 100 and a["status"] == "graded", a["message"]
+        assert 0 < a["score"] < 100 and a["status"] in ("graded", "flagged"), a["message"]
         text = a["message"] if full_message else "\n".join(t["feedback"] for t in a["tests"] if t["outcome"] != "passed")
         for word in words:
             assert word in text, text[:2000]
@@ -89,23 +111,24 @@ def _partial(*words: str, full_message: bool = False) -> Check:
 
 
 def _full_with_note(*words: str) -> Check:
+    """Every test passed, and what the code tried was refused: flagged for review, the refusal in its flags."""
     def check(a: dict[str, Any]) -> None:
-        _full(a)
+        assert a["score"] == 100 and a["status"] == "flagged", a["message"]
         for word in words:
-            assert word in a["message"], a["message"]
+            assert word in a["message"] and any(word in flag for flag in a["flags"]), a["message"]
     return check
 
 
 CORPUS: dict[str, tuple[str | bytes, Check]] = {
     # Broken code.
-    "import_error": (_on_import("raise RuntimeError('broken at import')"), _void("RuntimeError", "broken at import", "why_async.py:")),
+    "import_error": (_on_import("raise RuntimeError('broken at import')"), _broken("RuntimeError", "broken at import", "why_async.py:")),
     "sys_exit_in_a_coroutine": (_body("import sys\nsys.exit(0)"), _partial("SystemExit")),
     "os_exit_at_import": (_on_import("import os\nos._exit(3)"), _nothing("exited early with status 3", "os._exit")),
     "wrong_signature": (SOLUTION.replace("async def fetch_async(label: str, delay: float)",
                                          "async def fetch_async(delay: float, label: str)"), _partial("Expected")),
     "sync_not_coroutine": (SOLUTION.replace("async def fetch_async(", "def fetch_async(").replace(
         SLEEP_BODY, "    return label\n"), _partial("await")),
-    "non_utf8_source": (SOLUTION.encode() + b'NAME = "caf\xe9"\n', _void("SyntaxError", "utf-8")),
+    "non_utf8_source": (SOLUTION.encode() + b'NAME = "caf\xe9"\n', _broken("SyntaxError", "utf-8")),
     "utf8_bom": (b"\xef\xbb\xbf" + SOLUTION.encode(), _full),
     "crlf_line_ends": (SOLUTION.replace("\n", "\r\n"), _full),
     "deep_recursion": (_body("def down(n):\n    return down(n + 1)\ndown(0)"), _partial("RecursionError")),
@@ -259,7 +282,7 @@ _NO_SANDBOX = sandbox.unavailable()
 # exist inside, so pytest's import_path fails (ImportError, status "error") before anything opens the file for the
 # guard to refuse.
 SANDBOXED_CHECKS: dict[str, Check] = {
-    "copy_the_solution_through_pytest": _void("your module could not be imported", "ImportError"),
+    "copy_the_solution_through_pytest": _broken("your module could not be imported", "ImportError"),
     # 01 is judged: inside the sandbox the student process's folder holds its module alone, so there is no test
     # file to overwrite (nothing to refuse) or to read (the glob finds nothing).
     "overwrite_tests": _full,
@@ -299,6 +322,7 @@ def test_each_case_earns_what_it_earned(corpus_results: dict[str, Any], case: st
     [assignment] = result.to_dict()["assignments"]
     check = SANDBOXED_CHECKS.get(case, CORPUS[case][1]) if result.sandboxed else CORPUS[case][1]
     check(assignment)
+    _consistent(assignment)
 
 
 def test_no_forged_file_was_written(corpus_results: dict[str, Any]) -> None:

@@ -152,6 +152,7 @@ def _grade_in(course: Path, submission: Path) -> dict:
     return json.loads(done.stdout)["assignments"][0]
 
 
+@pytest.mark.slow  # several seconds: dev.py check runs it
 def test_cpu_spin_hits_the_per_test_timeout(strict_course, tmp_path):
     """A coroutine spinning the CPU is stopped by the manifest's per-test timeout and reported as such."""
     spinning = _with("01", "    _, sequential = await timed(run_sequential(jobs))\n",

@@ -36,7 +36,9 @@ def test_json_matches_the_contract(stubs_result):
     assert set(stubs_result) == {"score", "max_score", "ungraded_points", "sandboxed", "assignments"}
     assert stubs_result["ungraded_points"] == 0  # the hidden tests were run: nothing left to grade
     for a in stubs_result["assignments"]:
-        assert set(a) == {"id", "title", "score", "max_score", "status", "message", "tests", "ungraded_points"}
+        assert set(a) == {"id", "title", "score", "max_score", "status", "message", "tests", "ungraded_points",
+                          "flags"}
+        assert a["flags"] == []  # the stubs give the integrity screen nothing to report
         assert a["ungraded_points"] == 0
         assert a["status"] in {"graded", "missing", "error"}
         for t in a["tests"]:

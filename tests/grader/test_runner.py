@@ -66,6 +66,7 @@ def test_without_a_seed_both_ways_run_the_tests_in_one_order() -> None:
     assert orders[3] != unseeded[0] and orders[7] != unseeded[0] and sorted(orders[3]) == sorted(unseeded[0])
 
 
+@pytest.mark.slow  # several seconds: dev.py check runs it
 def test_a_dead_fork_server_falls_back_to_spawning() -> None:
     """If the fork server dies, the session goes on by spawning, and no result is lost."""
     with Session(MANIFEST, course_tests(MANIFEST, None)) as session:

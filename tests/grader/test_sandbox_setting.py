@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 from repo_support import ROOT
 
-from grader import batch, cli, sandbox
+from grader import cli, sandbox
+from grader.instructor import batch
+from grader.instructor.roster import read_sources
 from grader.errors import UsageError
 from grader.manifest import load_manifest
 from grader.model import AssignmentResult, GradeResult
@@ -102,6 +104,7 @@ def _one_student(tmp_path: Path) -> Path:
 
 
 @pytest.mark.skipif(sandbox.unavailable() is not None, reason=str(sandbox.unavailable()))
+@pytest.mark.slow  # several seconds: dev.py check runs it
 def test_a_sandboxed_batch_regrades_what_an_unsandboxed_one_recorded(tmp_path: Path) -> None:
     """The student record says whether it was sandboxed, and a sandboxed run does not keep an unchanged
     submission's unsandboxed result: it grades it again (and keeps its own the next time)."""
@@ -109,7 +112,7 @@ def test_a_sandboxed_batch_regrades_what_an_unsandboxed_one_recorded(tmp_path: P
     tests = course_tests(manifest, None)
     key = Key(b"k" * 32, tmp_path / "results.key")
     out = tmp_path / "out"
-    sources = batch.read_sources(_one_student(tmp_path), out)
+    sources = read_sources(_one_student(tmp_path), out)
     record = out / "students" / "alice.json"
 
     def run(sandboxed: bool) -> tuple[str, bool]:

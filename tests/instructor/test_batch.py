@@ -20,8 +20,11 @@ from repo_support import (
     ROOT, batch_01, batch_files, batch_records, run_grader, solution_source, write_module,
 )
 
-from grader import batch
-from grader.batch import BatchSummary, Progress, Source, StudentOutcome
+from grader.instructor import batch
+from grader.instructor import git
+from grader.instructor import keys
+from grader.instructor.progress import BatchSummary, Progress, StudentOutcome
+from grader.instructor.roster import Source, name_from_url, read_sources, sanitize_name
 from grader.catalog import course_fingerprint
 from grader.manifest import load_manifest
 from grader.model import AssignmentResult, GradeResult
@@ -76,6 +79,7 @@ def class_folder(tmp_path: Path) -> Path:
     return root
 
 
+@pytest.mark.slow  # several seconds: dev.py check runs it
 def test_a_class_folder_is_graded_then_only_changes_are_regraded(class_folder: Path, tmp_path: Path) -> None:
     """Each student gets exactly their score in the documented files; re-runs skip, a change regrades one."""
     out = tmp_path / "results"
@@ -89,7 +93,7 @@ def test_a_class_folder_is_graded_then_only_changes_are_regraded(class_folder: P
 
     records = batch_records(out)
     assert sorted(records) == ["Zo__Q", "alice", "bob", "carol", "dave"]
-    course = batch.identity(load_manifest(ROOT).only(["01"]), course_tests(load_manifest(ROOT), None))
+    course = keys.identity(load_manifest(ROOT).only(["01"]), course_tests(load_manifest(ROOT), None))
     for name, record in records.items():
         assert set(record) == RECORD_KEYS
         assert record["student"] == name and record["status"] == "graded"
@@ -116,14 +120,16 @@ def test_a_class_folder_is_graded_then_only_changes_are_regraded(class_folder: P
     # bob's untouched stub is "not started": out of his assignments and of the statistics, never a 0.
     assert summary["students"] == [  # the folder's students in name order
         {"student": n, "score": s, "max_score": 100.0, "status": "graded",
-         "assignments": {} if n == "bob" else {"01": s}, "not_started": ["01"] if n == "bob" else []}
+         "assignments": {} if n == "bob" else {"01": s}, "not_started": ["01"] if n == "bob" else [],
+             "attempted": [], "flagged": []}
         for n, s in [("Zo__Q", 0.0), ("alice", 100.0), ("bob", 0.0), ("carol", 0.0), ("dave", 0.0)]]
     assert summary["statistics"] == {"total": {"students": 4, "mean": 25.0, "median": 0.0},
                                      "assignments": {"01": {"students": 4, "mean": 25.0, "median": 0.0}},
-                                     "not_graded": 0, "not_started": {"01": 1}}
+                                     "not_graded": 0, "not_started": {"01": 1},
+                                     "attempted": {"01": 0}, "flagged": {"01": 0}}
     assert (out / "grades.csv").read_text(encoding="utf-8") == (
-        "student,01,total,status,not_started\nZo__Q,0,0,graded,\nalice,100,100,graded,\nbob,,0,graded,01\n"
-        "carol,0,0,graded,\ndave,0,0,graded,\n")
+        "student,01,total,status,not_started,attempted,flagged\nZo__Q,0,0,graded,,,\nalice,100,100,graded,,,\nbob,,0,graded,01,,\n"
+        "carol,0,0,graded,,,\ndave,0,0,graded,,,\n")
     assert not [p for p in out.rglob("*") if p.name.endswith(".partial")]
 
     # Unchanged: nothing is graded or rewritten.
@@ -142,7 +148,7 @@ def test_a_class_folder_is_graded_then_only_changes_are_regraded(class_folder: P
     after = batch_files(out)
     assert {name for name in before if before[name] != after[name]} == {"bob.json"}
     assert batch_records(out)["bob"]["result"]["score"] == 100
-    assert "bob,100,100,graded,\n" in (out / "grades.csv").read_text(encoding="utf-8")
+    assert "bob,100,100,graded,,,\n" in (out / "grades.csv").read_text(encoding="utf-8")
 
     forced = batch_01(class_folder, out, "--force")
     assert _last_line(forced.stderr).startswith("graded 5, skipped 0, errors 0 of 5 student(s) in ")
@@ -206,8 +212,8 @@ def test_a_roster_of_git_repositories_is_cloned_graded_and_updated(tmp_path: Pat
     assert (out / "checkouts" / "alice" / "assignments" / "01" / "why_async.py").read_text() == SOLUTION
     # A failed clone is no grade: an empty cell and its status, never a 0, and no part of the statistics.
     assert (out / "grades.csv").read_text() == (
-        "student,01,total,status,not_started\nalice,100,100,graded,\nbob,,0,graded,01\nmallory,0,0,graded,\n"
-        "ghost,,,error,\n")
+        "student,01,total,status,not_started,attempted,flagged\nalice,100,100,graded,,,\nbob,,0,graded,01,,\n"
+        "mallory,0,0,graded,,,\nghost,,,error,,,\n")
     summary = json.loads((out / "summary.json").read_text())
     assert [(s["status"], s["score"], s["assignments"]) for s in summary["students"]] == [
         ("graded", 100.0, {"01": 100.0}), ("graded", 0.0, {}), ("graded", 0.0, {"01": 0.0}),
@@ -247,7 +253,7 @@ def test_a_fault_grading_one_student_never_stops_the_others(tmp_path: Path, monk
     for name in ("alice", "bob", "carol"):
         write_module(tmp_path / "class" / name, SOLUTION)
     manifest = load_manifest(ROOT).only(["01"])
-    sources = batch.read_sources(tmp_path / "class", tmp_path / "out")
+    sources = read_sources(tmp_path / "class", tmp_path / "out")
     stream = io.StringIO()
     summary = batch.run_batch(manifest, sources, tmp_path / "out", workers=3, force=False,
                               tests=course_tests(manifest, None), stream=stream)
@@ -260,8 +266,9 @@ def test_a_fault_grading_one_student_never_stops_the_others(tmp_path: Path, monk
     assert bob["key"]  # the submission was read: a later run retries it anyway, since it is an error
     assert "bob error: internal error while grading: RuntimeError: boom" in stream.getvalue()
     rows = list(csv.reader(io.StringIO((tmp_path / "out" / "grades.csv").read_text())))
-    assert rows == [["student", "01", "total", "status", "not_started"], ["alice", "42", "42", "graded", ""],
-                    ["bob", "", "", "error", ""], ["carol", "42", "42", "graded", ""]]
+    assert rows == [["student", "01", "total", "status", "not_started", "attempted", "flagged"],
+                    ["alice", "42", "42", "graded", "", "", ""], ["bob", "", "", "error", "", "", ""],
+                    ["carol", "42", "42", "graded", "", "", ""]]
 
 
 def test_each_result_is_written_as_soon_as_its_student_is_graded(tmp_path: Path,
@@ -278,7 +285,7 @@ def test_each_result_is_written_as_soon_as_its_student_is_graded(tmp_path: Path,
     for name in ("alice", "bob", "carol"):
         write_module(tmp_path / "class" / name, SOLUTION)
     manifest = load_manifest(ROOT).only(["01"])
-    batch.run_batch(manifest, batch.read_sources(tmp_path / "class", tmp_path / "out"), tmp_path / "out",
+    batch.run_batch(manifest, read_sources(tmp_path / "class", tmp_path / "out"), tmp_path / "out",
                     workers=1, force=False, tests=course_tests(manifest, None), stream=io.StringIO())
     assert seen == [[], ["alice.json"], ["alice.json", "bob.json"]]
 
@@ -286,8 +293,8 @@ def test_each_result_is_written_as_soon_as_its_student_is_graded(tmp_path: Path,
 def test_a_name_with_nothing_file_safe_gets_a_stable_one(tmp_path: Path) -> None:
     """A folder named in another script is filed under a name made from its hash, and the note says so."""
     (tmp_path / "class" / "日本").mkdir(parents=True)
-    [first] = batch.read_sources(tmp_path / "class", tmp_path / "out")
-    [again] = batch.read_sources(tmp_path / "class", tmp_path / "out")
+    [first] = read_sources(tmp_path / "class", tmp_path / "out")
+    [again] = read_sources(tmp_path / "class", tmp_path / "out")
     assert re.fullmatch(r"student-[0-9a-f]{8}", first.student) and first == again
     assert first.note == f"student name '日本' is not [A-Za-z0-9_.-]+: filed as {first.student!r}"
 
@@ -393,12 +400,12 @@ def test_the_key_covers_contract_files_and_the_course_only(tmp_path: Path) -> No
     manifest = load_manifest(ROOT).only(["01"])
     student = tmp_path / "student"
     write_module(student, SOLUTION)
-    key = batch.contract_hash(student, manifest)
+    key = keys.contract_hash(student, manifest)
     (student / "conftest.py").write_text("x = 1\n")
     (student / "assignments" / "02").mkdir()
-    assert batch.contract_hash(student, manifest) == key
+    assert keys.contract_hash(student, manifest) == key
     write_module(student, SOLUTION + "\n# edited\n")
-    assert batch.contract_hash(student, manifest) != key
+    assert keys.contract_hash(student, manifest) != key
 
     hidden = tmp_path / "hidden"
     shutil.copytree(ROOT / "tests" / "01", hidden / "01")
@@ -416,7 +423,7 @@ def test_the_key_covers_contract_files_and_the_course_only(tmp_path: Path) -> No
 ])
 def test_student_names_are_made_file_safe(raw: str, name: str) -> None:
     """Names outside [A-Za-z0-9_.-] are sanitized; none can be hidden, an option, or leave its folder."""
-    assert batch.sanitize_name(raw) == name
+    assert sanitize_name(raw) == name
 
 
 @pytest.mark.parametrize(("url", "name"), [
@@ -425,17 +432,17 @@ def test_student_names_are_made_file_safe(raw: str, name: str) -> None:
 ])
 def test_student_names_come_from_the_repository_name(url: str, name: str) -> None:
     """Without an explicit name, a roster entry is named after the repository."""
-    assert batch.name_from_url(url) == name
+    assert name_from_url(url) == name
 
 
 def test_credentials_never_reach_the_results(tmp_path: Path) -> None:
     """A token in a roster URL is left out of the recorded source."""
     roster = tmp_path / "roster.txt"
     roster.write_text("https://x-access-token:s3cret@github.com/course/hw1-alice.git\n")
-    [source] = batch.read_sources(roster, tmp_path / "out")
+    [source] = read_sources(roster, tmp_path / "out")
     assert source == Source("hw1-alice", "https://github.com/course/hw1-alice.git",
                             "https://x-access-token:s3cret@github.com/course/hw1-alice.git")
-    assert batch._git_reason("remote: nope\nfatal: repository 'https://u:s3cret@h/r/' not found\n") == (
+    assert git.git_reason("remote: nope\nfatal: repository 'https://u:s3cret@h/r/' not found\n") == (
         "repository 'https://h/r/' not found")
 
 
@@ -516,6 +523,6 @@ def test_clone_then_batch_cloned_grades_without_fetching(tmp_path: Path) -> None
     assert records["ghost"]["status"] == "error"
     assert records["ghost"]["message"].startswith("not cloned: no checkout of ")
     assert (out / "grades.csv").read_text() == (
-        "student,01,total,status,not_started\nalice,100,100,graded,\nghost,,,error,\n")
+        "student,01,total,status,not_started,attempted,flagged\nalice,100,100,graded,,,\nghost,,,error,,,\n")
     refused = run_grader("batch", str(tmp_path / "gone"), "--out", str(tmp_path / "other"), "--cloned")
     assert refused.returncode == 2 and "--cloned grades the checkouts of a roster" in refused.stderr

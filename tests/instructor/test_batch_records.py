@@ -19,7 +19,9 @@ from repo_support import (
     ROOT, batch_01, batch_files, batch_records, git_submission, run_grader, solution_source, write_module,
 )
 
-from grader import batch
+from grader.instructor import batch
+from grader.instructor.roster import read_sources
+from grader import errors
 from grader.manifest import load_manifest
 from grader.model import AssignmentResult, GradeResult
 from grader.model import TestResult as Run
@@ -136,6 +138,7 @@ def test_an_interrupted_regrade_keeps_each_earlier_result_or_replaces_it_whole(t
     assert all(r["key"] != json.loads(earlier[f"{n}.json"])["key"] for n, r in records.items())
 
 
+@pytest.mark.slow  # several seconds: dev.py check runs it
 def test_a_forged_record_is_regraded_not_kept(tmp_path: Path) -> None:
     """bob's file edited to full marks (its key, status and seal left as they were) is regraded to his 0."""
     submissions = _class(tmp_path / "class")
@@ -154,7 +157,7 @@ def test_a_forged_record_is_regraded_not_kept(tmp_path: Path) -> None:
     assert "bob 0/100 (" in again.stderr and "bob 100/100" not in again.stderr
     assert "alice 100/100 (unchanged, skipped)" in again.stderr  # a record the grader sealed is still trusted
     assert batch_records(out)["bob"]["result"]["score"] == 0
-    assert "bob,,0,graded,01\n" in (out / "grades.csv").read_text(encoding="utf-8")
+    assert "bob,,0,graded,01,,\n" in (out / "grades.csv").read_text(encoding="utf-8")
 
     unsealed = {k: v for k, v in batch_records(out)["carol"].items() if k != "seal"}
     (out / "students" / "carol.json").write_text(json.dumps(unsealed), encoding="utf-8")
@@ -184,7 +187,7 @@ def test_the_time_budget_leaves_assignments_not_graded_never_zero(tmp_path: Path
         "the submission's time budget ran out while this assignment's tests were running"]
     assert "not graded for time: 01, 02 (the time budget of 3 s per student ran out)" in record["message"]
     assert (out / "grades.csv").read_text(encoding="utf-8") == (
-        "student,01,02,total,status,not_started\nslow,,,,partial,\n")
+        "student,01,02,total,status,not_started,attempted,flagged\nslow,,,,partial,,01 02,\n")
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["students"][0]["score"] is None and summary["students"][0]["assignments"] == {}
     assert summary["statistics"]["total"]["students"] == 0
@@ -220,7 +223,7 @@ def test_the_budget_comes_from_the_option_then_course_toml(tmp_path: Path) -> No
     assert batch.student_budget(load_manifest(_course_toml(tmp_path / "b", "")), None) == batch.DEFAULT_STUDENT_BUDGET
     for number, value in enumerate(("-1", "0", "true", '"soon"')):
         wrong = load_manifest(_course_toml(tmp_path / f"c{number}", f"[batch]\nstudent_budget = {value}\n"))
-        with pytest.raises(batch.UsageError, match="student_budget must be a number of seconds > 0"):
+        with pytest.raises(errors.UsageError, match="student_budget must be a number of seconds > 0"):
             batch.student_budget(wrong, None)
 
 
@@ -244,24 +247,24 @@ def test_a_fault_of_the_grader_keeps_the_earlier_result(tmp_path: Path, monkeypa
     out = tmp_path / "out"
     run = dict(workers=1, tests=course_tests(manifest, None), stream=io.StringIO())
     monkeypatch.setattr(batch, "grade_within", fine)
-    batch.run_batch(manifest, batch.read_sources(tmp_path / "class", out), out, **run)  # type: ignore[arg-type]
+    batch.run_batch(manifest, read_sources(tmp_path / "class", out), out, **run)  # type: ignore[arg-type]
     before = batch_files(out)
     monkeypatch.setattr(batch, "grade_within", broken)
     stream = io.StringIO()
-    summary = batch.run_batch(manifest, batch.read_sources(tmp_path / "class", out), out, workers=1, force=True,
+    summary = batch.run_batch(manifest, read_sources(tmp_path / "class", out), out, workers=1, force=True,
                               tests=course_tests(manifest, None), stream=stream)
     assert batch_files(out) == before
     assert [s.action for s in summary.students] == ["not graded", "not graded"]
     assert ("alice not graded: internal error while grading: RuntimeError: the runner lost its fork server; "
             "the earlier result is kept") in stream.getvalue()
     assert "not graded 2 of 2 student(s)" in stream.getvalue()
-    assert "alice,42,42,graded,\n" in (out / "grades.csv").read_text(encoding="utf-8")
+    assert "alice,42,42,graded,,,\n" in (out / "grades.csv").read_text(encoding="utf-8")
 
 
 def test_the_dashboard_counts_only_grades(tmp_path: Path) -> None:
     """grades.csv and the class statistics: a failed clone and an assignment past the budget are empty, not 0,
     and out of the mean and median."""
-    from grader import dashboard
+    from grader.instructor import dashboard
 
     key = load_key(tmp_path / "state" / "results.key")
 
@@ -282,22 +285,22 @@ def test_the_dashboard_counts_only_grades(tmp_path: Path) -> None:
     loaded = dashboard.load_students(tmp_path / "results", key)
     columns = dashboard.assignment_columns(loaded)
     assert dashboard.grades_csv(loaded, columns) == (
-        "student,01,02,total,status,not_started\nalice,100,80,180,graded,\nbob,50,40,90,graded,\n"
-        "carol,90,,,partial,\nghost,,,,error,\n")
+        "student,01,02,total,status,not_started,attempted,flagged\nalice,100,80,180,graded,,,\nbob,50,40,90,graded,,,\n"
+        "carol,90,,,partial,,02,\nghost,,,,error,,,\n")
     index = dashboard.render_index(loaded, columns, "A course")
     page = index[index.index("<tfoot>"):index.index("</tfoot>")]
     assert page == ("<tfoot><tr><th scope=\"row\" data-kind=\"mean\">Class mean</th><td>80</td><td>60</td><td>135</td>"
                     "</tr><tr><th scope=\"row\" data-kind=\"median\">Class median</th><td>90</td><td>60</td>"
                     "<td>135</td></tr>")
     assert "<b>Total</b><br>2 students, 2 not graded in full; mean 135, median 135" in index
-    assert "<br>2 students, 2 not graded; mean 60, median 60" in index
+    assert "<br>2 students, 1 attempted, 1 not graded; mean 60, median 60" in index
     assert "aria-label=\"02 02 score distribution: 40%: 1, 80%: 1\"" in index
 
 
 def test_an_untouched_stub_is_not_started_never_a_zero(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A student who left 01 as the course's stub (byte for byte) is "not started" there: an empty cell in both
     CSVs, out of the statistics and out of the tests the class fails most; one line more is an attempt, and a 0."""
-    from grader import dashboard
+    from grader.instructor import dashboard
 
     manifest = load_manifest(ROOT).only(["01", "02"])
     stub_02 = (ROOT / "assignments" / "02" / manifest.get("02").module).read_text(encoding="utf-8")
@@ -317,10 +320,10 @@ def test_an_untouched_stub_is_not_started_never_a_zero(tmp_path: Path, monkeypat
 
     monkeypatch.setattr(batch, "grade_within", fake)
     out = tmp_path / "out"
-    batch.run_batch(manifest, batch.read_sources(tmp_path / "class", out), out, workers=1,
+    batch.run_batch(manifest, read_sources(tmp_path / "class", out), out, workers=1,
                     tests=course_tests(manifest, None), stream=io.StringIO())
     assert (out / "grades.csv").read_text(encoding="utf-8") == (
-        "student,01,02,total,status,not_started\nalice,,30,30,graded,01\nbob,0,90,90,graded,\n")
+        "student,01,02,total,status,not_started,attempted,flagged\nalice,,30,30,graded,01,,\nbob,0,90,90,graded,,,\n")
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert [(s["assignments"], s["not_started"], s["score"]) for s in summary["students"]] == [
         ({"02": 30.0}, ["01"], 30.0), ({"01": 0.0, "02": 90.0}, [], 90.0)]

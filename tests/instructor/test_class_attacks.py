@@ -521,7 +521,7 @@ class Attack:
             if self.again.record(name)["result"]["score"] != score:
                 found.append(f"after a second plain run {name} has {self.again.record(name)['result']['score']}, "
                              f"not {score:g}")
-            if rows.get(name) != f"{score:g},{score:g},graded,":  # attempted: no not_started id
+            if rows.get(name) != f"{score:g},{score:g},graded,,,":  # started, graded, nothing held
                 found.append(f"after a second plain run grades.csv says {name},{rows.get(name)}")
         if self.cache_before != self.cache_after:
             found.append(f"the catalog cache changed ({', '.join(sorted(self.cache_after))})")
@@ -590,6 +590,7 @@ def assert_kept(attack: Attack) -> None:
     assert {name: data for name, data in attack.again.files.items() if name.startswith("students/")} == students
 
 
+@pytest.mark.slow  # several seconds: dev.py check runs it
 def test_a_classmate_attacking_from_inside_the_sandbox_changes_nothing(tmp_path: Path) -> None:
     """eve and one classmate graded after her: her attack runs (her failure messages carry its report) and gets
     nothing. The classmate gets exactly what she gets without eve, eve no more than her stub earns, the token is

@@ -23,7 +23,7 @@ import pytest
 from repo_support import ROOT, run_grader
 
 from grader import model
-from grader.batch import RECORD_PURPOSE
+from grader.instructor.results import RECORD_PURPOSE
 from grader.records import Key, load_key
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -232,13 +232,13 @@ def test_csv_export_has_every_score(site: Path) -> None:
     """grades.csv: student, each assignment id, total; from the student files, not the stale summary."""
     with (site / "grades.csv").open(newline="", encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
-    assert rows[0] == ["student", "01", "02", "03", "total", "status", "not_started"]
+    assert rows[0] == ["student", "01", "02", "03", "total", "status", "not_started", "attempted", "flagged"]
     assert [row[0] for row in rows[1:]] == [HOSTILE_NAME,
                                             "alice", "bob", "carol", "dave"]
-    assert rows[1][1:] == ["", "", "", "", "error", ""]  # could not be graded: empty cells, never 0
+    assert rows[1][1:] == ["", "", "", "", "error", "", "", ""]  # could not be graded: empty cells, never 0
     for row in rows[2:]:
         want = SCORES[row[0]]
-        assert row[1:] == [*(str(want[key]) for key in ("01", "02", "03", "total")), "graded", ""], row
+        assert row[1:] == [*(str(want[key]) for key in ("01", "02", "03", "total")), "graded", "", "", ""], row
 
 
 def test_most_failed_tests_come_first_with_their_common_feedback(site: Path) -> None:
@@ -333,13 +333,13 @@ def test_unusable_results_are_one_line_and_exit_2(tmp_path: Path, breakage: str,
 
 def test_nbgrader_export_is_delegated_and_formulas_are_defused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                key: Key, capsys: pytest.CaptureFixture[str]) -> None:
-    """--nbgrader-db hands the results folder and the key to grader.nbgrader_export, and shows on stderr what it
+    """--nbgrader-db hands the results folder and the key to grader.instructor.nbgrader_export, and shows on stderr what it
     left out; a formula-like name is quoted in the CSV."""
     import argparse
     import types
 
-    from grader import dashboard
-    from grader.nbgrader_export import Exported
+    from grader.instructor import dashboard
+    from grader.instructor.nbgrader_export import Exported
 
     results = write_results(tmp_path / "results", key)
     record = key.opened(RECORD_PURPOSE, json.loads((results / "students" / "alice.json").read_text()))
@@ -352,9 +352,9 @@ def test_nbgrader_export_is_delegated_and_formulas_are_defused(tmp_path: Path, m
         calls.append((results_dir, db, used.path))
         return Exported(5, ("mallory: not graded (status error): nothing written",))
 
-    fake = types.ModuleType("grader.nbgrader_export")
+    fake = types.ModuleType("grader.instructor.nbgrader_export")
     fake.export = export  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "grader.nbgrader_export", fake)
+    monkeypatch.setitem(sys.modules, "grader.instructor.nbgrader_export", fake)
     args = argparse.Namespace(results=results, out=tmp_path / "site", nbgrader_db=tmp_path / "gradebook.db",
                               key=key.path)
     assert dashboard.command(args) == 0
@@ -364,7 +364,7 @@ def test_nbgrader_export_is_delegated_and_formulas_are_defused(tmp_path: Path, m
         f"nbgrader gradebook {tmp_path / 'gradebook.db'}: 5 students written, 1 left as they were (not graded)"]
     with (tmp_path / "site" / "grades.csv").open(newline="", encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
-    assert ["'=HYPERLINK(1)", "100", "60", "100", "260", "graded", ""] in rows
+    assert ["'=HYPERLINK(1)", "100", "60", "100", "260", "graded", "", "", ""] in rows
 
 
 def test_a_real_grading_result_renders(tmp_path: Path, key: Key) -> None:
@@ -401,7 +401,7 @@ def test_header_names_the_course_and_when_it_was_graded_not_a_local_path(site: P
 
 def test_graded_when_spans_the_records_in_utc() -> None:
     """A batch that skipped unchanged students holds records of several runs: the header gives the span."""
-    from grader.dashboard import Student, graded_when
+    from grader.instructor.dashboard import Student, graded_when
 
     def student(graded_at: str, status: str = "graded") -> Student:
         return Student("s", "s.html", "", "", graded_at, status, "", model.GradeResult((), True))
@@ -415,7 +415,7 @@ def test_graded_when_spans_the_records_in_utc() -> None:
 
 def test_sandboxed_results_carry_no_warning() -> None:
     """The "Not sandboxed" warning counts the verified results graded outside the sandbox, and only those."""
-    from grader.dashboard import Student, _unsandboxed
+    from grader.instructor.dashboard import Student, _unsandboxed
 
     def student(sandboxed: bool, status: str = "graded") -> Student:
         return Student("s", "s.html", "", "", "", status, "", model.GradeResult((), True, sandboxed=sandboxed))
@@ -455,8 +455,8 @@ def test_a_record_that_fails_verification_is_unverified_with_no_score(tmp_path: 
     with (tmp_path / "site" / "grades.csv").open(newline="", encoding="utf-8") as handle:
         csv_rows = {row[0]: row[1:] for row in csv.reader(handle)}
     for name in ("bob", "carol", "dave", "eve"):
-        assert csv_rows[name] == ["", "", "", "", "unverified", ""]
-    assert csv_rows["alice"] == ["100", "60", "100", "260", "graded", ""]
+        assert csv_rows[name] == ["", "", "", "", "unverified", "", "", ""]
+    assert csv_rows["alice"] == ["100", "60", "100", "260", "graded", "", "", ""]
     bob_page = (tmp_path / "site" / "students" / "bob.html").read_text(encoding="utf-8")
     assert "Status</dt><dd>unverified</dd>" in bob_page and "100 / 300" not in bob_page
     assert page.tables["grades"] and "Records that failed verification" in (
@@ -678,7 +678,7 @@ def test_the_index_links_grades_csv_and_a_student_page_links_repository_and_comm
 
 
 def test_repository_and_commit_links_only_where_they_are_known() -> None:
-    from grader.dashboard import commit_url, source_url
+    from grader.instructor.dashboard import commit_url, source_url
 
     sha = "0123456789abcdef0123456789abcdef01234567"
     assert source_url("https://github.com/org/hw-alice.git") == "https://github.com/org/hw-alice"
@@ -708,7 +708,7 @@ def test_an_unusable_student_file_is_reported_and_skipped_never_fatal(tmp_path: 
     assert '<section id="unreadable">' in index and "students/zed.json" in index
     assert (tmp_path / "site" / "students" / "alice.html").is_file()
     rows = {r[0]: r for r in csv.reader((tmp_path / "site" / "grades.csv").read_text().splitlines())}
-    assert rows["bob"][-2:] == ["unreadable", ""] and all(cell == "" for cell in rows["bob"][1:-2])
+    assert rows["bob"][-4:] == ["unreadable", "", "", ""] and all(cell == "" for cell in rows["bob"][1:-4])
 
 
 def test_each_assignment_has_a_page_linked_from_the_most_failed_list(site: Path) -> None:

@@ -1,4 +1,4 @@
-"""Due times, the late policy and extensions (grader/gradebook/deadlines.py), and ``batch --as-of``.
+"""Due times, the late policy and extensions (grader/instructor/gradebook/deadlines.py), and ``batch --as-of``.
 
 Lateness is decided from when the grader first saw a module's content (the gradebook's first sightings), never
 from commit dates; every time here is explicit (the batch's clock is passed in), none is now().
@@ -14,13 +14,14 @@ import pytest
 from repo_support import own_key  # noqa: F401 - an autouse fixture
 from repo_support import ROOT, batch_records, git_commit, run_grader, solution_source
 
-from grader import batch
+from grader.instructor import batch
+from grader.instructor.roster import read_sources
 from grader.errors import UsageError
-from grader.gradebook import Recorder
-from grader.gradebook.deadlines import (
+from grader.instructor.gradebook import Recorder
+from grader.instructor.gradebook.deadlines import (
     Deadline, Policy, days_late, lateness, load_deadlines, load_extensions, penalised, penalty_percent,
 )
-from grader.gradebook.store import Gradebook
+from grader.instructor.gradebook.store import Gradebook
 from grader.manifest import load_manifest
 from grader.model import AssignmentResult, GradeResult
 from grader.pipeline import course_tests
@@ -170,6 +171,7 @@ def _fake_grade(manifest: object, submission: Path, tests: CourseTests, *, deadl
     return GradeResult(tuple(results), True), {}
 
 
+@pytest.mark.slow  # several seconds: dev.py check runs it
 def test_a_class_graded_as_of_the_deadline_gets_late_flags_and_penalties(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Batches at explicit times before and after the due time, then one ``--as-of`` it plus five days.
@@ -197,7 +199,7 @@ def test_a_class_graded_as_of_the_deadline_gets_late_flags_and_penalties(
     key = load_key()
 
     def at(moment: datetime, *, as_of: datetime | None = None) -> None:
-        batch.run_batch(manifest, batch.read_sources(roster, out), out, workers=2, tests=course_tests(manifest, None),
+        batch.run_batch(manifest, read_sources(roster, out), out, workers=2, tests=course_tests(manifest, None),
                         stream=io.StringIO(), key=key, gradebook=Recorder(Gradebook.open(url, key)), policy=policy,
                         as_of=as_of, clock=lambda: moment)
 
@@ -229,8 +231,8 @@ def test_a_class_graded_as_of_the_deadline_gets_late_flags_and_penalties(
         "dave": ("80", "0", "80", "80", "160", "160"), "carol": ("80", "0", "80", "80", "160", "160"),
         "erin": ("80", "4", "56", "56", "160", "112")}
     assert {r["as_of"] for r in rows.values()} == {(DUE + timedelta(days=5)).isoformat()}
-    # The dashboard's grades.csv is the same file, lateness columns and all (grader.grades_csv writes both).
-    from grader import dashboard
+    # The dashboard's grades.csv is the same file, lateness columns and all (grader.instructor.grades_csv writes both).
+    from grader.instructor import dashboard
 
     loaded = dashboard.load_students(out, key)
     shown = dashboard.grades_csv(loaded, dashboard.assignment_columns(loaded, manifest)).splitlines()
@@ -247,7 +249,7 @@ def test_as_of_before_anything_was_seen_is_an_error_record_not_a_zero(
     manifest = load_manifest(ROOT).only(["01", "02"])
     out = tmp_path / "results"
     key = load_key()
-    batch.run_batch(manifest, batch.read_sources(roster, out), out, workers=1, tests=course_tests(manifest, None),
+    batch.run_batch(manifest, read_sources(roster, out), out, workers=1, tests=course_tests(manifest, None),
                     stream=io.StringIO(), key=key,
                     gradebook=Recorder(Gradebook.open(f"sqlite:///{tmp_path / 'g.sqlite'}", key)),
                     as_of=DUE, clock=lambda: DUE + timedelta(days=1))

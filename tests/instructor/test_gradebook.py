@@ -29,12 +29,14 @@ from repo_support import (
 from sqlalchemy import Column, Integer, MetaData, create_engine, inspect, text
 
 from coursekit.testing import assert_same
-from grader import batch
+from grader.instructor import batch
+from grader.instructor.roster import read_sources
+from grader.instructor import progress
 from grader.errors import EnvironmentFault, UsageError
-from grader.gradebook import Recorder, Sighting, as_url, open_for_batch, resolve_url
-from grader.gradebook import store as gradebook_store
-from grader.gradebook.models import Base
-from grader.gradebook.store import Gradebook, GradingView
+from grader.instructor.gradebook import Recorder, Sighting, as_url, open_for_batch, resolve_url
+from grader.instructor.gradebook import store as gradebook_store
+from grader.instructor.gradebook.models import Base
+from grader.instructor.gradebook.store import Gradebook, GradingView
 from grader.manifest import load_manifest
 from grader.model import AssignmentResult, GradeResult
 from grader.pipeline import course_tests
@@ -302,7 +304,7 @@ def test_where_the_gradebook_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 def test_without_the_extra_a_default_gradebook_is_skipped_and_an_asked_one_refused(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The extra missing: the default gradebook is left out with one note; one asked for stops the batch first."""
-    monkeypatch.setattr("grader.gradebook.available", lambda: False)
+    monkeypatch.setattr("grader.instructor.gradebook.available", lambda: False)
     notes: list[str] = []
     url = f"sqlite:///{tmp_path / 'g.sqlite'}"
     assert open_for_batch(url, False, KEY, notes.append) is None
@@ -328,10 +330,10 @@ def _fake_grade(manifest: object, submission: Path, tests: CourseTests, *, deadl
     return GradeResult((AssignmentResult("01", "Why asynchronous?", points, 100.0, "graded", ""),), True), {}
 
 
-def _batch(roster: Path, out: Path, url: str, *, force: bool = False) -> batch.BatchSummary:
+def _batch(roster: Path, out: Path, url: str, *, force: bool = False) -> progress.BatchSummary:
     manifest = load_manifest(ROOT).only(["01"])
     key = load_key()
-    return batch.run_batch(manifest, batch.read_sources(roster, out), out, workers=2, force=force,
+    return batch.run_batch(manifest, read_sources(roster, out), out, workers=2, force=force,
                            tests=course_tests(manifest, None), stream=io.StringIO(), key=key,
                            gradebook=Recorder(Gradebook.open(url, key)))
 
@@ -461,7 +463,7 @@ def test_a_gradebook_that_fails_mid_batch_never_stops_the_grading(tmp_path: Path
         connection.exec_driver_sql("DROP TABLE assignment_grades")  # every grading's insert now fails
     stream = io.StringIO()
     out = tmp_path / "results"
-    summary = batch.run_batch(manifest, batch.read_sources(tmp_path / "class", out), out, workers=1,
+    summary = batch.run_batch(manifest, read_sources(tmp_path / "class", out), out, workers=1,
                               tests=course_tests(manifest, None), stream=stream, key=key, gradebook=Recorder(book))
     assert summary.graded == 2 and set(batch_records(out)) == {"alice", "bob"}
     [line] = [line for line in stream.getvalue().splitlines() if line.startswith("gradebook:")]
@@ -469,7 +471,7 @@ def test_a_gradebook_that_fails_mid_batch_never_stops_the_grading(tmp_path: Path
     assert line.endswith("; the results folder has them, and the next batch writes the unchanged ones")
 
     (tmp_path / "gradebook.sqlite").unlink()
-    batch.run_batch(manifest, batch.read_sources(tmp_path / "class", out), out, workers=1,
+    batch.run_batch(manifest, read_sources(tmp_path / "class", out), out, workers=1,
                     tests=course_tests(manifest, None), stream=io.StringIO(), key=key,
                     gradebook=Recorder(Gradebook.open(url, key)))
     assert {student: len(rows) for student, rows in _history(url).items()} == {"alice": 1, "bob": 1}

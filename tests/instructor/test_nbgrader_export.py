@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from grader.batch import RECORD_PURPOSE
+from grader.instructor.results import RECORD_PURPOSE
 from grader.errors import EnvironmentFault, UsageError
-from grader.nbgrader_export import NEEDS_EXTRA, export
+from grader.instructor.nbgrader_export import NEEDS_EXTRA, export
 from grader.records import Key, load_key
 
 # A course of its own, so the test does not move with course.toml; 03 is worth
@@ -282,6 +282,7 @@ def gradebook_scores(db: Path) -> dict[tuple[str, str], float]:
                 for submission in gradebook.assignment_submissions(assignment.name)}
 
 
+@pytest.mark.slow  # several seconds: dev.py check runs it
 def test_what_was_not_graded_is_never_written_as_a_grade(nbgrader_cli: Path, course: Path, tmp_path: Path,
                                                          key: Key) -> None:
     """A student the batch could not grade (a failed clone), an assignment the time budget left ungraded, and a
@@ -329,6 +330,7 @@ def test_what_was_not_graded_is_never_written_as_a_grade(nbgrader_cli: Path, cou
     assert ("01-alpha", "eve") not in after
 
 
+@pytest.mark.slow  # several seconds: dev.py check runs it
 def test_due_times_first_sightings_extensions_and_late_penalties_reach_nbgrader(
         course: Path, tmp_path: Path, key: Key) -> None:
     """With a due time, nbgrader's assignment gets it, each submission the moment batch first saw it (what lateness

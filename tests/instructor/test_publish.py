@@ -109,6 +109,7 @@ def _course_copy(tmp_path: Path) -> Path:
     return copy
 
 
+@pytest.mark.slow  # several seconds: dev.py check runs it
 def test_publish_refuses_a_leak_and_leaves_nothing(tmp_path):
     """A hidden test line that would reach the template (here through the README's introduction) stops
     publishing: exit 1, the leak named on one line, and the new output folder removed."""

@@ -15,8 +15,9 @@ from repo_support import (
     ROOT, batch_01, batch_records, run_grader, solution_source, write_module,
 )
 
-from grader import batch
-from grader.batch import Shard, merge_results, parse_shard, shard_of
+from grader.instructor import batch
+from grader.instructor.roster import Source, read_sources
+from grader.instructor.shards import Shard, merge_results, parse_shard, shard_of
 from grader.errors import UsageError
 from grader.manifest import load_manifest
 from grader.model import AssignmentResult, GradeResult
@@ -93,7 +94,7 @@ def graded_once(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             write_module(tmp / "class" / name, SOLUTION)
         manifest = load_manifest(ROOT).only(["01"])
         tests = course_tests(manifest, None)
-        sources = batch.read_sources(tmp / "class", None)
+        sources = read_sources(tmp / "class", None)
         whole = tmp / "whole"
         batch.run_batch(manifest, sources, whole, workers=2, tests=tests, stream=io.StringIO(), budget=300.0, key=key)
         parts = []
@@ -213,7 +214,7 @@ def test_a_merge_that_would_not_be_the_class_is_refused(graded: dict[str, Any], 
         merged.mkdir()
         (merged / "stale.json").write_text("{}")
     elif case == "a student not on the roster":
-        sources = [*sources, batch.Source("zed", "/nowhere")]
+        sources = [*sources, Source("zed", "/nowhere")]
     with pytest.raises(UsageError) as refused:
         merge_results(graded["manifest"], sources, parts, merged, graded["key"])
     assert reason in str(refused.value)

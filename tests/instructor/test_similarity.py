@@ -27,7 +27,7 @@ import pytest
 from repo_support import ROOT, run_grader, solution_source
 
 from coursekit.testing import assert_same
-from grader import similarity
+from grader.instructor import similarity
 from grader.manifest import Assignment, load_manifest
 from grader.stubs import BEGIN, END, make_stub
 

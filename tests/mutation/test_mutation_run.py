@@ -70,6 +70,7 @@ def test_the_report_counts_each_verdict(capsys: pytest.CaptureFixture[str]) -> N
     assert row.split()[:6] == ["01", "2", "1", "1", "2", "6"]
 
 
+@pytest.mark.slow  # several seconds: dev.py check runs it
 def test_every_listed_equivalent_has_a_reason_and_is_still_generated() -> None:
     equivalents = load_equivalents()
     course = load_manifest(ROOT)

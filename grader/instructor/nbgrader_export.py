@@ -26,9 +26,9 @@ What is no grade is never written as one (nbgrader would export it as a 0):
 a student file whose seal does not verify with the results key (edited,
 forged, or sealed with another key), a student the batch could not grade
 (record status ``error``: a failed clone, a fault of the grader's), an
-assignment the time budget left ungraded (listed in ``not_graded``), and an
-assignment whose status is none of the above (``void``: results that cannot
-be trusted). Their rows in the gradebook are left as they were, and
+assignment the time budget left ungraded (listed in ``not_graded``), one not
+started, and one the integrity screen flagged or voided (held for review).
+grader.instructor.statuses decides, as for every other output. Their rows in the gradebook are left as they were, and
 :func:`export` returns them, one line each, for the command to show.
 
 Per-test detail stays in the dashboard: one grade cell per test would need
@@ -62,9 +62,10 @@ from types import ModuleType
 from typing import Any
 
 from coursekit.hints import describe
-from grader.batch import RECORD_PURPOSE
+from grader.instructor.results import RECORD_PURPOSE
+from grader.instructor.statuses import Cell, cell
 from grader.errors import EnvironmentFault, UsageError
-from grader.gradebook.deadlines import load_deadlines, penalised
+from grader.instructor.gradebook.deadlines import load_deadlines, penalised
 from grader.manifest import Assignment, Manifest, find_course_root, load_manifest
 from grader.model import AssignmentResult, GradeResult
 from grader.records import Key
@@ -73,7 +74,6 @@ NEEDS_EXTRA = "nbgrader export needs the optional extra: pip install -e '.[nbgra
 GRADE_CELL = "autograder"
 STUDENT_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 GRADED_RECORDS = ("graded", "partial")  # record statuses whose assignments hold grades (batch's RecordStatus)
-GRADES = ("graded", "error")  # assignment statuses that are a grade the student earned
 
 
 @dataclass(frozen=True)
@@ -85,16 +85,15 @@ class StudentRecord:
     result: GradeResult
     status: str = "graded"  # the batch record's status: graded, partial, error
     message: str = ""  # the batch record's message: why a student was not graded
-    not_graded: frozenset[str] = frozenset()  # assignments the time budget left ungraded
-    not_started: frozenset[str] = frozenset()  # assignments submitted as the untouched stub: no grade, no 0
+    cells: dict[str, Cell] = field(default_factory=dict)  # each assignment's status (grader.instructor.statuses)
     late: dict[str, dict[str, Any]] = field(default_factory=dict)  # batch's lateness per assignment with a due time
 
     def grade(self, assignment_id: str) -> AssignmentResult | None:
-        """The assignment's result when it is a grade or "missing" (not submitted); None when it is no grade."""
-        if self.status not in GRADED_RECORDS or assignment_id in self.not_graded | self.not_started:
+        """The assignment's result when it is a grade (a "missing" one, not submitted, included); None otherwise."""
+        found = self.cells.get(assignment_id)
+        if found is None or not found.counts:
             return None
-        found = next((a for a in self.result.assignments if a.id == assignment_id), None)
-        return found if found is not None and found.status in (*GRADES, "missing") else None
+        return next((a for a in self.result.assignments if a.id == assignment_id), None)
 
 
 @dataclass(frozen=True)
@@ -247,8 +246,7 @@ def _read_record(path: Path, manifest: Manifest, key: Key) -> StudentRecord | No
         result = GradeResult.from_dict(data["result"])
         status = str(data.get("status", "graded"))
         message = str(data.get("message", ""))
-        not_graded = frozenset(str(k) for k in data.get("not_graded") or {})
-        not_started = frozenset(str(k) for k in data.get("not_started") or [])
+        cells = {a.id: cell(data, a.id) for a in result.assignments}
         late = {str(k): dict(v) for k, v in (data.get("late") or {}).items() if isinstance(v, dict)}
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from None
@@ -257,7 +255,7 @@ def _read_record(path: Path, manifest: Manifest, key: Key) -> StudentRecord | No
     if not isinstance(student, str) or not STUDENT_NAME.fullmatch(student):
         raise UsageError(f"{path}: student name {student!r} is not made of letters, digits, '_', '.', '-'")
     points = {a.id: a.points for a in manifest.assignments}
-    record = StudentRecord(student, graded_at, result, status, message, not_graded, not_started, late)
+    record = StudentRecord(student, graded_at, result, status, message, cells, late)
     for graded in result.assignments:
         if graded.id not in points:
             raise UsageError(f"{path}: assignment {graded.id!r} is not in course.toml: results of another course?")
@@ -278,7 +276,7 @@ def _utc_naive(moment: datetime) -> datetime:
 def _write_assignments(gradebook: Any, manifest: Manifest) -> None:
     """Every course assignment with its one notebook, one grade cell worth its points, and its due time if any."""
     deadlines = load_deadlines(manifest)
-    for assignment in manifest.assignments:
+    for assignment in manifest.released().assignments:  # an unreleased one is not in the gradebook yet
         name = assignment_name(assignment)
         deadline = deadlines.get(assignment.id)
         gradebook.update_or_create_assignment(
@@ -297,13 +295,13 @@ def _write_student(api: ModuleType, gradebook: Any, manifest: Manifest, record: 
     listed = {a.id: a for a in record.result.assignments}
     deadlines = load_deadlines(manifest)
     left_out = []
-    for assignment in manifest.assignments:
+    for assignment in manifest.released().assignments:
         result = listed.get(assignment.id)
         grade = record.grade(assignment.id)
         if result is not None and grade is None:
-            why = ("the time budget ran out" if assignment.id in record.not_graded
-                   else "not started: the untouched stub" if assignment.id in record.not_started
-                   else f"status {result.status}")
+            found = record.cells.get(assignment.id)
+            why = ("the time budget ran out" if found.status == "attempted" else found.why) if found is not None \
+                else f"status {result.status}"
             left_out.append(f"{record.student}: {assignment.id} not graded ({why}): not written")
         elif grade is None or grade.status == "missing":
             _remove_submission(api, gradebook, assignment, record.student)

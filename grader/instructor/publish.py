@@ -36,7 +36,7 @@ from grader.manifest import MANIFEST_NAME, Manifest, find_course_root, load_mani
 from grader.platforms import bundle, leaks, student_files
 from grader.report.gradescope import hidden_visibility
 
-PLATFORMS = Path(__file__).resolve().parent / "platforms"
+PLATFORMS = Path(__file__).resolve().parent.parent / "platforms"
 WORKFLOW = Path(".github") / "workflows" / "classroom.yml"
 CLASSROOM50_TEMPLATE = "template-classroom50"
 CHINESE_README = "README.zh-CN.md"  # the student README in Simplified Chinese, copied into the template

@@ -1,8 +1,8 @@
-"""Alembic's environment for the gradebook: always run by grader.gradebook.store on a connection it opened.
+"""Alembic's environment for the gradebook: always run by grader.instructor.gradebook.store on a connection it opened.
 
 There is no alembic.ini: the store builds the configuration, puts its open
 connection in ``config.attributes["connection"]`` and runs ``upgrade``.
-A developer makes a new revision the same way: grader.gradebook.store.new_revision.
+A developer makes a new revision the same way: grader.instructor.gradebook.store.new_revision.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any, Literal
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
 
-from grader.gradebook.models import Base, UTCDateTime
+from grader.instructor.gradebook.models import Base, UTCDateTime
 
 
 def render_item(kind: str, item: Any, autogen: AutogenContext) -> str | Literal[False]:
@@ -23,7 +23,7 @@ def render_item(kind: str, item: Any, autogen: AutogenContext) -> str | Literal[
 
 connection = context.config.attributes.get("connection")
 if connection is None:
-    raise RuntimeError("the gradebook's migrations run through grader.gradebook.store, on a connection it opened")
+    raise RuntimeError("the gradebook's migrations run through grader.instructor.gradebook.store, on a connection it opened")
 # render_as_batch: SQLite alters a table by copying it, which Alembic's batch mode does; PostgreSQL alters in place.
 context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True, compare_type=True,
                   render_item=render_item)

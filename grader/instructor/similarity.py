@@ -59,8 +59,6 @@ COMMON_AT_LEAST = 10  # a fingerprint held by more submissions than this and tha
 FLAG_SCORE = 70.0  # a pair at or above this is highlighted for review (the README says what was measured)
 MARKER = ".written-by-similarity"
 VERSION = 1
-
-
 # --- normalisation -------------------------------------------------------------------------------------------
 
 
@@ -357,7 +355,7 @@ def student_folders(submissions: Path, out: Path | None = None) -> dict[str, Pat
 
     ``out``, the report folder, is never a student when it is inside the folder, nor is an earlier report.
     """
-    from grader.batch import read_sources
+    from grader.instructor.roster import read_sources
 
     if not submissions.is_dir():
         if submissions.exists():

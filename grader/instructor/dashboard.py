@@ -1,8 +1,11 @@
 """``python -m grader dashboard RESULTS --out SITE``: the instructor's static dashboard.
 
-Reads only ``RESULTS/students/*.json`` (one file per student, written by
-``batch``); ``summary.json`` and ``grades.csv`` there are ignored, since the
-student files are the record they were derived from. Each student file is
+Its grades come only from ``RESULTS/students/*.json`` (one file per student,
+written by ``batch``); ``summary.json`` and ``grades.csv`` there are ignored,
+since the student files are the record they were derived from. Each
+student's page adds the history of their gradings from the gradebook
+(grader/instructor/dashboard_history.py) and the code they submitted when it
+is verifiably what was graded (grader/instructor/dashboard_code.py). Each student file is
 trusted only when its seal verifies with the results key ``batch`` sealed it
 with (``--key FILE``, else ``$GRADER_KEY_FILE``, else the default of
 grader/records.py): one that does not (edited by hand, forged, unsealed,
@@ -28,7 +31,7 @@ import statistics
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from html import escape
 from importlib import resources
@@ -38,11 +41,15 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from coursekit.hints import describe
-from grader.batch import RECORD_PURPOSE, not_started, without_credentials
+from grader.instructor import statuses
+from grader.instructor.results import RECORD_PURPOSE, grade_row
+from grader.instructor.results import total as record_total
+from grader.instructor.dashboard_code import CODE_LIMIT, Submitted, submitted_code
+from grader.instructor.dashboard_history import Grading, History, load_history
+from grader.instructor.roster import without_credentials
 from grader.errors import UsageError
-from grader.gradebook.deadlines import late_days, penalised
-from grader.grades_csv import GradeRow
-from grader.grades_csv import grades_csv as write_grades_csv
+from grader.instructor.gradebook.deadlines import late_days, penalised
+from grader.instructor.grades_csv import grades_csv as write_grades_csv
 from grader.manifest import Manifest, find_course_root, load_manifest
 from grader.model import AssignmentResult, GradeResult, TestResult
 from grader.records import Key, default_key_path, load_key
@@ -69,14 +76,14 @@ class Student:
     status: str
     message: str
     result: GradeResult
-    not_graded: frozenset[str] = frozenset()  # assignments the time budget left ungraded (batch's "partial")
-    not_started: frozenset[str] = frozenset()  # assignments submitted as the untouched stub: no grade, no 0
     file: str = ""  # the student file's name under students/
     late: dict[str, tuple[int, float]] = field(default_factory=dict)  # assignment: (days late, penalty %)
     first_seen_at: str = ""  # when the grader first had the graded commit: what lateness is decided on
     committed_at: str = ""  # the commit's own date (the student's to set): shown beside, never used
     as_of: str = ""  # batch --as-of: the moment the graded commit was chosen by
     dated: bool = False  # the record carries lateness (course.toml has due times)
+    # The record itself (its result as a dict): what grader.instructor.statuses reads each cell's status from.
+    record: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def final(self, assignment_id: str, score: float) -> float:
         """``score`` less this assignment's late penalty (the score itself when it was on time)."""
@@ -100,22 +107,39 @@ class Student:
         """This student's result for one assignment, None when the result does not list it."""
         return next((a for a in self.result.assignments if a.id == assignment_id), None)
 
+    @property
+    def statuses_record(self) -> dict[str, Any]:
+        """The record statuses are read from: the one loaded, else (a Student built by hand) one from the fields."""
+        return self.record or {"student": self.name, "status": self.status, "message": self.message,
+                               "result": self.result.to_dict()}
+
+    def cell(self, assignment_id: str) -> statuses.Cell:
+        """What the record says of one assignment: a grade, or which kind of no grade (grader.instructor.statuses)."""
+        return statuses.cell(self.statuses_record, assignment_id)
+
     def graded(self, assignment_id: str) -> AssignmentResult | None:
-        """The assignment's result when it is a grade: not for a submission that could not be graded at all,
-        nor for an assignment the time budget left ungraded or not started (their 0 is no score)."""
-        if self.status not in ("graded", "partial") or assignment_id in self.not_graded | self.not_started:
-            return None
-        return self.assignment(assignment_id)
+        """The assignment's result when its cell is a grade (``graded``), else None: the 0 of a cell not started,
+        attempted, flagged or in error is no score."""
+        return self.assignment(assignment_id) if self.cell(assignment_id).counts else None
+
+    @property
+    def not_started(self) -> frozenset[str]:
+        """The assignments submitted as the course's untouched stub."""
+        return statuses.not_started(self.statuses_record)
+
+    def with_status(self, status: str) -> list[AssignmentResult]:
+        """This student's assignments whose cell has ``status``."""
+        return [a for a in self.result.assignments if self.cell(a.id).status == status]
 
     @property
     def total(self) -> float | None:
-        """The total when every assignment was graded; None otherwise."""
-        return self.result.score if self.status == "graded" else None
+        """The total shown (grader.instructor.results.total): when every assignment is a grade or not started."""
+        return record_total(self.statuses_record)
 
     @property
     def counted_total(self) -> float | None:
-        """The total as class statistics count it: none when an assignment was not started (it would be a 0)."""
-        return None if self.not_started else self.total
+        """The total as class statistics count it: only when every assignment is a grade (statuses.complete)."""
+        return self.total if statuses.complete(self.statuses_record) else None
 
 
 @dataclass(frozen=True)
@@ -156,12 +180,16 @@ def command(args: argparse.Namespace) -> int:
     out: Path = args.out
     key = results_key(getattr(args, "key", None), results)
     manifest = load_manifest(find_course_root(Path.cwd()))
-    students = load_students(results, key)
+    students = released_only(load_students(results, key), manifest)
     columns = assignment_columns(students, manifest)
+    history = load_history(getattr(args, "gradebook", None), manifest, results, key, [c.id for c in columns])
     files = {"index.html": render_index(students, columns, manifest.title),
              "grades.csv": grades_csv(students, columns)}
     for student in students:
-        files[f"students/{student.page}"] = render_student(student, columns)
+        # The course batch graded with (released or not): a folder's contract hash covers every assignment.
+        code = submitted_code(results, student.name, student.source, student.key, manifest) if student.verified \
+            else None
+        files[f"students/{student.page}"] = render_student(student, columns, history, code)
     for column in columns:
         files[f"assignments/{assignment_page(column)}"] = render_assignment(students, column)
     write_site(out, files)
@@ -174,7 +202,7 @@ def command(args: argparse.Namespace) -> int:
               f"forged, unsealed or sealed with another key), shown as unverified with no score and left out of "
               f"the statistics and grades.csv: {', '.join(unverified)}", file=sys.stderr)
     if args.nbgrader_db is not None:
-        from grader.nbgrader_export import export  # only for those who use nbgrader
+        from grader.instructor.nbgrader_export import export  # only for those who use nbgrader
 
         exported = export(results, args.nbgrader_db, key)
         for line in exported.left_out:
@@ -182,7 +210,9 @@ def command(args: argparse.Namespace) -> int:
         print(f"nbgrader gradebook {args.nbgrader_db}: {_count(exported.students, 'student')} written"
               + (f", {len(exported.left_out)} left as they were (not graded)" if exported.left_out else ""),
               file=sys.stderr)
-    print(f"dashboard of {len(students)} student(s), {len(columns)} assignment(s): {out / 'index.html'}")
+    told = (f"history of {_count(sum(len(g) for g in history.gradings.values()), 'grading')}" if history.available
+            else history.note)
+    print(f"dashboard of {len(students)} student(s), {len(columns)} assignment(s), {told}: {out / 'index.html'}")
     return 0
 
 
@@ -265,12 +295,11 @@ def _student(record: dict[str, Any], page: str) -> Student:
         value = record.get(key, "")
         return value if isinstance(value, str) else str(value)
 
+    status = text("status") or "graded"
+    kept = {**record, "status": status, "result": record["result"].to_dict()}
     return Student(name=text("student"), page=page, source=without_credentials(text("source")),
-                   key=text("key"), graded_at=text("graded_at"), status=text("status") or "graded",
-                   message=text("message"), result=record["result"], file=text("file"),
-                   not_graded=frozenset(str(k) for k in not_graded) if isinstance(
-                       not_graded := record.get("not_graded"), dict) else frozenset(),
-                   not_started=not_started(record),
+                   key=text("key"), graded_at=text("graded_at"), status=status,
+                   message=text("message"), result=record["result"], file=text("file"), record=kept,
                    late={str(a): found for a in (record.get("late") or {}) if (found := late_days(record, str(a)))}
                    if isinstance(record.get("late"), dict) else {},
                    first_seen_at=text("first_seen_at") if record.get("first_seen_at") else "",
@@ -299,14 +328,40 @@ def _page_names(names: list[str]) -> list[str]:
     return pages
 
 
+def released_only(students: list[Student], manifest: Manifest) -> list[Student]:
+    """``students`` narrowed to the assignments the course shows: every one but those course.toml marks
+    ``released = false`` (results, totals, lateness; statuses.only narrows the record the same way)."""
+    hidden = unreleased(manifest)
+    if not hidden:
+        return students
+    narrowed = []
+    for s in students:
+        kept = [a for a in s.result.assignments if a.id not in hidden]
+        record = statuses.only(s.statuses_record, [a.id for a in kept])
+        if isinstance(record.get("late"), dict):
+            record = {**record, "late": {i: v for i, v in record["late"].items() if i not in hidden}}
+        narrowed.append(replace(s, result=replace(s.result, assignments=tuple(kept)), record=record,
+                                late={i: v for i, v in s.late.items() if i not in hidden}))
+    return narrowed
+
+
+def unreleased(manifest: Manifest | None) -> frozenset[str]:
+    """The ids of the assignments course.toml marks ``released = false``: graded, but shown nowhere yet."""
+    if manifest is None:
+        return frozenset()
+    return frozenset(a.id for a in manifest.assignments if not getattr(a, "released", True))
+
+
 def assignment_columns(students: list[Student], manifest: Manifest | None = None) -> list[Column]:
-    """Every assignment any student's result lists, in id order; the most common maximum; the short title is
-    the slug ``manifest`` gives the id, if it lists it."""
+    """Every released assignment any student's result lists, in id order; the most common maximum; the short
+    title is the slug ``manifest`` gives the id, if it lists it."""
     slugs = {a.id: a.slug for a in manifest.assignments} if manifest is not None else {}
+    hidden = unreleased(manifest)
     seen: dict[str, list[AssignmentResult]] = {}
     for student in students:
         for a in student.result.assignments:
-            seen.setdefault(a.id, []).append(a)
+            if a.id not in hidden:
+                seen.setdefault(a.id, []).append(a)
     columns = []
     for assignment_id in sorted(seen):
         results = seen[assignment_id]
@@ -350,8 +405,8 @@ def most_failed(students: list[Student], column: Column) -> list[FailedTest]:
     """
     tests: dict[str, list[TestResult]] = {}
     for student in students:
-        if column.id in student.not_started:  # the stub's NotImplementedError rows would bury real failures
-            continue
+        if student.cell(column.id).status == "not_started":  # the stub's NotImplementedError rows would bury
+            continue  # the failures worth reteaching
         assignment = student.assignment(column.id)
         for test in assignment.tests if assignment else ():
             tests.setdefault(test.name, []).append(test)
@@ -373,7 +428,7 @@ def _failed_test(name: str, runs: list[TestResult]) -> FailedTest:
 
 @functools.cache
 def _template() -> Template:
-    return Template(resources.files("grader").joinpath("dashboard_assets/page.html").read_text(encoding="utf-8"))
+    return Template(resources.files("grader.instructor").joinpath("dashboard_assets/page.html").read_text(encoding="utf-8"))
 
 
 def _page(title: str, body: str, *, root: str, script: bool) -> str:
@@ -422,6 +477,7 @@ def render_index(students: list[Student], columns: list[Column], course: str) ->
         "</header>",
         "<main>",
         _matrix(students, columns),
+        _to_review(students, columns),
         _problems(students),
         _distributions(students, columns),
         _failing_section(students, columns),
@@ -467,7 +523,7 @@ def _matrix(students: list[Student], columns: list[Column]) -> str:
 
 def _legend(late: bool = False) -> str:
     bands = [("s-zero", "0 %"), ("s-low", "under 50 %"), ("s-mid", "50–79 %"), ("s-high", "80–99 %"),
-             ("s-full", "100 %"), ("s-missing", "not submitted"), ("s-unstarted", "not started")]
+             ("s-full", "100 %"), ("s-missing", "not submitted"), *((LOOKS[k][0], LOOKS[k][2]) for k in LOOKS)]
     items = "".join(f'<li><span class="swatch {cls}"></span>{label}</li>' for cls, label in bands)
     if late:  # only in a class with a late grade: the marker, and that the score shown is after the penalty
         items += '<li><span class="late">late</span> first seen after the due time: the score after the penalty</li>'
@@ -505,14 +561,13 @@ def _matrix_cell(student: Student, column: Column, href: str) -> str:
     if a is None:
         why = f"{student.status} record: no score" if not student.verified else "no result"
         return f'<td class="s-none" data-value="" title="{why}">–</td>'
-    if column.id in student.not_started and student.verified:
-        title = f"{a.id} {a.title}: not started (the course's stub, untouched): no score, never a 0"
-        return (f'<td class="s-unstarted" data-value=""><a href="{href}#{_anchor(a.id)}" title="{_attr(title)}">'
-                "not started</a></td>")
-    if student.graded(column.id) is None:  # could not be graded, or past the time budget: no score, never a 0
-        title = f"{a.id} {a.title}: not graded: {student.message or a.message}"
-        return (f'<td class="s-none" data-value=""><a href="{href}#{_anchor(a.id)}" title="{_attr(title)}">–'
-                '<span class="mark" aria-label="not graded">!</span></a></td>')
+    found = student.cell(column.id)
+    if not found.counts:  # not started, attempted, flagged or in error: no score, never a 0, in no statistic
+        cls, text, _ = LOOKS[found.status]
+        title = f"{a.id} {a.title}: {_cell_words(found)}"
+        mark = '<span class="mark" aria-label="not graded">!</span>' if found.status == "error" else ""
+        return (f'<td class="{cls}" data-value=""><a href="{href}#{_anchor(a.id)}" title="{_attr(title)}">'
+                f"{escape(text)}{mark}</a></td>")
     final = student.final(a.id, a.score)
     band = "s-missing" if a.status == "missing" else _band(final, a.max_score)
     tests = f", {a.passed}/{len(a.tests)} tests passed" if a.tests else ""
@@ -525,6 +580,27 @@ def _matrix_cell(student: Student, column: Column, href: str) -> str:
     stat = f' data-stat="{_num(final)}"'
     return (f'<td class="{band}" data-value="{_num(final)}"{stat}><a href="{href}#{_anchor(a.id)}" '
             f'title="{_attr(title)}">{_num(final)}{mark}</a></td>')
+
+
+# How each cell that is no grade looks in the matrix: its class, its text, its legend entry. Never the red of 0.
+LOOKS: dict[str, tuple[str, str, str]] = {
+    "not_started": ("s-unstarted", "not started", "not started"),
+    "attempted": ("s-attempted", "attempted", "attempted, not graded (time budget)"),
+    "flagged": ("s-flagged", "held", "flagged: score held for review"),
+    "error": ("s-none", "–", "not graded (error)"),
+}
+
+
+def _cell_words(found: statuses.Cell) -> str:
+    """A cell that is no grade, in words: what it is and why (a flagged one with the score it holds)."""
+    if found.status == "not_started":
+        return "not started (the course's stub, untouched): no score, never a 0"
+    if found.status == "flagged":
+        return (f"flagged, {_num(found.score or 0.0)} / {_num(found.max_score)} held for review, counted nowhere: "
+                + "; ".join(found.flags))
+    if found.status == "attempted":
+        return f"attempted, {found.why}: no score, never a 0"
+    return f"not graded: {found.why}"
 
 
 def _late_words(days: int, penalty: float) -> str:
@@ -581,26 +657,33 @@ def _distributions(students: list[Student], columns: list[Column]) -> str:
         graded = _finals(students, c)
         percents = [_percent(final, a.max_score) or 0.0 for final, a in graded]
         missing = sum(1 for _, a in graded if a.status == "missing")
-        unstarted = sum(1 for s in students if c.id in s.not_started and s.assignment(c.id) is not None)
-        ungraded = sum(1 for s in students if s.assignment(c.id) is not None and s.graded(c.id) is None) - unstarted
-        note = ((f", {missing} not submitted" if missing else "") + (f", {unstarted} not started" if unstarted else "")
-                + (f", {ungraded} not graded" if ungraded else ""))
+        kinds = Counter(s.cell(c.id).status for s in students if s.verified and s.assignment(c.id) is not None)
+        note = (f", {missing} not submitted" if missing else "") + "".join(
+            f", {kinds[kind]} {words}" for kind, words in NOT_GRADES if kinds[kind])
         caption = (f"<b>{escape(c.id)}</b> {escape(c.title)}<br>{len(graded)} students{note}; "
                    f"{_mean_median([final for final, _ in graded])}")
         figures.append(_figure(f"{c.id} {c.title}", percents, caption))
     counted = [s for s in students if s.counted_total is not None]
     totals = [(s.final_total if s.final_total is not None else s.result.score, s.result) for s in counted]
     unverified = sum(1 for s in students if not s.verified)  # unreadable ones too: no score of theirs is shown
-    unstarted = sum(1 for s in students if s.total is not None and s.not_started)
-    left_out = len(students) - len(totals) - unverified - unstarted
+    rest = [s for s in students if s.verified and s.counted_total is None]
+    held = sum(1 for s in rest if s.with_status("flagged"))
+    unstarted = sum(1 for s in rest if not s.with_status("flagged") and s.total is not None)
+    left_out = len(rest) - held - unstarted
     note = ((f", {left_out} not graded in full" if left_out else "")
             + (f", {unverified} unverified or unreadable" if unverified else "")
-            + (f", {unstarted} with an assignment not started" if unstarted else ""))
+            + (f", {unstarted} with an assignment not started" if unstarted else "")
+            + (f", {held} with an assignment held for review" if held else ""))
     caption = f"<b>Total</b><br>{len(totals)} students{note}; {_mean_median([final for final, _ in totals])}"
     figures.append(_figure("Total", [_percent(final, r.max_score) or 0.0 for final, r in totals], caption))
     return "\n".join(['<section id="distributions">', "<h2>Score distributions</h2>",
                       '<p class="hint">Students per band of 10 % of the points.</p>',
                       '<div class="histograms">', *figures, "</div>", "</section>"])
+
+
+# The cells that are no grade, in the words the captions and the assignment pages count them with.
+NOT_GRADES = (("not_started", "not started"), ("attempted", "attempted"), ("flagged", "held for review"),
+              ("error", "not graded"))
 
 
 def _finals(students: list[Student], column: Column) -> list[tuple[float, AssignmentResult]]:
@@ -672,8 +755,11 @@ def render_assignment(students: list[Student], column: Column) -> str:
     finals = [final for final, _ in graded]
     percents = [_percent(final, a.max_score) or 0.0 for final, a in graded]
     late = [s for s in students if s.graded(column.id) is not None and s.late.get(column.id, (0, 0.0))[0] > 0]
-    unstarted = [s for s in students if s.verified and column.id in s.not_started]
-    ungraded = [s for s in students if s.verified and column.id not in s.not_started and s.graded(column.id) is None]
+    shown = [s for s in students if s.verified and s.assignment(column.id) is not None]
+    unstarted = [s for s in shown if s.cell(column.id).status == "not_started"]
+    attempted = [s for s in shown if s.cell(column.id).status == "attempted"]
+    flagged = [s for s in shown if s.cell(column.id).status == "flagged"]
+    ungraded = [s for s in students if s.verified and s.cell(column.id).status == "error"]
 
     def who(group: list[Student], note: Callable[[Student], str] = lambda s: "") -> str:
         items = "".join(f'<li><a href="../students/{quote(s.page)}">{escape(s.name)}</a>{escape(note(s))}</li>'
@@ -689,7 +775,8 @@ def render_assignment(students: list[Student], column: Column) -> str:
     body = ['<nav><a href="../index.html">← Class dashboard</a></nav>',
             f"<header><h1>{escape(column.id)} {escape(column.title)}</h1>"
             f'<p class="meta">{_count(len(graded), "student")} graded · {_mean_median(finals)} · '
-            f"{len(unstarted)} not started · {len(ungraded)} not graded · {len(late)} late</p></header>", "<main>",
+            f"{len(unstarted)} not started · {len(attempted)} attempted · {len(flagged)} held for review · "
+            f"{len(ungraded)} not graded · {len(late)} late</p></header>", "<main>",
             '<section id="distribution"><h2>Scores</h2><p class="hint">Students per band of 10 % of the points, '
             'after late penalties.</p><div class="histograms">',
             _figure(f"{column.id} {column.title}", percents,
@@ -699,10 +786,41 @@ def render_assignment(students: list[Student], column: Column) -> str:
             f'<section id="late"><h2>Late</h2>'
             f"{who(late, lateness)}"
             "</section>",
+            f'<section id="to-review"><h2>Held for review</h2>'
+            f"{who(flagged, lambda s: _held_words(s.cell(column.id)))}</section>",
             f'<section id="not-started"><h2>Not started</h2>{who(unstarted)}</section>',
+            f'<section id="attempted"><h2>Attempted, not graded</h2>'
+            f"{who(attempted, lambda s: f': {s.cell(column.id).why}')}</section>",
             f'<section id="not-graded"><h2>Not graded</h2>{who(ungraded, lambda s: f": {s.status}")}</section>',
             "</main>"]
     return _page(f"{column.id} {column.title}", "\n".join(body), root="../", script=False)
+
+
+def _held_words(found: statuses.Cell) -> str:
+    """A flagged cell's held score and findings, after a student's name."""
+    return f": {_num(found.score or 0.0)} / {_num(found.max_score)} held; " + "; ".join(found.flags)
+
+
+def _to_review(students: list[Student], columns: list[Column]) -> str:
+    """The class page's "To review" section: every flagged cell (score held, counted nowhere) with its findings."""
+    rows = []
+    for s in students:
+        for c in columns:
+            found = s.cell(c.id) if s.verified else None
+            if found is None or found.status != "flagged":
+                continue
+            rows.append(f'<tr><th scope="row"><a href="students/{quote(s.page)}#{_anchor(c.id)}">{escape(s.name)}</a>'
+                        f'</th><td><a href="assignments/{quote(assignment_page(c))}">{escape(c.id)} '
+                        f"{escape(c.label)}</a></td><td>{_num(found.score or 0.0)} / {_num(found.max_score)}</td>"
+                        f'<td><ul class="flags">{"".join(f"<li>{escape(f)}</li>" for f in found.flags)}</ul></td></tr>')
+    if not rows:
+        return ('<section id="to-review"><h2>To review</h2><p class="all-passed">Nothing is held for review: the '
+                "integrity screen flagged no submission.</p></section>")
+    return ('<section id="to-review"><h2>To review</h2><p class="hint">Held for review by the integrity screen: '
+            "the score the tests gave is held, counted in no statistic, total or export until a person looks."
+            '</p><table class="review"><thead><tr><th scope="col">Student</th><th scope="col">Assignment</th>'
+            '<th scope="col">Score held</th><th scope="col">Findings</th></tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table></section>')
 
 
 def _failing_table(failed: list[FailedTest]) -> str:
@@ -723,8 +841,10 @@ def _failed_row(f: FailedTest) -> str:
             f'<span class="sub">{f.feedback_count} of {f.failing} failing got this feedback</span></td></tr>')
 
 
-def render_student(student: Student, columns: list[Column]) -> str:
-    """One student's page: the summary, each assignment's score, then the feedback of every test not passed."""
+def render_student(student: Student, columns: list[Column], history: History | None = None,
+                   code: Submitted | None = None) -> str:
+    """One student's page: the summary, each assignment's score, the history of their gradings (from the
+    gradebook), then per assignment the feedback of every test not passed beside the code submitted."""
     result = student.result
     if not student.verified:
         meta = [("Status", student.status), ("File", f"students/{student.file}"), ("Why", student.message)]
@@ -744,13 +864,16 @@ def render_student(student: Student, columns: list[Column]) -> str:
             ("Graded as of", student.as_of),
             ("After late penalties", "" if student.final_total in (None, result.score)
              else f"{_num(student.final_total or 0)} / {_num(result.max_score)}"),
-            ("Sandboxed", "yes" if result.sandboxed else "no: graded without the OS sandbox, no grade of record")]
+            ("Sandboxed", "yes" if result.sandboxed else "no: graded without the OS sandbox, no grade of record"),
+            ("Submitted code", code.note if code is not None else "")]
     links = {"Source": source_url(student.source), "Graded version": commit_url(student.source, student.key)}
     rows = "".join(f"<dt>{label}</dt><dd>{_linked(value, links.get(label))}</dd>" for label, value in meta if value)
     body = ['<nav><a href="../index.html">← Class dashboard</a></nav>',
             f'<header><h1>{escape(student.name)}</h1><dl class="meta">{rows}</dl></header>', "<main>",
             _student_table(student, columns)]
-    body += [_student_section(a) for a in result.assignments]
+    if history is not None:
+        body.append(_history_section(history.of(student.name), history.note, columns))
+    body += [_student_section(a, student.cell(a.id), code) for a in result.assignments]
     body.append("</main>")
     return _page(f"{student.name} — grades", "\n".join(body), root="../", script=False)
 
@@ -797,8 +920,9 @@ def _student_table(student: Student, columns: list[Column]) -> str:
             continue
         band = "s-missing" if a.status == "missing" else _band(a.score, a.max_score)
         status = escape(a.status)
-        if c.id in student.not_started:  # the untouched stub: its 0 is no score
-            band, status = "s-unstarted", "not started"
+        found = student.cell(c.id)
+        if not found.counts:  # not started, attempted, flagged, in error: its number is no score
+            band, status = LOOKS[found.status][0], escape(LOOKS[found.status][2])
         tests = f"{a.passed}/{len(a.tests)}" if a.tests else "–"
         days, penalty = student.late.get(c.id, (0, 0.0))
         if days > 0 and student.graded(c.id) is not None:
@@ -812,27 +936,141 @@ def _student_table(student: Student, columns: list[Column]) -> str:
             f'<th scope="col">Message</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
 
 
-def _student_section(a: AssignmentResult) -> str:
+def _student_section(a: AssignmentResult, found: statuses.Cell | None = None, code: Submitted | None = None) -> str:
+    """One assignment of a student's page: the tests not passed and their feedback, beside the submitted code
+    (two columns on a wide screen, stacked on a narrow one); a flagged one's findings first."""
     failing = [t for t in a.tests if t.outcome != "passed"]
+    status = a.status if found is None or found.counts else LOOKS[found.status][2]
     head = (f'<section class="assignment" id="{_attr(_anchor(a.id))}"><h2>{escape(a.id)} {escape(a.title)}'
-            f' <span class="sub">{_num(a.score)} / {_num(a.max_score)} · {escape(a.status)}</span></h2>'
+            f' <span class="sub">{_num(a.score)} / {_num(a.max_score)} · {escape(status)}</span></h2>'
             f'<p class="message">{escape(a.message)}</p>')
+    if found is not None and found.status == "flagged":
+        head += ('<div class="held"><b>Held for review</b> (counted nowhere until a person looks):<ul class="flags">'
+                 + "".join(f"<li>{escape(f)}</li>" for f in found.flags) + "</ul></div>")
     if not failing:
         done = f"All {_count(len(a.tests), 'test')} passed." if a.tests else "No tests were run."
-        return f'{head}<p class="all-passed">{done}</p></section>'
-    tests = "".join(
-        f'<article class="test {escape(t.outcome)}"><h3><code>{escape(t.name)}</code> '
-        f'<span class="sub">{escape(t.visibility)} · {escape(t.outcome)} · {_num(t.score)} / {_num(t.max_score)}'
-        f'</span></h3><pre class="feedback">{escape(t.feedback)}</pre></article>'
-        for t in failing)
-    return f"{head}{tests}</section>"
+        tests = f'<p class="all-passed">{done}</p>'
+    else:
+        tests = "".join(
+            f'<article class="test {_attr(t.outcome)}"><h3><code>{escape(t.name)}</code> '
+            f'<span class="sub">{escape(t.visibility)} · {escape(t.outcome)} · {_num(t.score)} / '
+            f'{_num(t.max_score)}</span></h3><pre class="feedback">{escape(t.feedback)}</pre></article>'
+            for t in failing)
+    shown = _code_view(a.id, code, open_=bool(failing))
+    if not shown:
+        return f"{head}{tests}</section>"
+    return f'{head}<div class="beside"><div class="tests">{tests}</div>{shown}</div></section>'
+
+
+def _code_view(assignment_id: str, code: Submitted | None, *, open_: bool) -> str:
+    """The submitted module, escaped, its lines numbered by CSS (so copying the code copies no numbers); folded
+    away when every test passed. Empty when no code is shown (the page's header says why)."""
+    if code is None or code.note:
+        return ""
+    module = code.modules.get(assignment_id)
+    if module is None:
+        why = code.problems.get(assignment_id, "not submitted")
+        return f'<div class="code"><p class="hint">No code to show: {escape(why)}</p></div>'
+    lines = module.text.splitlines() or [""]
+    numbered = "\n".join(f'<span class="line">{escape(line)}</span>' for line in lines)
+    cut = (f' · <b>cut at {CODE_LIMIT // 1024} KB</b> of {_count(module.size, "byte")}' if module.cut else "")
+    return (f'<details class="code"{" open" if open_ else ""}><summary>Submitted code: <code>{escape(module.path)}'
+            f"</code> · {_count(len(lines), 'line')}{cut}</summary>"
+            f'<pre class="code"><code>{numbered}</code></pre></details>')
+
+
+def _history_section(gradings: list[Grading], note: str, columns: list[Column]) -> str:
+    """The student's page's "History": a small chart per assignment of the score over time (grades only, from
+    verified gradings), then a table of every grading, oldest first."""
+    head = ('<section id="history"><h2>History</h2>')
+    if note:
+        return f'{head}<p class="hint">{escape(note[:1].upper() + note[1:])}.</p></section>'
+    if not gradings:
+        return f'{head}<p class="hint">The gradebook has no grading of this student yet.</p></section>'
+    charts = "".join(_trend(c, gradings) for c in columns)
+    return (f'{head}<p class="hint">Every grading the gradebook holds, oldest first: the score per assignment '
+            "over time (only grades of verified gradings are plotted; not started, attempted, held and "
+            f'unverified are not), then each grading.</p><div class="trends">{charts}</div>'
+            f'<div class="scroll">{_history_table(gradings, columns)}</div></section>')
+
+
+def _when(moment: datetime | None) -> str:
+    return "" if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _history_table(gradings: list[Grading], columns: list[Column]) -> str:
+    head = "".join(f'<th scope="col" title="{_attr(f"{c.id} {c.title}")}">{escape(c.id)}'
+                   f'<span class="sub">/{_num(c.max_score)}</span></th>' for c in columns)
+    rows = []
+    for g in gradings:
+        revision = (f'<code title="{_attr(g.revision)}">{escape(g.revision[:12])}</code>' if g.revision else "–")
+        if not g.verified:  # nothing of an edited or forged row is a grade: no number of it is shown
+            status = f'{escape(g.status)} <span class="badge">unverified</span>'
+            cells = "".join('<td class="s-none" title="unverified grading: no score">–</td>' for _ in columns)
+            total = '<td class="s-none">–</td>'
+        else:
+            status = escape(g.status)
+            cells = "".join(_history_cell(g.cells[c.id]) for c in columns)
+            total = ('<td class="s-none" title="not graded in full: no total">–</td>' if g.total is None
+                     else f"<td>{_num(g.total)}<span class=\"sub\">/{_num(g.max_score)}</span></td>")
+        rows.append(f'<tr{_UNVERIFIED_ROW if not g.verified else ""}><td>{_when(g.graded_at)}</td><td>{revision}</td>'
+                    f"<td>{_when(g.first_seen_at)}</td><td>{status}</td>{cells}{total}</tr>")
+    return ('<table class="history"><thead><tr><th scope="col">Graded at</th><th scope="col">Revision</th>'
+            '<th scope="col">First seen</th><th scope="col">Status</th>'
+            f'{head}<th scope="col">Total</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
+
+
+_UNVERIFIED_ROW = ' class="unverified"'
+
+
+def _history_cell(found: statuses.Cell) -> str:
+    if found.counts and found.score is not None:
+        return f'<td class="{_band(found.score, found.max_score)}">{_num(found.score)}</td>'
+    cls, text, _ = LOOKS[found.status]
+    return f'<td class="{cls}" title="{_attr(_cell_words(found))}">{escape(text)}</td>'
+
+
+def _trend(column: Column, gradings: list[Grading]) -> str:
+    """An inline SVG line chart of one assignment's grades over time (x: when graded, y: percent of the points)."""
+    points = [(g.graded_at, found) for g in gradings
+              if g.verified and (found := g.cells.get(column.id)) is not None and found.counts
+              and found.score is not None]
+    caption = f"<b>{escape(column.id)}</b> {escape(column.label)}"
+    if not points:
+        return (f'<figure class="trend"><svg viewBox="0 0 240 96" role="img" aria-label="'
+                f'{_attr(f"{column.id}: no grade yet")}"><text class="tick" x="120" y="50">no grade yet</text>'
+                f"</svg><figcaption>{caption}: no grade yet</figcaption></figure>")
+    start, end = points[0][0].timestamp(), points[-1][0].timestamp()
+    span = end - start
+
+    def xy(moment: datetime, found: statuses.Cell) -> tuple[float, float]:
+        x = 133.0 if span <= 0 else 36 + 194 * (moment.timestamp() - start) / span
+        percent = max(0.0, min(100.0, _percent(found.score or 0.0, found.max_score) or 0.0))
+        return round(x, 1), round(74 - 0.64 * percent, 1)
+
+    placed = [(xy(m, f), m, f) for m, f in points]
+    line = " ".join(f"{x},{y}" for (x, y), _, _ in placed)
+    dots = "".join(f'<circle class="dot" cx="{x}" cy="{y}" r="3"><title>{_attr(_when(m))}: {_num(f.score or 0)} / '
+                   f"{_num(f.max_score)}</title></circle>" for (x, y), m, f in placed)
+    last = points[-1][1]
+    said = ", ".join(f"{_when(m)}: {_num(f.score or 0)}" for m, f in points)
+    return (f'<figure class="trend"><svg viewBox="0 0 240 96" role="img" aria-label="'
+            f'{_attr(f"{column.id} score over time: {said}")}">'
+            '<line class="grid" x1="36" y1="10" x2="230" y2="10"></line>'
+            '<line class="axis" x1="36" y1="74.5" x2="230" y2="74.5"></line>'
+            '<text class="tick end" x="32" y="13">100%</text><text class="tick end" x="32" y="77">0</text>'
+            f'<polyline class="trend" points="{line}"></polyline>{dots}'
+            f'<text class="tick" x="36" y="90">{escape(_when(points[0][0])[:10])}</text>'
+            + (f'<text class="tick end" x="230" y="90">{escape(_when(points[-1][0])[:10])}</text>' if span > 0 else "")
+            + f"</svg><figcaption>{caption}: {_count(len(points), 'grade')}, last {_num(last.score or 0)} / "
+            f"{_num(last.max_score)}</figcaption></figure>")
 
 
 # --- CSV and files --------------------------------------------------------------------------------
 
 
 def grades_csv(students: list[Student], columns: list[Column]) -> str:
-    """The site's ``grades.csv``: the same file as batch's (``grader.grades_csv``), for the students shown.
+    """The site's ``grades.csv``: the same file as batch's (``grader.instructor.grades_csv``), for the students shown.
 
     Empty: an assignment a result does not list, every cell of a submission
     that could not be graded (status "error") or whose seal did not verify
@@ -840,11 +1078,7 @@ def grades_csv(students: list[Student], columns: list[Column]) -> str:
     then the total (status "partial"), an assignment not started.
     """
     ids = [c.id for c in columns]
-    rows = [GradeRow(student=s.name, status=s.status,
-                     scores={i: a.score for i in ids if (a := s.graded(i)) is not None}, total=s.total,
-                     not_started=s.not_started, dated=s.dated, late=s.late, first_seen_at=s.first_seen_at,
-                     committed_at=s.committed_at, as_of=s.as_of) for s in students]
-    return write_grades_csv(ids, rows)
+    return write_grades_csv(ids, [grade_row(s.statuses_record) for s in students])
 
 
 def write_site(out: Path, files: dict[str, str]) -> None:
@@ -862,7 +1096,7 @@ def write_site(out: Path, files: dict[str, str]) -> None:
         (out / "assets").mkdir(exist_ok=True)
         for relative, text in files.items():
             (out / relative).write_text(text, encoding="utf-8")
-        assets = resources.files("grader").joinpath("dashboard_assets")
+        assets = resources.files("grader.instructor").joinpath("dashboard_assets")
         for name in ASSETS:
             with resources.as_file(assets.joinpath(name)) as source:
                 shutil.copyfile(source, out / "assets" / name)

@@ -24,7 +24,7 @@ The rule, for the time the grader first saw the graded content
     final   = score * (1 - penalty / 100)                  rounded to 2 decimals
 
 Lateness is never decided from commit dates: a student sets those.
-Standard library only, like grader.gradebook itself.
+Standard library only, like grader.instructor.gradebook itself.
 """
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ written as before: it is the export, the database the history.
 This module needs nothing but the standard library, so ``batch`` can say in
 one line that the gradebook is not written when the optional ``gradebook``
 extra (SQLAlchemy, Alembic, psycopg) is not installed; the database code is
-in grader.gradebook.store.
+in grader.instructor.gradebook.store.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from grader.errors import EnvironmentFault, UsageError
 from grader.manifest import course_setting
 
 if TYPE_CHECKING:
-    from grader.gradebook.store import Gradebook
+    from grader.instructor.gradebook.store import Gradebook
     from grader.manifest import Manifest
     from grader.model import GradeResult
     from grader.records import Key
@@ -135,7 +135,7 @@ def open_for_batch(url: str, asked: bool, key: Key, note: Callable[[str], None])
         note(f"note: no gradebook written (the optional extra is not installed: {EXTRA}); "
              "the results folder is written as always")
         return None
-    from grader.gradebook.store import Gradebook
+    from grader.instructor.gradebook.store import Gradebook
 
     return Recorder(Gradebook.open(url, key))
 
@@ -148,12 +148,13 @@ def record_grade(url: str, student: str | None, submission: Path, result: GradeR
     as batch does). The revision is the hash of the contract files graded (a
     checkout's working tree may differ from its last commit), first seen now.
     """
-    from grader.batch import contract_hash, identity, sanitize_name
+    from grader.instructor.keys import contract_hash, identity
+    from grader.instructor.roster import sanitize_name
     from grader.records import load_key
 
     if not available():
         raise EnvironmentFault(f"grade --record writes the gradebook, whose packages are not installed: {EXTRA}")
-    from grader.gradebook.store import Gradebook
+    from grader.instructor.gradebook.store import Gradebook
 
     name = sanitize_name(student if student is not None else submission.resolve().name)
     seen = datetime.now(UTC)

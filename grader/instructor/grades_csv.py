@@ -12,7 +12,7 @@ import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from grader.gradebook.deadlines import penalised
+from grader.instructor.gradebook.deadlines import penalised
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,8 @@ class GradeRow:
     scores: Mapping[str, float]  # the assignments that are real grades, by id
     total: float | None  # None unless every assignment was graded
     not_started: frozenset[str] = frozenset()  # submitted as the untouched stub: an empty cell, never a 0
+    attempted: frozenset[str] = frozenset()  # changed, but the time budget left it ungraded: an empty cell
+    flagged: frozenset[str] = frozenset()  # held for review by the integrity screen: an empty cell until reviewed
     dated: bool = False  # the record carries lateness (course.toml has due times)
     late: Mapping[str, tuple[int, float]] = field(default_factory=dict)  # id: (days late, penalty %)
     first_seen_at: str = ""
@@ -32,12 +34,16 @@ class GradeRow:
 
 
 def grades_csv(ids: list[str], rows: list[GradeRow]) -> str:
-    """``student,<assignment ids>,total,status,not_started``, then the lateness columns when rows carry them.
+    """``student,<assignment ids>,total,status,not_started,attempted,flagged``, then the lateness columns when
+    rows carry them.
 
-    What was not graded (a failed clone, an assignment past the time budget)
-    is an empty cell, never a 0; ``status`` says why. A not-started
-    assignment is an empty cell too, its id listed in ``not_started``
-    (space-separated); the total stays what was earned.
+    Only a grade fills a cell (grader.instructor.statuses): what was not
+    graded is an empty cell, never a 0. ``status`` is the record's (an
+    ``error`` row could not be graded at all); the ids of a row's not-started,
+    attempted (past the time budget) and flagged (held for review) assignments
+    are listed, space-separated, in the columns of those names. The total
+    stays what was earned when the rest are grades or not started, and is
+    empty otherwise.
 
     When the rows carry lateness the scores above stay the raw ones and these
     columns follow: ``<id> late_days`` and ``<id> final`` (the score less its
@@ -51,13 +57,14 @@ def grades_csv(ids: list[str], rows: list[GradeRow]) -> str:
     dated_ids = [i for i in ids if any(i in row.late for row in rows)]
     dates = any(row.dated for row in rows)
     late_head = [h for i in dated_ids for h in (f"{i} late_days", f"{i} final")]
-    writer.writerow([_cell(h) for h in ["student", *ids, "total", "status", "not_started",
+    writer.writerow([_cell(h) for h in ["student", *ids, "total", "status", "not_started", "attempted", "flagged",
                                          *((*late_head, "final_total", "first_seen_at", "committed_at", "as_of")
                                            if dates else ())]])
     for row in rows:
         cells = [_cell(row.student), *(_num(row.scores[i]) if i in row.scores else "" for i in ids),
                  "" if row.total is None else _num(row.total), _cell(row.status),
-                 _cell(" ".join(i for i in ids if i in row.not_started))]
+                 *(_cell(" ".join(i for i in ids if i in listed))
+                   for listed in (row.not_started, row.attempted, row.flagged))]
         if dates:
             cells += _late_cells(row, dated_ids)
         writer.writerow(cells)
