@@ -4,6 +4,7 @@
     python3 dev.py demo    # set up (runtime dependencies only), then grade the reference solutions
     python3 dev.py test    # set up (with the dev, nbgrader and gradebook extras), then run the course's own tests
     python3 dev.py check   # the slow tests, then `python -m grader check --repeat 20` on every Python found
+    python3 dev.py texts   # regenerate the tests' own catalogs (assignments/NN/locale, tests/NN/locale)
 
 Setup makes ./.venv and installs the course with its pinned dependencies;
 it is skipped when pyproject.toml has not changed since the last setup and
@@ -137,7 +138,7 @@ def _pyenv(name: str) -> str | None:
 
 def main(argv: list[str]) -> int:
     """Run one of the commands above; returns the exit status."""
-    if len(argv) != 1 or argv[0] not in ("demo", "test", "check"):
+    if len(argv) != 1 or argv[0] not in ("demo", "test", "check", "texts"):
         print(__doc__.strip(), file=sys.stderr)
         return 2
     if sys.version_info < (3, 11):
@@ -148,6 +149,12 @@ def main(argv: list[str]) -> int:
         print("the slow tests (measurements, whole-class runs)", flush=True)
         status = _run(setup(), "-m", "pytest", "-p", "randomly", "-m", "slow")
         return status | check_all_pythons()
+    if command == "texts":  # after changing a test's docstring or message: then translate what is new
+        sys.path.insert(0, str(ROOT))  # standard library only: no environment to set up
+        from coursekit.test_texts import write_catalogs
+
+        print(*write_catalogs(ROOT, ["zh_CN"]) or ["the catalogs are up to date"], sep="\n")
+        return 0
     if command == "demo":
         status = _run(setup(extras=""), "-m", "grader", "grade", "--submission", "solutions")
         if status == 0:

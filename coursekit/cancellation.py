@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from coursekit import hints
+from coursekit.i18n import N_
 from coursekit.testing import Work
 
 
@@ -40,14 +41,14 @@ def job_state(work: Work, index: int) -> str:
     if index in work.cancelled:
         return "cancelled"
     if index not in work.started:
-        return "never started"
+        return N_("never started")
     if index in work.finished:
-        return "ran to its end instead of being cancelled"
+        return N_("ran to its end instead of being cancelled")
     coro = work.coroutines[index] if index < len(work.coroutines) else None
     task = task_running(coro) if coro is not None else None
     if task is not None and task.cancelling():
-        return "cancel() was called, but the task was not awaited: it had not ended yet"
-    return "still running: it was never cancelled"
+        return N_("cancel() was called, but the task was not awaited: it had not ended yet")
+    return N_("still running: it was never cancelled")
 
 
 def assert_cancelled_and_awaited(work: Work, indexes: Iterable[int], *, what: str) -> None:
@@ -60,10 +61,10 @@ def assert_cancelled_and_awaited(work: Work, indexes: Iterable[int], *, what: st
     wrong = {index: state for index, state in wrong.items() if state != "cancelled"}
     if not wrong:
         return
-    details = "; ".join(f"job {index}: {state}" for index, state in wrong.items())
+    details = "; ".join(N_("job {index}: {state}").format(index=index, state=state) for index, state in wrong.items())
     advice = hints.LEFT_RUNNING
     if any(state.startswith("cancel() was called") for state in wrong.values()):
-        advice = (
+        advice = N_(
             "task.cancel() only asks: the task ends at its next turn. Await the cancelled tasks "
             "(e.g. `await asyncio.gather(*tasks, return_exceptions=True)`) before returning or raising."
         )

@@ -33,7 +33,7 @@ import re
 import struct
 import tomllib
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -45,6 +45,8 @@ _NO_LANGUAGE = {"c", "posix"}
 
 _active = DEFAULT
 _missing: Counter[tuple[str, str]] = Counter()
+# Folders of the tests' own catalogs (coursekit.test_texts: ``tests.pot`` and ``<lang>.po``), in use besides ours.
+_test_catalogs: list[Path] = []
 # Every message marked with N_, in the order marked: exact messages, and templates with {placeholders}.
 _marked: dict[str, None] = {}
 
@@ -210,14 +212,47 @@ def compile_mo(messages: Mapping[str, str]) -> bytes:
     return header + array.array("i", key_table + value_table).tobytes() + ids + strs
 
 
+def use_test_catalogs(folders: Iterable[Path]) -> None:
+    """Translate the tests' own texts too, with the catalogs in these ``locale`` folders (coursekit.test_texts):
+    their ``tests.pot`` msgids are recognised by ``localize``, their ``<lang>.po`` translates them."""
+    added = [folder for folder in folders if folder.is_dir() and folder not in _test_catalogs]
+    if added:
+        _test_catalogs.extend(added)
+        translations.cache_clear()
+        _catalogued.cache_clear()
+        _fragments.cache_clear()
+
+
+def used_test_catalogs() -> tuple[Path, ...]:
+    """The tests' catalog folders in use (``use_test_catalogs``), in the order added."""
+    return tuple(_test_catalogs)
+
+
+def restore_test_catalogs(folders: Iterable[Path]) -> None:
+    """Use exactly these tests' catalog folders again (the course's own test suite, between its tests)."""
+    wanted = list(folders)
+    if wanted != _test_catalogs:
+        _test_catalogs[:] = wanted
+        translations.cache_clear()
+        _catalogued.cache_clear()
+        _fragments.cache_clear()
+
+
 @functools.cache
 def translations(lang: str) -> _gettext.NullTranslations:
     """The catalog of ``lang``, read with the standard library's gettext; English (and a language with no
-    catalog) translates nothing, since the msgids are English."""
+    catalog) translates nothing, since the msgids are English. The tests' catalogs in use add their messages;
+    the course kit's own translation of a msgid wins."""
     path = LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
     if lang == DEFAULT or not path.is_file():
         return _gettext.NullTranslations()
     messages = read_po(path.read_text(encoding="utf-8"))
+    for folder in _test_catalogs:
+        try:
+            for msgid, msgstr in read_po((folder / f"{lang}.po").read_text(encoding="utf-8")).items():
+                messages.setdefault(msgid, msgstr)
+        except OSError:
+            continue  # no translation of these tests into this language yet: English, counted as missing
     messages.setdefault("", "Content-Type: text/plain; charset=UTF-8\n")
     catalog = _gettext.GNUTranslations(io.BytesIO(compile_mo(messages)))
     catalog.add_fallback(_Fallback(lang))
@@ -256,7 +291,22 @@ def missing_count() -> int:
     return len(_missing)
 
 
-_FIELD = re.compile(r"\{(\w+)(?:[:!][^{}]*)?\}")
+# A placeholder, or a doubled brace: "{{" and "}}" are a literal brace, as in str.format (a test's f-string that
+# shows "/users/{id}" is the msgid "/users/{{id}}"), never a placeholder.
+_FIELD = re.compile(r"\{\{|\}\}|\{(\w+)(?:[:!][^{}]*)?\}")
+
+
+def _has_field(message: str) -> bool:
+    return any(match.group(1) for match in _FIELD.finditer(message))
+
+
+def _fill(template: str, values: Mapping[str, str]) -> str:
+    """``template`` with its placeholders replaced by ``values`` (a missing one kept) and doubled braces undone."""
+    def one(match: re.Match[str]) -> str:
+        if match.group(1) is None:
+            return match.group(0)[0]
+        return values.get(match.group(1), match.group(0))
+    return _FIELD.sub(one, template)
 
 
 @functools.cache
@@ -265,7 +315,12 @@ def _pattern(template: str) -> re.Pattern[str]:
     for match in _FIELD.finditer(template):
         parts.append(re.escape(template[last:match.start()]))
         name = match.group(1)
-        parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>.+?)")
+        if name is None:  # a doubled brace: the one brace it stands for
+            parts.append(re.escape(match.group(0)[0]))
+            last = match.end()
+            continue
+        # A value may be empty: a sum's optional part (`"..." + ("" if ok else " that differ")`).
+        parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>.*?)")
         seen.add(name)
         last = match.end()
     tail = template[last:]
@@ -276,24 +331,83 @@ def _pattern(template: str) -> re.Pattern[str]:
 
 @functools.cache
 def _catalogued() -> tuple[str, ...]:
-    """The msgids of messages.pot: every marked message, whether or not the module marking it was imported."""
-    try:
-        return tuple(read_po((LOCALE_DIR / f"{DOMAIN}.pot").read_text(encoding="utf-8"), translated=False))
-    except OSError:
-        return ()
+    """The msgids of messages.pot (every marked message, whether or not the module marking it was imported) and
+    of the tests' catalogs in use."""
+    found: list[str] = []
+    for pot in (LOCALE_DIR / f"{DOMAIN}.pot", *(folder / "tests.pot" for folder in _test_catalogs)):
+        try:
+            found += [m for m in read_po(pot.read_text(encoding="utf-8"), translated=False) if m]
+        except OSError:
+            continue
+    return tuple(found)
+
+
+LIST_SEPARATOR = N_("; ")  # between the clauses of a list a message holds ("；" in Chinese)
+FRAGMENT = "#. fragment"  # a tests.pot entry that is part of a message (a what= label), never a whole line
+
+
+@functools.cache
+def _fragments() -> frozenset[str]:
+    """The msgids the tests' catalogs in use mark as fragments: recognised inside another message only.
+
+    "get_json on a {status}" names a call inside "{what} should raise {kind}; ...": read as a whole line, its
+    placeholder would swallow the sentence around it.
+    """
+    found: set[str] = set()
+    for folder in _test_catalogs:
+        try:
+            entries = (folder / "tests.pot").read_text(encoding="utf-8").split("\n\n")
+        except OSError:
+            continue
+        for entry in entries:
+            if FRAGMENT in entry.splitlines():
+                found.update(m for m in read_po(entry, translated=False) if m)
+    return frozenset(found)
 
 
 def _known() -> dict[str, None]:
-    return dict.fromkeys([*_catalogued(), *_marked])
+    return _known_of(_catalogued(), len(_marked))[0]
 
 
-def _templates(known: dict[str, None]) -> list[str]:
+@functools.lru_cache(maxsize=4)
+def _known_of(catalogued: tuple[str, ...], marked: int) -> tuple[dict[str, None], list[tuple[str, str, str]]]:
+    """The known msgids and the templates among them, rebuilt only when a catalog is added or a message is
+    marked (``marked`` counts them)."""
+    known = dict.fromkeys([*catalogued, *list(_marked)[:marked]])
     # A message is often another one's placeholder ("Your code raised {kind} at {where}: {message}", the message
     # the guard's template): a template that starts with its own words is tried before one that starts with a
     # placeholder, which would otherwise swallow the outer message. Then the most literal text first:
     # "{a}/{b} tests passed; {detail}" before "{a}/{b} tests passed".
-    return sorted((m for m in known if _FIELD.search(m)),
-                  key=lambda m: (m.startswith("{"), -len(_FIELD.sub("", m))))
+    ordered = sorted((m for m in known if _has_field(m) and _says_enough(m)),
+                     key=lambda m: (m.startswith("{") and not m.startswith("{{"), -len(_FIELD.sub("", m))))
+    # Each comes with the literal text it starts with and its longest literal piece: a line that does not start
+    # with the one or does not hold the other cannot match, and most lines are told so without a regex.
+    templates = [(m, _fill(_pieces(m)[0], {}),
+                  max((_fill(piece, {}) for piece in _pieces(m)), key=len).removesuffix(".")) for m in ordered]
+    return known, templates
+
+
+def _says_enough(template: str) -> bool:
+    """Whether a template says enough of its own to be recognised in any text: a few words ("{n} days", "{cut} of
+    {bytes}", the dashboard's) would re-word pieces of unrelated sentences. Those are only shown through ``_``."""
+    letters = len(re.findall(r"[A-Za-z]", "".join(_pieces(template))))
+    starts_open = template.startswith("{") and not template.startswith("{{")
+    return letters >= 3 and (letters >= 8 or not starts_open)
+
+
+def _templates(known: dict[str, None]) -> list[tuple[str, str, str]]:
+    return _known_of(_catalogued(), len(_marked))[1]
+
+
+def _pieces(template: str) -> list[str]:
+    """The literal pieces of a template between its placeholders (doubled braces kept for ``_fill``)."""
+    pieces, last = [], 0
+    for match in _FIELD.finditer(template):
+        if match.group(1) is not None:
+            pieces.append(template[last:match.start()])
+            last = match.end()
+    pieces.append(template[last:])
+    return pieces
 
 
 def localize(text: str) -> str:
@@ -309,20 +423,28 @@ def localize(text: str) -> str:
     return "\n".join(_localize(line, known, templates, 0) for line in text.split("\n"))
 
 
-def _localize(text: str, known: dict[str, None], templates: list[str], depth: int) -> str:
+def _localize(text: str, known: dict[str, None], templates: list[tuple[str, str, str]], depth: int) -> str:
     body = text.strip()
     if not body or depth > 3:
         return text
     lead, trail = text[:len(text) - len(text.lstrip())], text[len(text.rstrip()):]
-    if body in known and not _FIELD.search(body):
+    if body in known and not _has_field(body):
         return lead + _(body) + trail
-    for template in templates:
+    for template, prefix, piece in templates:
+        if not body.startswith(prefix) or piece not in body or (depth == 0 and template in _fragments()):
+            continue
         match = _pattern(template).fullmatch(body)
         if match is None:
             continue
         values = {k: _localize(v, known, templates, depth + 1) for k, v in match.groupdict().items() if k != "_period"}
-        translated = _FIELD.sub(lambda m: values.get(m.group(1), m.group(0)), _(template))
+        translated = _fill(_(template), values)
         if template.endswith(".") and not match.group("_period"):
             translated = translated.removesuffix(".").removesuffix("。")
         return lead + translated + trail
+    if depth > 0 and "; " in body:  # a value that lists clauses ("job 0: never started; job 2: ..."): each one
+        parts = [_localize(part, known, templates, depth) for part in body.split("; ")]
+        if parts != body.split("; "):
+            return lead + _(LIST_SEPARATOR).join(parts) + trail
     return text
+
+

@@ -38,7 +38,7 @@ from typing import Any, Protocol
 import pytest
 
 import coursekit
-from coursekit import hints, probes, protocol
+from coursekit import hints, i18n, probes, protocol
 from coursekit.hints import describe_parts
 from coursekit.i18n import N_
 from coursekit.loops import fresh_error, run_fresh_file
@@ -182,6 +182,7 @@ EXITED = N_("your code ended the process it ran in: {how}: does your code call s
 KILLED_BY = N_("it was killed by signal {signal}")
 EXITED_WITH = N_("it exited early with status {code}")
 GONE = N_("the student process stopped answering ({why}); later tests cannot reach your code")
+STUDENT_REPR = N_("<your module {module}, reached through scenarios>")  # the student fixture, as pytest shows it
 MALFORMED_REPLY = N_("the process running your code sent a malformed reply ({why})")
 # What the student's code replaced in a library the tests rely on, and when it was found (grader/child_plugin.py).
 REPLACED = (N_("while it was imported, your code replaced {names}"), N_("in {test}, your code replaced {names}"),
@@ -362,7 +363,8 @@ class Student:
         self.rng = random.Random(self.seed)
 
     def __repr__(self) -> str:
-        return f"<your module {self.module}, reached through scenarios>"
+        # pytest shows this beside a failing test's arguments: in the student's language.
+        return i18n._(STUDENT_REPR).format(module=self.module)
 
     def run(self, scenario: Callable[..., Any], /, **params: Any) -> Observation:
         """Run ``scenario`` with ``params`` against the student's module; what it observed.

@@ -20,11 +20,15 @@ from looptime import LoopTimeProxy
 import coursekit
 from coursekit import hints, i18n, testing
 from coursekit.judge import student  # noqa: F401  (the judged tests' one way to the student's code)
+from coursekit.test_texts import locale_folders
 from coursekit.testing import BlockingCallError, leaves
 
 _FAILED = pytest.StashKey[bool]()
 _PREVIOUS_LANGUAGE = pytest.StashKey[str]()
 HINT_TITLE = i18n.N_("Hint")  # the title of the section pytest prints under a failing test
+# The title of the section that says, in the student's language, what the failing test expected and its message
+# (pytest's own report above it quotes the test's English).
+SAYS_TITLE = i18n.N_("What the test says")
 # Set when the test's call itself ended with a BlockingCallError: the student already sees it there.
 _REPORTED_BLOCKING = pytest.StashKey[bool]()
 
@@ -34,6 +38,8 @@ def pytest_configure(config: pytest.Config) -> None:
     # The grader's child runs with COURSE_LANG=en: the grader words what it shows itself.
     language = i18n.choose(env=os.environ, course=i18n.course_language(config.rootpath))
     config.stash[_PREVIOUS_LANGUAGE] = i18n.activate(language)
+    if language != i18n.DEFAULT:  # the tests' own texts too: each assignment's catalog, and the hidden ones if here
+        i18n.use_test_catalogs(locale_folders(config.rootpath, config.rootpath / "tests"))
     config.addinivalue_line("markers", "points(n): points this test is worth when graded")
     config.addinivalue_line(
         "markers",
@@ -201,6 +207,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
     each frame's whole file). ``--full-trace`` shows them.
     """
     coursekit.rendering_judged_failure = call.excinfo is not None and "student" in getattr(item, "fixturenames", ())
+    if call.excinfo is not None and call.when == "call" and i18n.active() != i18n.DEFAULT:
+        _reword(call.excinfo.value)  # before pytest renders the report: its "E  AssertionError: ..." line too
     try:
         report = yield
     finally:
@@ -211,10 +219,38 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
         exc = call.excinfo.value
         if call.when == "call" and isinstance(exc, BlockingCallError):
             item.stash[_REPORTED_BLOCKING] = True
+        if call.when == "call" and i18n.active() != i18n.DEFAULT:
+            says = _test_says(item, exc)
+            if says:
+                report.sections.append((i18n._(SAYS_TITLE), says))
         hint = _hint(exc)
         if hint:
             report.sections.append((i18n._(HINT_TITLE), i18n._(hint)))
     return report
+
+
+def _reword(exc: BaseException) -> None:
+    """The test's own message of a failure (an assertion's, ``pytest.fail``'s), in the active language, in place.
+
+    pytest's assertion rewriting appends its explanation ("assert ...") to the message: the test's words come
+    before it, and the explanation (code) stays as it is.
+    """
+    if isinstance(exc, AssertionError) and exc.args and isinstance(exc.args[0], str):
+        head, sep, rest = exc.args[0].partition("\nassert ")
+        shown = i18n.localize(head)
+        if shown != head:
+            exc.args = (shown + sep + rest, *exc.args[1:])
+    elif isinstance(exc, pytest.fail.Exception) and isinstance(exc.msg, str):
+        exc.msg = i18n.localize(exc.msg)
+
+
+def _test_says(item: pytest.Item, exc: BaseException) -> str:
+    """What the test expected (its docstring), in the active language; "" when there is nothing translated to
+    add (its message is reworded where pytest shows it, by ``_reword``)."""
+    doc = (getattr(getattr(item, "function", None), "__doc__", None) or "").strip()
+    english = f"Expected: {doc}" if doc else ""
+    shown = i18n.localize(english)
+    return shown if shown != english else ""
 
 
 def _hint(exc: BaseException) -> str | None:

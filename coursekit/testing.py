@@ -17,6 +17,7 @@ import pytest
 
 import coursekit
 from coursekit import hints
+from coursekit.i18n import N_
 from coursekit.hints import describe
 
 # The kit's frames stay out of the failure a student reads (coursekit.hidden_in_judged_failures).
@@ -97,10 +98,12 @@ def assert_same(actual: Any, expected: Any, *, what: str) -> None:
     """Fail unless :func:`same`; the message shows both values, and both types when they differ."""
     if same(actual, expected):
         return
-    message = f"{what} should be {expected!r}, got {actual!r}"
-    if type(actual) is not type(expected):
-        message += f" (type {type(actual).__name__}, where {type(expected).__name__} was expected)"
-    raise AssertionError(message)
+    if type(actual) is type(expected):
+        raise AssertionError(N_("{what} should be {expected}, got {actual}").format(
+            what=what, expected=repr(expected), actual=repr(actual)))
+    raise AssertionError(N_("{what} should be {expected}, got {actual} (type {type}, where {wanted} was expected)").format(
+        what=what, expected=repr(expected), actual=repr(actual), type=type(actual).__name__,
+        wanted=type(expected).__name__))
 
 
 def loop_time() -> float:
@@ -319,7 +322,8 @@ async def assert_ends_cancelled(task: asyncio.Task[Any], *, what: str, seconds: 
     exc = task.exception()
     if isinstance(exc, (NotImplementedError, CourseSignal)):
         raise exc  # the stub's or the probe's own message says more than "should end cancelled"
-    ended = f"raised {describe(exc)}" if exc is not None else f"returned {task.result()!r}"
+    ended = (N_("raised {error}").format(error=describe(exc)) if exc is not None
+             else N_("returned {value}").format(value=repr(task.result())))
     raise AssertionError(f"{what} should end cancelled when it is cancelled; it {ended}. {hints.SWALLOWED_CANCEL}")
 
 

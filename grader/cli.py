@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from coursekit import i18n
 from coursekit.hints import describe
+from coursekit.test_texts import locale_folders
 from grader import sandbox
 from grader.catalog import CourseError
 from grader.environment import require_usable
@@ -72,13 +73,15 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         require_shuffle_support()
     if args.student is not None and args.record is None:
         raise UsageError("--student names whose grading --record adds to the gradebook: give --record URL too")
-    result = grade(manifest, submission, course_tests(manifest, args.tests), shuffle_seed=args.seed,
-                   sandboxed=args.sandboxed)
+    tests = course_tests(manifest, args.tests)
+    # The tests' own texts (docstrings, messages) in the student's language: the public and hidden catalogs.
+    i18n.use_test_catalogs(locale_folders(root, tests.hidden_root))
+    result = grade(manifest, submission, tests, shuffle_seed=args.seed, sandboxed=args.sandboxed)
     if args.record is not None:  # the instructor's: this grading goes into the gradebook's history too
         from grader.instructor.gradebook import record_grade
 
-        print(record_grade(args.record, args.student, submission, result, manifest=manifest,
-                           tests=course_tests(manifest, args.tests)), file=sys.stderr)
+        print(record_grade(args.record, args.student, submission, result, manifest=manifest, tests=tests),
+              file=sys.stderr)
     if args.output is None:
         with i18n.language(lang):
             sys.stdout.write(_for_stdout(result, args.format))
@@ -143,6 +146,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
         root: Path | None = find_course_root(Path.cwd())
     except UsageError:  # a saved result can be shown anywhere: then the course's language is not known
         root = None
+    if root is not None:  # the tests' own texts, public and (where the course has them) hidden
+        i18n.use_test_catalogs(locale_folders(root, root / "tests"))
     with i18n.language(_language(args.lang, root)):
         text = _for_stdout(result, args.format) if args.output is None else render(result, args.format, os.environ)
     if args.output is None:
@@ -411,6 +416,9 @@ def build_parser() -> argparse.ArgumentParser:
                            help="the gradebook database each student's history is read from: sqlite:///PATH, a file "
                                 "path, or postgresql://USER@HOST/DB (default: course.toml's [gradebook] url, else "
                                 "RESULTS/gradebook.sqlite; without one the pages say there is no history)")
+    dashboard.add_argument("--lang", metavar="LANG",
+                           help="the language of the students' pages: en or zh_CN (default: course.toml's [course] "
+                                "language, else en); the class and assignment pages are in English")
     dashboard.set_defaults(run=_delegate("instructor.dashboard"))
 
     similarity = commands.add_parser("similarity", help="find pairs of submissions whose code is unusually alike")

@@ -272,7 +272,7 @@ def _describe(record: dict[str, Any]) -> str:
         return f"{text}: {message}" if message else text
     # The judge's own failures (coursekit.judge) are sentences for the student, as an assertion's message is: the
     # class names are the course's jargon.
-    if kind in ("AssertionError", "CallExited", "StudentGone"):
+    if kind in ("AssertionError", "Failed", "CallExited", "StudentGone"):  # Failed: the test's pytest.fail(...)
         return message or "a check failed"
     return hints.describe_parts(str(kind), str(message))
 

@@ -22,6 +22,17 @@ os.environ["COURSE_LANG"] = "en"
 from repo_support import ROOT, grade_json  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def _own_test_catalogs() -> Any:
+    """Each test starts with no tests' catalog in use, and one it adds (often its own, in tmp_path, or the
+    course's, through a command run in this process) is left to no other test."""
+    from coursekit import i18n
+
+    i18n.restore_test_catalogs(())
+    yield
+    i18n.restore_test_catalogs(())
+
+
 @pytest.fixture(scope="session")
 def solutions_result() -> dict[str, Any]:
     """The reference solutions graded on public and hidden tests."""

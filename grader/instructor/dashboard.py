@@ -17,6 +17,12 @@ matrix, score distributions, the tests the class fails most),
 ``students/<student>.html`` (one page per student), ``grades.csv`` and
 ``assets/``. Everything taken from the results is HTML-escaped: feedback
 quotes student code and exception text, so it is student-controlled.
+
+The class page and the assignment pages are the instructor's, in English; each
+student's page is in the course's language (``[course] language`` of
+course.toml, or ``--lang``), as the student would read their report: its own
+words through coursekit.i18n's ``_``, the grader's messages, feedback and
+titles through ``localize`` (the records stay English).
 """
 from __future__ import annotations
 
@@ -40,7 +46,10 @@ from string import Template
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from coursekit import i18n
 from coursekit.hints import describe
+from coursekit.i18n import N_, _, localize
+from coursekit.test_texts import locale_folders
 from grader.instructor import statuses
 from grader.instructor.results import RECORD_PURPOSE, grade_row
 from grader.instructor.results import total as record_total
@@ -53,6 +62,7 @@ from grader.instructor.grades_csv import grades_csv as write_grades_csv
 from grader.manifest import Manifest, find_course_root, load_manifest
 from grader.model import AssignmentResult, GradeResult, TestResult
 from grader.records import Key, default_key_path, load_key
+from grader.report.wording import FULL_STOP, OUTCOME, STATUS, VISIBILITY, word
 
 MARKER = ".grader-dashboard"  # marks a folder this command wrote, so a rebuild may overwrite it
 ASSETS = ("dashboard.css", "dashboard.js")
@@ -60,8 +70,11 @@ SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
 BINS = 10  # histogram bins of 10 % each
 UNVERIFIED = "unverified"  # the status shown for a student file whose seal does not verify
 UNREADABLE = "unreadable"  # a sealed student file the dashboard cannot use: reported and skipped, never fatal
-UNVERIFIED_MESSAGE = ("this record's seal does not verify with the results key (edited, forged, unsealed or sealed "
+UNVERIFIED_MESSAGE = N_("this record's seal does not verify with the results key (edited, forged, unsealed or sealed "
                       "with another key): nothing in it is shown or counted; grade the student again with batch")
+# What a student record's status is called on the student's page (the record keeps the English key).
+RECORD_STATUS = {"graded": N_("graded"), "partial": N_("partial"), "error": N_("error"),
+                 UNVERIFIED: N_("unverified"), UNREADABLE: N_("unreadable")}
 
 
 @dataclass(frozen=True)
@@ -84,6 +97,9 @@ class Student:
     dated: bool = False  # the record carries lateness (course.toml has due times)
     # The record itself (its result as a dict): what grader.instructor.statuses reads each cell's status from.
     record: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    # The assignments the batch graded (all, or its --assignment ones), unreleased ones too: what the key's
+    # contract hash covers.
+    graded_ids: tuple[str, ...] = ()
 
     def final(self, assignment_id: str, score: float) -> float:
         """``score`` less this assignment's late penalty (the score itself when it was on time)."""
@@ -180,18 +196,26 @@ def command(args: argparse.Namespace) -> int:
     out: Path = args.out
     key = results_key(getattr(args, "key", None), results)
     manifest = load_manifest(find_course_root(Path.cwd()))
+    lang = page_language(getattr(args, "lang", None), manifest.root)
     students = released_only(load_students(results, key), manifest)
     columns = assignment_columns(students, manifest)
     history = load_history(getattr(args, "gradebook", None), manifest, results, key, [c.id for c in columns])
-    files = {"index.html": render_index(students, columns, manifest.title),
-             "grades.csv": grades_csv(students, columns)}
+    with i18n.language(i18n.DEFAULT):  # the instructor's pages
+        files = {"index.html": render_index(students, columns, manifest.title),
+                 "grades.csv": grades_csv(students, columns)}
+        for column in columns:
+            files[f"assignments/{assignment_page(column)}"] = render_assignment(students, column)
+    # The tests' own texts (docstrings, messages) in the student's language: the public and hidden catalogs.
+    i18n.use_test_catalogs(locale_folders(manifest.root, manifest.root / "tests"))
     for student in students:
-        # The course batch graded with (released or not): a folder's contract hash covers every assignment.
-        code = submitted_code(results, student.name, student.source, student.key, manifest) if student.verified \
+        # The course as batch graded it (released or not, narrowed to its --assignment ones): what a folder's
+        # contract hash covers.
+        known = {a.id for a in manifest.assignments}
+        graded = manifest.only([i for i in student.graded_ids if i in known]) if student.graded_ids else manifest
+        code = submitted_code(results, student.name, student.source, student.key, graded) if student.verified \
             else None
-        files[f"students/{student.page}"] = render_student(student, columns, history, code)
-    for column in columns:
-        files[f"assignments/{assignment_page(column)}"] = render_assignment(students, column)
+        with i18n.language(lang):
+            files[f"students/{student.page}"] = render_student(student, columns, history, code)
     write_site(out, files)
     for student in students:
         if student.status == UNREADABLE:
@@ -214,6 +238,15 @@ def command(args: argparse.Namespace) -> int:
             else history.note)
     print(f"dashboard of {len(students)} student(s), {len(columns)} assignment(s), {told}: {out / 'index.html'}")
     return 0
+
+
+def page_language(flag: str | None, root: Path) -> str:
+    """The language of the students' pages: ``--lang``, else course.toml's ``[course] language``, else English
+    (the instructor's own LANG does not decide what their students' pages say). A ``--lang`` with no catalog is
+    a usage error, as for ``grade --lang``."""
+    if flag is not None and i18n.normalize(flag) not in i18n.available():
+        raise UsageError(f"--lang {flag}: no such language (known: {', '.join(i18n.available())})")
+    return i18n.choose(flag=flag, env={}, course=i18n.course_language(root))
 
 
 def results_key(given: Path | None, results: Path) -> Key:
@@ -300,6 +333,7 @@ def _student(record: dict[str, Any], page: str) -> Student:
     return Student(name=text("student"), page=page, source=without_credentials(text("source")),
                    key=text("key"), graded_at=text("graded_at"), status=status,
                    message=text("message"), result=record["result"], file=text("file"), record=kept,
+                   graded_ids=tuple(a.id for a in record["result"].assignments),
                    late={str(a): found for a in (record.get("late") or {}) if (found := late_days(record, str(a)))}
                    if isinstance(record.get("late"), dict) else {},
                    first_seen_at=text("first_seen_at") if record.get("first_seen_at") else "",
@@ -378,6 +412,11 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
+def _counted(n: int, one: str, many: str) -> str:
+    """``n`` of something in the active language: ``one`` (``N_("{n} line")``) or ``many`` (``"{n} lines"``)."""
+    return _(one if n == 1 else many).format(n=n)
+
+
 def _num(value: float) -> str:
     return f"{round(value, 2):g}"
 
@@ -434,7 +473,9 @@ def _template() -> Template:
 def _page(title: str, body: str, *, root: str, script: bool) -> str:
     template = _template()
     script_tag = f'<script src="{root}assets/dashboard.js" defer></script>' if script else ""
-    return template.substitute(title=escape(title), body=body, root=root, script=script_tag)
+    # The page's language, as HTML names it (zh-CN): what a browser picks its fonts and line breaks by.
+    lang = i18n.active().replace("_", "-")
+    return template.substitute(title=escape(title), body=body, root=root, script=script_tag, lang=lang)
 
 
 def _attr(text: str) -> str:
@@ -563,7 +604,7 @@ def _matrix_cell(student: Student, column: Column, href: str) -> str:
         return f'<td class="s-none" data-value="" title="{why}">–</td>'
     found = student.cell(column.id)
     if not found.counts:  # not started, attempted, flagged or in error: no score, never a 0, in no statistic
-        cls, text, _ = LOOKS[found.status]
+        cls, text, _words = LOOKS[found.status]
         title = f"{a.id} {a.title}: {_cell_words(found)}"
         mark = '<span class="mark" aria-label="not graded">!</span>' if found.status == "error" else ""
         return (f'<td class="{cls}" data-value=""><a href="{href}#{_anchor(a.id)}" title="{_attr(title)}">'
@@ -583,28 +624,36 @@ def _matrix_cell(student: Student, column: Column, href: str) -> str:
 
 
 # How each cell that is no grade looks in the matrix: its class, its text, its legend entry. Never the red of 0.
+# Marked with N_: shown through ``_``, English on the instructor's pages and in the student's language on theirs.
 LOOKS: dict[str, tuple[str, str, str]] = {
-    "not_started": ("s-unstarted", "not started", "not started"),
-    "attempted": ("s-attempted", "attempted", "attempted, not graded (time budget)"),
-    "flagged": ("s-flagged", "held", "flagged: score held for review"),
-    "error": ("s-none", "–", "not graded (error)"),
+    "not_started": ("s-unstarted", N_("not started"), N_("not started")),
+    "attempted": ("s-attempted", N_("attempted"), N_("attempted, not graded (time budget)")),
+    "flagged": ("s-flagged", N_("held"), N_("flagged: score held for review")),
+    "error": ("s-none", "–", N_("not graded (error)")),
 }
+CELL_NOT_STARTED = N_("not started (the course's stub, untouched): no score, never a 0")
+CELL_FLAGGED = N_("flagged, {score} / {max_score} held for review, counted nowhere: {flags}")
+CELL_ATTEMPTED = N_("attempted, {why}: no score, never a 0")
+CELL_NOT_GRADED = N_("not graded: {why}")
+LATE = N_("late")
+LATE_WORDS = N_("{days} late, −{penalty} %")
+DAYS = (N_("{n} day"), N_("{n} days"))
 
 
 def _cell_words(found: statuses.Cell) -> str:
     """A cell that is no grade, in words: what it is and why (a flagged one with the score it holds)."""
     if found.status == "not_started":
-        return "not started (the course's stub, untouched): no score, never a 0"
+        return _(CELL_NOT_STARTED)
     if found.status == "flagged":
-        return (f"flagged, {_num(found.score or 0.0)} / {_num(found.max_score)} held for review, counted nowhere: "
-                + "; ".join(found.flags))
+        return _(CELL_FLAGGED).format(score=_num(found.score or 0.0), max_score=_num(found.max_score),
+                                      flags="; ".join(localize(f) for f in found.flags))
     if found.status == "attempted":
-        return f"attempted, {found.why}: no score, never a 0"
-    return f"not graded: {found.why}"
+        return _(CELL_ATTEMPTED).format(why=localize(found.why))
+    return _(CELL_NOT_GRADED).format(why=localize(found.why))
 
 
 def _late_words(days: int, penalty: float) -> str:
-    return f"{_count(days, 'day')} late, −{_num(penalty)} %"
+    return _(LATE_WORDS).format(days=_counted(days, *DAYS), penalty=_num(penalty))
 
 
 def _matrix_footer(students: list[Student], columns: list[Column]) -> str:
@@ -841,41 +890,88 @@ def _failed_row(f: FailedTest) -> str:
             f'<span class="sub">{f.feedback_count} of {f.failing} failing got this feedback</span></td></tr>')
 
 
+# The student's page's own words (coursekit.i18n: shown through ``_`` in the course's language).
+BACK = N_("← Class dashboard")
+PAGE_TITLE = N_("{student} — grades")
+PAGE_TITLE_STATUS = N_("{student} — {status}")
+META = {
+    "Total": N_("Total"), "Status": N_("Status"), "Message": N_("Message"), "Source": N_("Source"),
+    "Graded version": N_("Graded version"), "Graded at": N_("Graded at"),
+    "First seen by the grader": N_("First seen by the grader"), "Commit date": N_("Commit date"),
+    "Graded as of": N_("Graded as of"), "After late penalties": N_("After late penalties"),
+    "Sandboxed": N_("Sandboxed"), "Submitted code": N_("Submitted code"), "File": N_("File"), "Why": N_("Why"),
+}
+FIRST_SEEN_NOTE = N_("{moment} (what lateness is decided on)")
+COMMIT_DATE_NOTE = N_("{moment} (the student's to set: not used for lateness)")
+SANDBOXED_YES = N_("yes")
+SANDBOXED_NO = N_("no: graded without the OS sandbox, no grade of record")
+STUDENT_TABLE_HEAD = (N_("Assignment"), N_("Score"), N_("Status"), N_("Tests passed"), N_("Message"))
+NO_RESULT = N_("no result")
+HELD_FOR_REVIEW = N_("Held for review")
+HELD_NOTE = N_("(counted nowhere until a person looks):")
+ALL_PASSED = (N_("The {n} test passed."), N_("All {n} tests passed."))
+NO_TESTS_RUN = N_("No tests were run.")
+NO_CODE = N_("No code to show: {why}")
+NOT_SUBMITTED = N_("not submitted")
+CUT_AT = N_("cut at {kb} KB")
+CODE_CUT = N_("{cut} of {bytes}")
+BYTES = (N_("{n} byte"), N_("{n} bytes"))
+LINES = (N_("{n} line"), N_("{n} lines"))
+SUBMITTED_CODE = N_("Submitted code:")
+HISTORY = N_("History")
+NO_GRADING_YET = N_("The gradebook has no grading of this student yet.")
+HISTORY_HINT = N_("Every grading the gradebook holds, oldest first: the score per assignment over time (only grades "
+                  "of verified gradings are plotted; not started, attempted, held and unverified are not), then each "
+                  "grading.")
+HISTORY_HEAD = (N_("Graded at"), N_("Revision"), N_("First seen"), N_("Status"))
+TOTAL = N_("Total")
+UNVERIFIED_GRADING = N_("unverified grading: no score")
+NOT_GRADED_IN_FULL = N_("not graded in full: no total")
+NO_GRADE_YET = N_("no grade yet")
+NO_GRADE_YET_LABEL = N_("{id}: no grade yet")
+SCORE_OVER_TIME = N_("{id} score over time: {scores}")
+GRADES = (N_("{n} grade"), N_("{n} grades"))
+TREND_CAPTION = N_("{grades}, last {score} / {max_score}")
+
+
 def render_student(student: Student, columns: list[Column], history: History | None = None,
                    code: Submitted | None = None) -> str:
     """One student's page: the summary, each assignment's score, the history of their gradings (from the
-    gradebook), then per assignment the feedback of every test not passed beside the code submitted."""
+    gradebook), then per assignment the feedback of every test not passed beside the code submitted.
+
+    In the active language (coursekit.i18n): ``command`` renders it in the course's."""
     result = student.result
+    status = word(RECORD_STATUS, student.status)
+    back = f'<nav><a href="../index.html">{escape(_(BACK))}</a></nav>'
     if not student.verified:
-        meta = [("Status", student.status), ("File", f"students/{student.file}"), ("Why", student.message)]
-        rows = "".join(f"<dt>{label}</dt><dd>{escape(value)}</dd>" for label, value in meta)
-        body = ['<nav><a href="../index.html">← Class dashboard</a></nav>',
-                f'<header><h1>{escape(student.name)}</h1><dl class="meta">{rows}</dl></header>']
-        return _page(f"{student.name} — {student.status}", "\n".join(body), root="../", script=False)
+        meta = [("Status", status), ("File", f"students/{student.file}"), ("Why", localize(student.message))]
+        rows = "".join(f"<dt>{escape(_(META[label]))}</dt><dd>{escape(value)}</dd>" for label, value in meta)
+        body = [back, f'<header><h1>{escape(student.name)}</h1><dl class="meta">{rows}</dl></header>']
+        return _page(_(PAGE_TITLE_STATUS).format(student=student.name, status=status), "\n".join(body), root="../",
+                     script=False)
     percent = _percent(result.score, result.max_score)
     meta = [("Total", f"{_num(result.score)} / {_num(result.max_score)}"
                       + (f" ({round(percent)}%)" if percent is not None else "")),
-            ("Status", student.status), ("Message", student.message), ("Source", student.source),
+            ("Status", status), ("Message", localize(student.message)), ("Source", student.source),
             ("Graded version", student.key), ("Graded at", student.graded_at),
-            ("First seen by the grader", student.first_seen_at + (" (what lateness is decided on)"
-                                                                   if student.first_seen_at else "")),
-            ("Commit date", student.committed_at + (" (the student's to set: not used for lateness)"
-                                                   if student.committed_at else "")),
+            ("First seen by the grader", _(FIRST_SEEN_NOTE).format(moment=student.first_seen_at)
+             if student.first_seen_at else ""),
+            ("Commit date", _(COMMIT_DATE_NOTE).format(moment=student.committed_at) if student.committed_at else ""),
             ("Graded as of", student.as_of),
             ("After late penalties", "" if student.final_total in (None, result.score)
              else f"{_num(student.final_total or 0)} / {_num(result.max_score)}"),
-            ("Sandboxed", "yes" if result.sandboxed else "no: graded without the OS sandbox, no grade of record"),
-            ("Submitted code", code.note if code is not None else "")]
+            ("Sandboxed", _(SANDBOXED_YES) if result.sandboxed else _(SANDBOXED_NO)),
+            ("Submitted code", localize(code.note) if code is not None else "")]
     links = {"Source": source_url(student.source), "Graded version": commit_url(student.source, student.key)}
-    rows = "".join(f"<dt>{label}</dt><dd>{_linked(value, links.get(label))}</dd>" for label, value in meta if value)
-    body = ['<nav><a href="../index.html">← Class dashboard</a></nav>',
-            f'<header><h1>{escape(student.name)}</h1><dl class="meta">{rows}</dl></header>', "<main>",
+    rows = "".join(f"<dt>{escape(_(META[label]))}</dt><dd>{_linked(value, links.get(label))}</dd>"
+                   for label, value in meta if value)
+    body = [back, f'<header><h1>{escape(student.name)}</h1><dl class="meta">{rows}</dl></header>', "<main>",
             _student_table(student, columns)]
     if history is not None:
         body.append(_history_section(history.of(student.name), history.note, columns))
     body += [_student_section(a, student.cell(a.id), code) for a in result.assignments]
     body.append("</main>")
-    return _page(f"{student.name} — grades", "\n".join(body), root="../", script=False)
+    return _page(_(PAGE_TITLE).format(student=student.name), "\n".join(body), root="../", script=False)
 
 
 def source_url(source: str) -> str | None:
@@ -915,46 +1011,47 @@ def _student_table(student: Student, columns: list[Column]) -> str:
     for c in columns:
         a = student.assignment(c.id)
         if a is None:
-            rows.append(f'<tr><td>{escape(c.id)}</td><td>{escape(c.title)}</td><td class="s-none">–</td>'
-                        "<td>no result</td><td></td><td></td></tr>")
+            rows.append(f'<tr><td>{escape(c.id)}</td><td>{escape(localize(c.title))}</td><td class="s-none">–</td>'
+                        f"<td>{escape(_(NO_RESULT))}</td><td></td><td></td></tr>")
             continue
         band = "s-missing" if a.status == "missing" else _band(a.score, a.max_score)
-        status = escape(a.status)
+        status = escape(word(STATUS, a.status))
         found = student.cell(c.id)
         if not found.counts:  # not started, attempted, flagged, in error: its number is no score
-            band, status = LOOKS[found.status][0], escape(LOOKS[found.status][2])
+            band, status = LOOKS[found.status][0], escape(_(LOOKS[found.status][2]))
         tests = f"{a.passed}/{len(a.tests)}" if a.tests else "–"
         days, penalty = student.late.get(c.id, (0, 0.0))
         if days > 0 and student.graded(c.id) is not None:
-            status += (f' <span class="late">late</span> {_late_words(days, penalty)}: '
+            status += (f' <span class="late">{escape(_(LATE))}</span> {escape(_late_words(days, penalty))}: '
                        f"{_num(student.final(c.id, a.score))} / {_num(a.max_score)}")
-        rows.append(f'<tr><td><a href="#{_anchor(a.id)}">{escape(a.id)}</a></td><td>{escape(a.title)}</td>'
+        rows.append(f'<tr><td><a href="#{_anchor(a.id)}">{escape(a.id)}</a></td><td>{escape(localize(a.title))}</td>'
                     f'<td class="{band}">{_num(a.score)} / {_num(a.max_score)}</td><td>{status}</td>'
-                    f"<td>{tests}</td><td>{escape(a.message)}</td></tr>")
-    return ('<table class="assignments"><thead><tr><th scope="col">#</th><th scope="col">Assignment</th>'
-            '<th scope="col">Score</th><th scope="col">Status</th><th scope="col">Tests passed</th>'
-            f'<th scope="col">Message</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
+                    f"<td>{tests}</td><td>{escape(localize(a.message))}</td></tr>")
+    head = "".join(f'<th scope="col">{escape(_(h))}</th>' for h in STUDENT_TABLE_HEAD)
+    return (f'<table class="assignments"><thead><tr><th scope="col">#</th>{head}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table>')
 
 
 def _student_section(a: AssignmentResult, found: statuses.Cell | None = None, code: Submitted | None = None) -> str:
     """One assignment of a student's page: the tests not passed and their feedback, beside the submitted code
     (two columns on a wide screen, stacked on a narrow one); a flagged one's findings first."""
     failing = [t for t in a.tests if t.outcome != "passed"]
-    status = a.status if found is None or found.counts else LOOKS[found.status][2]
-    head = (f'<section class="assignment" id="{_attr(_anchor(a.id))}"><h2>{escape(a.id)} {escape(a.title)}'
+    status = word(STATUS, a.status) if found is None or found.counts else _(LOOKS[found.status][2])
+    head = (f'<section class="assignment" id="{_attr(_anchor(a.id))}"><h2>{escape(a.id)} {escape(localize(a.title))}'
             f' <span class="sub">{_num(a.score)} / {_num(a.max_score)} · {escape(status)}</span></h2>'
-            f'<p class="message">{escape(a.message)}</p>')
+            f'<p class="message">{escape(localize(a.message))}</p>')
     if found is not None and found.status == "flagged":
-        head += ('<div class="held"><b>Held for review</b> (counted nowhere until a person looks):<ul class="flags">'
-                 + "".join(f"<li>{escape(f)}</li>" for f in found.flags) + "</ul></div>")
+        head += (f'<div class="held"><b>{escape(_(HELD_FOR_REVIEW))}</b> {escape(_(HELD_NOTE))}<ul class="flags">'
+                 + "".join(f"<li>{escape(localize(f))}</li>" for f in found.flags) + "</ul></div>")
     if not failing:
-        done = f"All {_count(len(a.tests), 'test')} passed." if a.tests else "No tests were run."
-        tests = f'<p class="all-passed">{done}</p>'
+        done = _counted(len(a.tests), *ALL_PASSED) if a.tests else _(NO_TESTS_RUN)
+        tests = f'<p class="all-passed">{escape(done)}</p>'
     else:
         tests = "".join(
             f'<article class="test {_attr(t.outcome)}"><h3><code>{escape(t.name)}</code> '
-            f'<span class="sub">{escape(t.visibility)} · {escape(t.outcome)} · {_num(t.score)} / '
-            f'{_num(t.max_score)}</span></h3><pre class="feedback">{escape(t.feedback)}</pre></article>'
+            f'<span class="sub">{escape(word(VISIBILITY, t.visibility))} · {escape(word(OUTCOME, t.outcome))} · '
+            f'{_num(t.score)} / {_num(t.max_score)}</span></h3><pre class="feedback">{escape(localize(t.feedback))}'
+            "</pre></article>"
             for t in failing)
     shown = _code_view(a.id, code, open_=bool(failing))
     if not shown:
@@ -969,28 +1066,28 @@ def _code_view(assignment_id: str, code: Submitted | None, *, open_: bool) -> st
         return ""
     module = code.modules.get(assignment_id)
     if module is None:
-        why = code.problems.get(assignment_id, "not submitted")
-        return f'<div class="code"><p class="hint">No code to show: {escape(why)}</p></div>'
+        why = localize(code.problems[assignment_id]) if assignment_id in code.problems else _(NOT_SUBMITTED)
+        return f'<div class="code"><p class="hint">{escape(_(NO_CODE).format(why=why))}</p></div>'
     lines = module.text.splitlines() or [""]
     numbered = "\n".join(f'<span class="line">{escape(line)}</span>' for line in lines)
-    cut = (f' · <b>cut at {CODE_LIMIT // 1024} KB</b> of {_count(module.size, "byte")}' if module.cut else "")
-    return (f'<details class="code"{" open" if open_ else ""}><summary>Submitted code: <code>{escape(module.path)}'
-            f"</code> · {_count(len(lines), 'line')}{cut}</summary>"
+    cut_at = f"<b>{escape(_(CUT_AT).format(kb=CODE_LIMIT // 1024))}</b>"
+    cut = f" · {_(CODE_CUT).format(cut=cut_at, bytes=escape(_counted(module.size, *BYTES)))}" if module.cut else ""
+    return (f'<details class="code"{" open" if open_ else ""}><summary>{escape(_(SUBMITTED_CODE))} '
+            f"<code>{escape(module.path)}</code> · {escape(_counted(len(lines), *LINES))}{cut}</summary>"
             f'<pre class="code"><code>{numbered}</code></pre></details>')
 
 
 def _history_section(gradings: list[Grading], note: str, columns: list[Column]) -> str:
     """The student's page's "History": a small chart per assignment of the score over time (grades only, from
     verified gradings), then a table of every grading, oldest first."""
-    head = ('<section id="history"><h2>History</h2>')
+    head = f'<section id="history"><h2>{escape(_(HISTORY))}</h2>'
     if note:
-        return f'{head}<p class="hint">{escape(note[:1].upper() + note[1:])}.</p></section>'
+        note = localize(note)
+        return f'{head}<p class="hint">{escape(note[:1].upper() + note[1:])}{escape(_(FULL_STOP))}</p></section>'
     if not gradings:
-        return f'{head}<p class="hint">The gradebook has no grading of this student yet.</p></section>'
+        return f'{head}<p class="hint">{escape(_(NO_GRADING_YET))}</p></section>'
     charts = "".join(_trend(c, gradings) for c in columns)
-    return (f'{head}<p class="hint">Every grading the gradebook holds, oldest first: the score per assignment '
-            "over time (only grades of verified gradings are plotted; not started, attempted, held and "
-            f'unverified are not), then each grading.</p><div class="trends">{charts}</div>'
+    return (f'{head}<p class="hint">{escape(_(HISTORY_HINT))}</p><div class="trends">{charts}</div>'
             f'<div class="scroll">{_history_table(gradings, columns)}</div></section>')
 
 
@@ -999,25 +1096,26 @@ def _when(moment: datetime | None) -> str:
 
 
 def _history_table(gradings: list[Grading], columns: list[Column]) -> str:
-    head = "".join(f'<th scope="col" title="{_attr(f"{c.id} {c.title}")}">{escape(c.id)}'
+    head = "".join(f'<th scope="col" title="{_attr(f"{c.id} {localize(c.title)}")}">{escape(c.id)}'
                    f'<span class="sub">/{_num(c.max_score)}</span></th>' for c in columns)
     rows = []
     for g in gradings:
         revision = (f'<code title="{_attr(g.revision)}">{escape(g.revision[:12])}</code>' if g.revision else "–")
         if not g.verified:  # nothing of an edited or forged row is a grade: no number of it is shown
-            status = f'{escape(g.status)} <span class="badge">unverified</span>'
-            cells = "".join('<td class="s-none" title="unverified grading: no score">–</td>' for _ in columns)
+            status = (f'{escape(word(RECORD_STATUS, g.status))} '
+                      f'<span class="badge">{escape(word(RECORD_STATUS, UNVERIFIED))}</span>')
+            cells = f'<td class="s-none" title="{_attr(_(UNVERIFIED_GRADING))}">–</td>' * len(columns)
             total = '<td class="s-none">–</td>'
         else:
-            status = escape(g.status)
+            status = escape(word(RECORD_STATUS, g.status))
             cells = "".join(_history_cell(g.cells[c.id]) for c in columns)
-            total = ('<td class="s-none" title="not graded in full: no total">–</td>' if g.total is None
+            total = (f'<td class="s-none" title="{_attr(_(NOT_GRADED_IN_FULL))}">–</td>' if g.total is None
                      else f"<td>{_num(g.total)}<span class=\"sub\">/{_num(g.max_score)}</span></td>")
         rows.append(f'<tr{_UNVERIFIED_ROW if not g.verified else ""}><td>{_when(g.graded_at)}</td><td>{revision}</td>'
                     f"<td>{_when(g.first_seen_at)}</td><td>{status}</td>{cells}{total}</tr>")
-    return ('<table class="history"><thead><tr><th scope="col">Graded at</th><th scope="col">Revision</th>'
-            '<th scope="col">First seen</th><th scope="col">Status</th>'
-            f'{head}<th scope="col">Total</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
+    heads = "".join(f'<th scope="col">{escape(_(h))}</th>' for h in HISTORY_HEAD)
+    return (f'<table class="history"><thead><tr>{heads}{head}<th scope="col">{escape(_(TOTAL))}</th></tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table>')
 
 
 _UNVERIFIED_ROW = ' class="unverified"'
@@ -1026,8 +1124,8 @@ _UNVERIFIED_ROW = ' class="unverified"'
 def _history_cell(found: statuses.Cell) -> str:
     if found.counts and found.score is not None:
         return f'<td class="{_band(found.score, found.max_score)}">{_num(found.score)}</td>'
-    cls, text, _ = LOOKS[found.status]
-    return f'<td class="{cls}" title="{_attr(_cell_words(found))}">{escape(text)}</td>'
+    cls, text, _words = LOOKS[found.status]
+    return f'<td class="{cls}" title="{_attr(_cell_words(found))}">{escape(_(text))}</td>'
 
 
 def _trend(column: Column, gradings: list[Grading]) -> str:
@@ -1035,11 +1133,12 @@ def _trend(column: Column, gradings: list[Grading]) -> str:
     points = [(g.graded_at, found) for g in gradings
               if g.verified and (found := g.cells.get(column.id)) is not None and found.counts
               and found.score is not None]
-    caption = f"<b>{escape(column.id)}</b> {escape(column.label)}"
+    caption = f"<b>{escape(column.id)}</b> {escape(column.short or localize(column.title))}"
     if not points:
+        nothing = _(NO_GRADE_YET)
         return (f'<figure class="trend"><svg viewBox="0 0 240 96" role="img" aria-label="'
-                f'{_attr(f"{column.id}: no grade yet")}"><text class="tick" x="120" y="50">no grade yet</text>'
-                f"</svg><figcaption>{caption}: no grade yet</figcaption></figure>")
+                f'{_attr(_(NO_GRADE_YET_LABEL).format(id=column.id))}"><text class="tick" x="120" y="50">'
+                f"{escape(nothing)}</text></svg><figcaption>{caption}: {escape(nothing)}</figcaption></figure>")
     start, end = points[0][0].timestamp(), points[-1][0].timestamp()
     span = end - start
 
@@ -1049,21 +1148,22 @@ def _trend(column: Column, gradings: list[Grading]) -> str:
         return round(x, 1), round(74 - 0.64 * percent, 1)
 
     placed = [(xy(m, f), m, f) for m, f in points]
-    line = " ".join(f"{x},{y}" for (x, y), _, _ in placed)
+    line = " ".join(f"{x},{y}" for (x, y), _moment, _found in placed)
     dots = "".join(f'<circle class="dot" cx="{x}" cy="{y}" r="3"><title>{_attr(_when(m))}: {_num(f.score or 0)} / '
                    f"{_num(f.max_score)}</title></circle>" for (x, y), m, f in placed)
     last = points[-1][1]
     said = ", ".join(f"{_when(m)}: {_num(f.score or 0)}" for m, f in points)
+    told = _(TREND_CAPTION).format(grades=_counted(len(points), *GRADES), score=_num(last.score or 0),
+                                   max_score=_num(last.max_score))
     return (f'<figure class="trend"><svg viewBox="0 0 240 96" role="img" aria-label="'
-            f'{_attr(f"{column.id} score over time: {said}")}">'
+            f'{_attr(_(SCORE_OVER_TIME).format(id=column.id, scores=said))}">'
             '<line class="grid" x1="36" y1="10" x2="230" y2="10"></line>'
             '<line class="axis" x1="36" y1="74.5" x2="230" y2="74.5"></line>'
             '<text class="tick end" x="32" y="13">100%</text><text class="tick end" x="32" y="77">0</text>'
             f'<polyline class="trend" points="{line}"></polyline>{dots}'
             f'<text class="tick" x="36" y="90">{escape(_when(points[0][0])[:10])}</text>'
             + (f'<text class="tick end" x="230" y="90">{escape(_when(points[-1][0])[:10])}</text>' if span > 0 else "")
-            + f"</svg><figcaption>{caption}: {_count(len(points), 'grade')}, last {_num(last.score or 0)} / "
-            f"{_num(last.max_score)}</figcaption></figure>")
+            + f"</svg><figcaption>{caption}: {escape(told)}</figcaption></figure>")
 
 
 # --- CSV and files --------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from coursekit.i18n import N_
 from grader.errors import UsageError
 from grader.find import find_submission
 from grader.instructor.git import SubmissionError, run_git
@@ -24,8 +25,10 @@ from grader.manifest import Manifest
 
 CODE_LIMIT = 200 * 1024  # bytes of one module shown; the rest is cut, and the page says so
 SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")  # what batch names a checkout folder after
-CHANGED = "the code is not shown: the checkout has changed since it was graded"
-ABSENT = "the code is not shown: the graded checkout is not in the results folder"
+CHANGED = N_("the code is not shown: the checkout has changed since it was graded")
+ABSENT = N_("the code is not shown: the graded checkout is not in the results folder")
+NO_VERSION = N_("the code is not shown: the record names no graded version")
+NOT_SUBMITTED = N_("no {module} was submitted")
 
 
 @dataclass(frozen=True)
@@ -50,12 +53,12 @@ class Submitted:
 def submitted_code(results: Path, student: str, source: str, key: str, manifest: Manifest) -> Submitted:
     """The modules ``student`` submitted, when the checkout or folder is still exactly what was graded under ``key``.
 
-    ``manifest`` must be the course batch graded with (every assignment, released
-    or not): a folder's contract hash covers all of them.
+    ``manifest`` must be the course as batch graded it (its ``--assignment`` ones,
+    released or not): a folder's contract hash covers exactly those.
     """
     revision = key.split("+", 1)[0]
     if not revision:
-        return Submitted(note="the code is not shown: the record names no graded version")
+        return Submitted(note=NO_VERSION)
     checkout = _checkout(results, student)
     if checkout is not None:
         if _head(checkout) != revision or not _clean(checkout, manifest):
@@ -117,7 +120,7 @@ def _read(folder: Path, manifest: Manifest) -> Submitted:
     for one in found:
         a = one.assignment
         if one.source is None:
-            problems[a.id] = one.problem or f"no {a.module} was submitted"
+            problems[a.id] = one.problem or NOT_SUBMITTED.format(module=a.module)
             continue
         data = one.source[:CODE_LIMIT]
         modules[a.id] = Module(f"assignments/{a.id}/{a.module}", data.decode("utf-8", errors="replace"), len(one.source),

@@ -19,11 +19,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from coursekit.i18n import N_
 from grader.errors import EnvironmentFault, UsageError
 from grader.instructor import gradebook, statuses
 from grader.instructor.results import total as record_total
 from grader.manifest import Manifest
 from grader.records import Key
+
+# Why a student's page has no history (the page shows it in the course's language: coursekit.i18n).
+NO_PACKAGES = N_("no history: the gradebook's packages are not installed ({extra})")
+NO_GRADEBOOK = N_("no history: the results folder has no gradebook ({name})")
 
 if TYPE_CHECKING:
     from grader.instructor.gradebook.store import Gradebook, GradingView
@@ -71,14 +76,14 @@ def load_history(given: str | None, manifest: Manifest, results: Path, key: Key,
         if asked:
             raise EnvironmentFault(f"the gradebook {url.split('://', 1)[0]}://... was asked for, but its packages "
                                    f"are not installed: {gradebook.EXTRA}")
-        return History(note=f"no history: the gradebook's packages are not installed ({gradebook.EXTRA})")
+        return History(note=NO_PACKAGES.format(extra=gradebook.EXTRA))
     from grader.instructor.gradebook.store import Gradebook, database_url
 
     parsed = database_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database and not Path(parsed.database).is_file():
         if asked:  # opening would create an empty one: a dashboard only reads
             raise UsageError(f"no gradebook at {parsed.database}")
-        return History(note=f"no history: the results folder has no gradebook ({gradebook.DEFAULT_NAME})")
+        return History(note=NO_GRADEBOOK.format(name=gradebook.DEFAULT_NAME))
     stubs = stub_hashes(manifest)
     with Gradebook.open(url, key) as book:
         contents = _contents(book)

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from coursekit import i18n
+from coursekit.test_texts import LOCALE, locale_folders
 from grader.manifest import MANIFEST_NAME, Manifest, load_manifest
 from grader.model import GradeResult
 from grader.pipeline import grade
@@ -56,6 +58,10 @@ def write_bundle(dest: Path, manifest: Manifest, grades: list[str] | None, requi
             _copy_into(path, dest / "assignments" / assignment.id)
         for path in tests.hidden(assignment):
             _copy_into(path, dest / "tests" / assignment.id)
+        # The tests' own texts in the students' languages (coursekit.test_texts), public and hidden.
+        for kind in ("assignments", "tests"):
+            for path in sorted((manifest.root / kind / assignment.id / LOCALE).glob("*.po*")):
+                _copy_into(path, dest / kind / assignment.id / LOCALE)
     (dest / REQUIREMENTS_NAME).write_text("".join(f"{line}\n" for line in requirements), encoding="utf-8")
     config = {
         "course": manifest.title,
@@ -141,6 +147,7 @@ def grade_bundle(bundle: Path, submission: Path, ids: list[str]) -> GradeResult:
     """Grade the assignments ``ids`` of ``submission`` with the bundle's own course copy and tests."""
     manifest = load_manifest(bundle).only(ids)
     hidden = bundle / "tests"
+    i18n.use_test_catalogs(locale_folders(bundle, hidden))  # for whatever renders the result in a student's language
     return grade(manifest, submission, CourseTests(bundle, hidden if hidden.is_dir() else None))
 
 

@@ -11,7 +11,9 @@ the entries' scores add up to the grade, which is what the reporter's
 ``Points X/Y`` annotation shows. (Its console table's "Total points" line
 instead counts tests passed out of all tests, ignoring their points: the
 annotation is the grade.) ``test_code`` stays empty, so hidden test source
-never reaches it; it crashes on a result with no ``tests``.
+never reaches it; it crashes on a result with no ``tests``. Names' titles,
+messages and the pointer are in the active language (coursekit.i18n), within
+the same budget.
 """
 from __future__ import annotations
 
@@ -20,13 +22,19 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from coursekit.i18n import N_, _, localize
 from grader.model import AssignmentResult, GradeResult, TestResult
+from grader.report.wording import TESTS_PASSED
 
 STATUS = {"passed": "pass", "failed": "fail", "error": "error", "timeout": "error", "skipped": "fail"}
 LIMIT = 128 * 1024  # Linux's MAX_ARG_STRLEN: one environment variable, "NAME=value" and its NUL included
 PAYLOAD_BUDGET = LIMIT // 2  # the base64 text's ceiling: far from the limit, whatever else the step sets
 MESSAGE_CHARS = 160  # a non-passing test's message, before the pointer to the summary
-POINTER = " (full feedback: the run's summary)"
+POINTER = N_("(full feedback: the run's summary)")
+
+
+def _pointer() -> str:
+    return " " + _(POINTER)
 
 
 def _line(text: str, limit: int) -> str:
@@ -40,18 +48,19 @@ def _entry(name: str, status: str, score: float, message: str) -> dict[str, Any]
 
 
 def _test_entry(a: AssignmentResult, t: TestResult, messages: bool) -> dict[str, Any]:
-    message = _line(t.feedback, MESSAGE_CHARS) + POINTER if messages and t.outcome != "passed" else ""
+    message = _line(localize(t.feedback), MESSAGE_CHARS) + _pointer() if messages and t.outcome != "passed" else ""
     return _entry(_line(f"{a.id} {t.name}", 200), STATUS[t.outcome], t.score, message)
 
 
 def _assignment_entry(a: AssignmentResult) -> dict[str, Any]:
     if not a.tests:
-        return _entry(_line(f"{a.id} {a.title}", 200), "fail" if a.status == "missing" else "error", 0,
-                      _line(a.message, MESSAGE_CHARS) + POINTER)
+        return _entry(_line(f"{a.id} {localize(a.title)}", 200), "fail" if a.status == "missing" else "error", 0,
+                      _line(localize(a.message), MESSAGE_CHARS) + _pointer())
     passed = all(t.outcome == "passed" for t in a.tests)
-    name = _line(f"{a.id} {a.title}: {a.passed}/{len(a.tests)} tests passed", 200)
+    tests = _(TESTS_PASSED).format(passed=a.passed, total=len(a.tests))
+    name = _line(f"{a.id} {localize(a.title)}: {tests}", 200)
     return _entry(name, "pass" if passed else "fail", sum(round(t.score) for t in a.tests),
-                  "" if passed else _line(a.message, MESSAGE_CHARS) + POINTER)
+                  "" if passed else _line(localize(a.message), MESSAGE_CHARS) + _pointer())
 
 
 def _per_test(result: GradeResult, messages: bool) -> list[dict[str, Any]]:

@@ -4,7 +4,8 @@ The published schema (``grader/platforms/schemas/result-v1.json`` keeps its
 rules) allows no top-level field beyond its own, requires ``owner`` and
 ``assignment_type``, and timestamps written ``YYYY-MM-DDTHH:MM:SSZ``. Its
 runner re-stamps ``owner``, ``assignment_type`` and ``datetime`` anyway; we
-still write them as the schema says, so the file is valid on its own.
+still write them as the schema says, so the file is valid on its own. The summary and each test's feedback are in the
+active language (coursekit.i18n); every other field is as the schema has it.
 """
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from coursekit.i18n import N_, _, localize
 from grader.errors import UsageError
 from grader.model import GradeResult
+from grader.report.wording import TESTS_PASSED
 
 SCHEMA = "classroom50/result/v1"
 # result.json field -> the environment variable Classroom 50 sets it from.
@@ -34,6 +37,7 @@ DEFAULT_TYPE = "individual"
 TIMESTAMP = "%Y-%m-%dT%H:%M:%SZ"
 # GitHub rejects a commit-status description longer than this; the runner posts our summary as one.
 SUMMARY_LIMIT = 140
+NOT_SANDBOXED_SUMMARY = N_("{summary}; not sandboxed: no grade of record")
 
 
 def owner(env: Mapping[str, str]) -> str | None:
@@ -74,9 +78,9 @@ def status_and_summary(result: GradeResult) -> tuple[str, str]:
     tests = [t for a in result.assignments for t in a.tests]
     passed = sum(1 for t in tests if t.outcome == "passed")
     state = "success" if tests and passed == len(tests) else "failure"
-    text = f"{result.score:g}/{result.max_score:g} ({passed}/{len(tests)} tests passed)"
+    text = f"{result.score:g}/{result.max_score:g} ({_(TESTS_PASSED).format(passed=passed, total=len(tests))})"
     if not result.sandboxed:
-        text += "; not sandboxed: no grade of record"
+        text = _(NOT_SANDBOXED_SUMMARY).format(summary=text)
     return state, summary_line(text)
 
 
@@ -99,7 +103,7 @@ def payload(result: GradeResult, env: Mapping[str, str]) -> dict[str, Any]:
                 "max-score": round(t.max_score),
                 "outcome": t.outcome,
                 "visibility": t.visibility,
-                "feedback": t.feedback,
+                "feedback": localize(t.feedback),
             })
     score = sum(round(t.score) for a in result.assignments for t in a.tests)
     max_score = round(result.max_score)  # every test's points are whole, so this is exact

@@ -9,6 +9,10 @@ hints render as code rather than as literal backticks. Tests are listed per
 assignment, public ones first, each group in name order, and numbered
 ``NN.k`` in that order, so a test keeps its number from one submission to the
 next.
+
+What a student reads (each test's feedback, the summary and its notes) is in
+the active language (coursekit.i18n); names, statuses and scores are as they
+are in every language.
 """
 from __future__ import annotations
 
@@ -17,14 +21,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from coursekit.i18n import N_, _, localize
 from grader.errors import UsageError
 from grader.manifest import course_setting, find_course_root
 from grader.model import AssignmentResult, GradeResult, TestResult
-from grader.report.wording import NOT_SANDBOXED, public_only_note
+from grader.report.wording import FULL_STOP, NOT_SANDBOXED, public_only_note
 
 HIDDEN_CHOICES = ("after_due_date", "after_published", "hidden")
 DEFAULT_HIDDEN = "after_due_date"
 FORMAT = "md"
+PUBLIC_ONLY = N_("**Public tests only:** {note}")
+NOT_SANDBOXED_NOTE = N_("**Not sandboxed:** {note}")
+ASSIGNMENT_LINE = "{id}: {score} ({message})"
 
 
 def hidden_visibility(course_root: Path) -> str:
@@ -56,15 +64,16 @@ def payload(result: GradeResult, hidden: str = DEFAULT_HIDDEN) -> dict[str, Any]
                 "score": t.score,
                 "max_score": t.max_score,
                 "status": "passed" if t.outcome == "passed" else "failed",
-                "output": t.feedback,
+                "output": localize(t.feedback),
                 "output_format": FORMAT,
                 "visibility": "visible" if t.visibility == "public" else hidden,
             })
-    summary = "\n\n".join(f"{a.id}: {a.score:g}/{a.max_score:g} ({a.message})" for a in result.assignments)
+    summary = "\n\n".join(ASSIGNMENT_LINE.format(id=a.id, score=f"{a.score:g}/{a.max_score:g}",
+                                                 message=localize(a.message)) for a in result.assignments)
     if result.ungraded_points:
-        summary = f"**Public tests only:** {public_only_note(result)}\n\n{summary}"
+        summary = _(PUBLIC_ONLY).format(note=public_only_note(result)) + "\n\n" + summary
     if not result.sandboxed:
-        summary += f"\n\n**Not sandboxed:** {NOT_SANDBOXED}."
+        summary += "\n\n" + _(NOT_SANDBOXED_NOTE).format(note=_(NOT_SANDBOXED) + _(FULL_STOP))
     return {
         "score": result.score,
         "execution_time": round(result.duration),

@@ -48,12 +48,12 @@ def render(result: GradeResult, env: Mapping[str, str]) -> str:
         score = f"{a.score:g} / {a.max_score:g}"
         if a.ungraded_points:
             score = _(PUBLIC_SCORE).format(score=score, points=f"{a.ungraded_points:g}")
-        out.append(f"| {a.id} | {_cell(a.title)} | {score} | {tests} | {_cell(word(STATUS, a.status))} |")
+        out.append(f"| {a.id} | {_cell(localize(a.title))} | {score} | {tests} | {_cell(word(STATUS, a.status))} |")
     for a in result.assignments:
         failing = [t for t in a.tests if t.outcome != "passed"]
         if a.status == "graded" and not failing:
             continue
-        out += ["", f"### {a.id} {_cell(a.title)}", "", _cell(localize(a.message)), ""]
+        out += ["", f"### {a.id} {_cell(localize(a.title))}", "", _cell(localize(a.message)), ""]
         for t in failing:
             summary = _(TEST_SUMMARY).format(visibility=word(VISIBILITY, t.visibility),
                                              outcome=word(OUTCOME, t.outcome), points=f"{t.max_score:g}")

@@ -117,7 +117,8 @@ def render(result: GradeResult, env: Mapping[str, str], style: Style = PLAIN) ->
     rows = [tuple(_(h) for h in HEADINGS)]
     for a in result.assignments:
         tests = f"{a.passed}/{len(a.tests)}" if a.tests else "-"
-        rows.append((a.id, a.title, _score(a.score, a.max_score, a.ungraded_points), tests, word(STATUS, a.status)))
+        rows.append((a.id, localize(a.title), _score(a.score, a.max_score, a.ungraded_points), tests,
+                     word(STATUS, a.status)))
     rows.append(("", _(TOTAL), _score(result.score, result.max_score, result.ungraded_points), "", ""))
     widths = [max(width(row[i]) for row in rows) for i in range(5)]
     # Padded first, painted after: escape codes have no width on screen.
@@ -146,7 +147,7 @@ def render(result: GradeResult, env: Mapping[str, str], style: Style = PLAIN) ->
     for a in result.assignments:
         failing = [t for t in a.tests if t.outcome != "passed"]
         if a.status != "graded" or failing:
-            lines += ["", *wrap(ASSIGNMENT_LINE.format(id=a.id, title=a.title, message=localize(a.message)),
+            lines += ["", *wrap(ASSIGNMENT_LINE.format(id=a.id, title=localize(a.title), message=localize(a.message)),
                                 later="    ")]
         for t in failing:
             mark = _(MARKS[t.outcome])

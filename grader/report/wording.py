@@ -109,3 +109,22 @@ N_("pytest stopped with an internal error while running your code (a task or cor
    "{hint})")
 N_("the test run was interrupted: does your code raise KeyboardInterrupt or send signals?")
 N_("the test process exited early with status {code}: does your code call sys.exit or os._exit?")
+# What the guard refuses (grader/guard.py, ``_refuse``): "the grader does not allow " and what it refused. The guard
+# runs inside the graded process, where nothing is translated; these re-word its messages when they are shown.
+N_("the grader does not allow {what}")
+N_("starting a program ({event})")
+N_("using ctypes")
+N_("importing {module}")
+N_("making or replacing code objects")
+N_("reading the course's own files (tests, solutions)")
+N_("{verb} {what}: graded code may write only its own temporary files (tmp_path, tempfile)")
+N_("writing")
+N_("changing")
+N_("a test file")
+N_("signalling another process ({event} {target})")
+N_("connecting to a local socket")
+N_("network access to {host} (only loopback, 127.0.0.1, is reachable)")
+N_("network connections in this assignment (its tests need none)")
+N_("looking up {name} (only localhost is reachable)")
+# How many of an assignment's tests passed, as a label of its own (the classroom formats' names and summary).
+TESTS_PASSED = N_("{passed}/{total} tests passed")

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from coursekit.i18n import N_
 from coursekit.probes.p08 import Exchange, request, serve
 from coursekit.web import Reply
 
@@ -190,11 +191,11 @@ def test_post_rejects_missing_empty_or_non_string_name(student):
     """POST /items answers 400 when name is missing, empty, or not a string, and stores nothing."""
     rng = student.rng
     cases = [
-        ({"price": a_price(rng)}, "no name"),
-        ({"name": "", "price": a_price(rng)}, "empty name"),
-        ({"name": rng.randint(1, 999), "price": a_price(rng)}, "name is a number"),
-        ({"name": None, "price": a_price(rng)}, "name is null"),
-        ({"name": names(rng, 1), "price": a_price(rng)}, "name is a list"),
+        ({"price": a_price(rng)}, N_("no name")),
+        ({"name": "", "price": a_price(rng)}, N_("empty name")),
+        ({"name": rng.randint(1, 999), "price": a_price(rng)}, N_("name is a number")),
+        ({"name": None, "price": a_price(rng)}, N_("name is null")),
+        ({"name": names(rng, 1), "price": a_price(rng)}, N_("name is a list")),
     ]
     rng.shuffle(cases)
     run = serve(student, [*(request("POST", "/items", json=body) for body, _ in cases), request("GET", "/items")])
@@ -211,12 +212,12 @@ def test_post_rejects_negative_or_non_number_price(student):
     rng = student.rng
     name = names(rng, 1)[0]
     cases = [
-        ({"name": name}, "no price"),
-        ({"name": name, "price": -rng.randint(1, 1000)}, "negative price"),
-        ({"name": name, "price": -0.01}, "negative price"),
-        ({"name": name, "price": str(rng.randint(0, 100))}, "price is a string, not a number"),
-        ({"name": name, "price": None}, "price is null"),
-        ({"name": name, "price": [rng.randint(0, 100)]}, "price is a list"),
+        ({"name": name}, N_("no price")),
+        ({"name": name, "price": -rng.randint(1, 1000)}, N_("negative price")),
+        ({"name": name, "price": -0.01}, N_("negative price")),
+        ({"name": name, "price": str(rng.randint(0, 100))}, N_("price is a string, not a number")),
+        ({"name": name, "price": None}, N_("price is null")),
+        ({"name": name, "price": [rng.randint(0, 100)]}, N_("price is a list")),
     ]
     rng.shuffle(cases)
     run = serve(student, [*(request("POST", "/items", json=body) for body, _ in cases), request("GET", "/items")])
@@ -265,9 +266,9 @@ def test_post_rejects_json_that_is_not_an_object(student):
     rng = student.rng
     name = names(rng, 1)[0]
     cases = [
-        ([{"name": name, "price": a_price(rng)}], "a list, not an object"),
-        (name, "a string, not an object"),
-        (rng.randint(1, 999), "a number, not an object"),
+        ([{"name": name, "price": a_price(rng)}], N_("a list, not an object")),
+        (name, N_("a string, not an object")),
+        (rng.randint(1, 999), N_("a number, not an object")),
     ]
     run = serve(student, [*(request("POST", "/items", json=body) for body, _ in cases), request("GET", "/items")])
     for index, (body, why) in enumerate(cases):
@@ -284,10 +285,10 @@ def test_post_other_invalid_bodies_are_400(student):
     name = rng.choice(NOT_NUMBERS)
     price = rng.randint(0, 100)
     cases = [
-        (b"", "an empty body"),
-        (f"name={name}&price={price}".encode(), "not JSON"),
-        (f"{{'name': '{name}', 'price': {price}}}".encode(), "single quotes are not JSON"),
-        (b'{"name": "\xff\xfe", "price": ' + str(price).encode() + b"}", "bytes that are not UTF-8 are not JSON"),
+        (b"", N_("an empty body")),
+        (f"name={name}&price={price}".encode(), N_("not JSON")),
+        (f"{{'name': '{name}', 'price': {price}}}".encode(), N_("single quotes are not JSON")),
+        (b'{"name": "\xff\xfe", "price": ' + str(price).encode() + b"}", N_("bytes that are not UTF-8 are not JSON")),
     ]
     run = serve(student, [*(post_raw(raw) for raw, _ in cases), request("GET", "/items")])
     for index, (raw, why) in enumerate(cases):

@@ -27,7 +27,7 @@ def test_every_assignment_has_its_files():
         assert list(folder.glob("test_*.py")), f"{a.id}: no public tests"
         assert (ROOT / "solutions" / a.id / a.module).is_file(), f"{a.id}: solution missing"
         assert list((ROOT / "tests" / a.id).glob("test_hidden_*.py")), f"{a.id}: no hidden tests"
-        extra = {p.name for p in folder.iterdir()} - {"README.md", "README.zh-CN.md", a.module, "__pycache__"}
+        extra = {p.name for p in folder.iterdir()} - {"README.md", "README.zh-CN.md", a.module, "__pycache__", "locale"}
         assert all(name.startswith("test_") for name in extra), f"{a.id}: unexpected files {extra}"
 
 

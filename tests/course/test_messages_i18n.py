@@ -32,22 +32,16 @@ from grader.model import AssignmentResult, GradeResult
 from grader.model import TestResult as Result  # not a test class
 from grader.report import markdown, text
 from grader.run import RunOutput
-from repo_support import ROOT, run_grader
+from repo_support import ROOT, english_left, run_grader
 
 LOCALE = ROOT / "coursekit" / "locale"
 POT = LOCALE / "messages.pot"
 ZH_PO = LOCALE / "zh_CN" / "LC_MESSAGES" / "messages.po"
 # Where messages are marked: the test kit and the grader's report (its renderers and wording).
-SOURCES = (ROOT / "coursekit", ROOT / "grader" / "report")
+SOURCES = (ROOT / "coursekit", ROOT / "grader" / "report", ROOT / "grader" / "instructor")
 
 PLACEHOLDER = re.compile(r"\{[^{}]*\}|%[-#0 +]*\d*(?:\.\d+)?[sdifr%]")
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-# What may stay in Latin letters inside Chinese: code spans, quoted Python output, placeholders, dotted or
-# underscored identifiers, and single words (a class, a library, a unit): an English sentence has two in a row.
-KEPT = re.compile(r"`[^`]*`|\"[^\"]*\"|\{[^{}]*\}|[\w.]*[._(][\w.()\[\]=, ]*")
-TWO_WORDS = re.compile(r"[A-Za-z]{2,}[ ,]+[A-Za-z]{2,}")
-
-
 def extracted() -> set[str]:
     """The msgids Babel finds in the sources now (its default keywords: ``_``, ``N_``, ``gettext``, ...)."""
     found = set()
@@ -61,11 +55,6 @@ def catalog(path: Path) -> dict[str, tuple[str, bool]]:
     """msgid -> (msgstr, fuzzy) of a .po or .pot, as Babel reads it."""
     with path.open("rb") as f:
         return {m.id: (m.string, m.fuzzy) for m in read_po(f) if m.id}
-
-
-def english_left(chinese: str) -> list[str]:
-    """Runs of English words in a Chinese text, once code, quoted output and identifiers are set aside."""
-    return TWO_WORDS.findall(KEPT.sub(" ", chinese))
 
 
 def test_messages_pot_lists_every_marked_message():

@@ -233,6 +233,20 @@ def test_a_folder_is_shown_only_while_its_contract_hash_is_the_graded_one(tmp_pa
     assert submitted_code(tmp_path / "results", "dan", str(folder), graded, MANIFEST).note == CHANGED
 
 
+def test_a_folder_graded_for_some_assignments_is_shown(tmp_path: Path, key: Key) -> None:
+    """batch --assignment 01 keys a folder on the contract hash of 01 alone: the dashboard checks that one, and
+    shows the code, rather than calling an unchanged folder changed."""
+    folder = tmp_path / "class" / "erin"
+    (folder / "assignments" / "01").mkdir(parents=True)
+    (folder / "assignments" / "01" / "why_async.py").write_text("x = 1\n", encoding="utf-8")
+    graded = f"{contract_hash(folder, MANIFEST.only(['01']))}+course"
+    results = write_records(tmp_path / "results", key, [record("erin", {"01": 50.0}, key=graded, source=str(folder))])
+    done = run_dashboard(results, tmp_path / "site", key)
+    assert done.returncode == 0, done.stderr
+    page = page_text(tmp_path / "site", "students/erin.html")
+    assert "x = 1" in page and "has changed since it was graded" not in page
+
+
 def test_a_module_reached_through_a_link_is_never_read(tmp_path: Path) -> None:
     secret = tmp_path / "secret.py"
     secret.write_text("TOKEN = 'instructor only'\n", encoding="utf-8")

@@ -100,7 +100,7 @@ def test_the_message_points_to_the_full_feedback():
     messages = [t["message"] for t in classroom.payload(result)["tests"]]
     for message in messages:
         assert "\n" not in message and message.endswith(classroom.POINTER)
-        assert len(message) <= classroom.MESSAGE_CHARS + len(classroom.POINTER)
+        assert len(message) <= classroom.MESSAGE_CHARS + len(classroom._pointer())
 
 
 @pytest.mark.parametrize("size", [128 * 1024 + 1024])
