@@ -320,3 +320,47 @@ def _quote(text: str) -> str:
     if len(lines) == 1:
         return f'"{escaped}"'
     return '""\n' + "\n".join(f'"{line}\\n"' if i < len(lines) - 1 else f'"{line}"' for i, line in enumerate(lines))
+
+
+# What may stay in Latin letters inside Chinese: code spans, quoted output, placeholders, dotted or underscored
+# identifiers, and single words (a class, a library, a unit): an English sentence has two words in a row.
+_KEPT = re.compile(r"`[^`]*`|\"[^\"]*\"|'[^']*'|\{[^{}]*\}|[\w.]*[._(][\w.()\[\]=, ]*")
+_TWO_WORDS = re.compile(r"[A-Za-z]{2,}[ ,]+[A-Za-z]{2,}")
+_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{[^{}]*\}|%[-#0 +]*\d*(?:\.\d+)?[sdifr%]")
+
+
+def english_left(text: str) -> list[str]:
+    """Runs of English words in a text meant to be Chinese, once code, quoted output and identifiers are set
+    aside."""
+    return _TWO_WORDS.findall(_KEPT.sub(" ", text))
+
+
+def catalog_problems(root: Path, lang: str = "zh_CN") -> list[str]:
+    """Every problem of the course's catalogs for ``lang``, one line each (``python -m grader check`` and the
+    course's tests): a catalog out of step with its tests, a text without a translation, other placeholders
+    than its English, an English sentence left in one. The kit's own messages.po is checked the same way."""
+    problems = []
+    kit = root / KIT / LOCALE
+    catalogs = [(f"{KIT}/{LOCALE}/messages.pot", kit / "messages.pot", kit / lang / "LC_MESSAGES" / "messages.po")]
+    for name, folder in catalog_folders(root).items():
+        pot = locale_of(folder) / POT_NAME
+        texts = catalog_texts(root, folder)
+        if not pot.is_file() or pot.read_text(encoding="utf-8") != pot_text(texts):
+            problems.append(f"{pot.relative_to(root)}: not what the tests say now; run python3 dev.py texts")
+        catalogs.append((name, pot, locale_of(folder) / f"{lang}.po"))
+    for name, pot, po in catalogs:
+        try:
+            every = [m for m in read_po(pot.read_text(encoding="utf-8"), translated=False) if m]
+            done = read_po(po.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            problems.append(f"{name}: cannot read its catalogs: {exc}")
+            continue
+        for msgid in every:
+            msgstr = done.get(msgid, "")
+            if not msgstr:
+                problems.append(f"{po.relative_to(root)}: no translation of {msgid[:80]!r}")
+            elif sorted(_PLACEHOLDER.findall(msgid)) != sorted(_PLACEHOLDER.findall(msgstr)):
+                problems.append(f"{po.relative_to(root)}: other placeholders than the English in {msgid[:80]!r}")
+            elif english_left(msgstr):
+                problems.append(f"{po.relative_to(root)}: English left in the translation of {msgid[:80]!r}")
+    return problems

@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+from coursekit.test_texts import catalog_problems
 from grader import stubs
 from grader.manifest import Manifest
 from grader.pipeline import Session, course_tests
@@ -20,10 +21,13 @@ def check_course(manifest: Manifest, *, hidden_root: Path | None = None, repeat:
     The solutions must earn full marks on every run (``repeat`` runs, each in a
     different random order), the stubs nothing, the stubs must match the
     solutions, and every assignment needs public and hidden tests whose points
-    add up to the assignment's points, each with feedback text. ``sandboxed``
+    add up to the assignment's points, each with feedback text. Every text a
+    student reads has its Chinese, in step with the tests
+    (coursekit.test_texts.catalog_problems). ``sandboxed``
     grades inside bubblewrap (grader/sandbox.py).
     """
     problems = [f"stale stub: {p.relative_to(manifest.root)}" for p in stubs.stale_stubs(manifest)]
+    problems += [f"translation: {line}" for line in catalog_problems(manifest.root)]
     tests = course_tests(manifest, hidden_root)
     with Session(manifest, tests, sandboxed=sandboxed) as session:
         return problems + _check_catalog(manifest, session) + _check_runs(manifest, session, repeat, log)

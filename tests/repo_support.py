@@ -4,7 +4,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from coursekit.test_texts import english_left  # noqa: F401  (the tests of the Chinese use it)
 from grader import redact
 
 
@@ -203,13 +203,3 @@ def publish_course(factory: pytest.TempPathFactory) -> Path:
     assert done.returncode == 0, done.stderr
     return out
 
-
-# What may stay in Latin letters inside Chinese: code spans, quoted Python output, placeholders, dotted or
-# underscored identifiers, and single words (a class, a library, a unit): an English sentence has two in a row.
-_KEPT = re.compile(r"`[^`]*`|\"[^\"]*\"|'[^']*'|\{[^{}]*\}|[\w.]*[._(][\w.()\[\]=, ]*")
-_TWO_WORDS = re.compile(r"[A-Za-z]{2,}[ ,]+[A-Za-z]{2,}")
-
-
-def english_left(chinese: str) -> list[str]:
-    """Runs of English words in a Chinese text, once code, quoted output and identifiers are set aside."""
-    return _TWO_WORDS.findall(_KEPT.sub(" ", chinese))

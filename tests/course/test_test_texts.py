@@ -20,7 +20,9 @@ from repo_support import ROOT, english_left, run_grader
 
 from coursekit import i18n
 from coursekit.i18n import read_po
-from coursekit.test_texts import LOCALE, POT_NAME, catalog_folders, catalog_texts, locale_of, pot_text, template
+from coursekit.test_texts import (
+    LOCALE, POT_NAME, catalog_folders, catalog_problems, catalog_texts, locale_of, pot_text, template,
+)
 
 FOLDERS = catalog_folders(ROOT)
 PLACEHOLDER = re.compile(r"\{\{|\}\}|\{\w+\}")
@@ -176,3 +178,23 @@ def test_a_failure_is_reworded_where_pytest_shows_it() -> None:
         untouched = AssertionError(english)
         _reword(untouched)
     assert untouched.args == (english,)
+
+
+def test_the_check_command_finds_what_the_tests_find(tmp_path) -> None:
+    """``grader check`` runs the same check: nothing to report in the course, and in a copy whose test changed
+    its docstring, the stale catalog and the text with no Chinese."""
+    import shutil
+
+    assert catalog_problems(ROOT) == []
+    (tmp_path / "coursekit").mkdir()
+    shutil.copytree(ROOT / "coursekit" / LOCALE, tmp_path / "coursekit" / LOCALE)
+    shutil.copy(ROOT / "course.toml", tmp_path / "course.toml")
+    shutil.copytree(ROOT / "assignments" / "01", tmp_path / "assignments" / "01",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    test = next((tmp_path / "assignments" / "01").glob("test_*.py"))
+    source = test.read_text(encoding="utf-8")
+    doc = ast.get_docstring(next(n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef)
+                                 and n.name.startswith("test_")))
+    test.write_text(source.replace(doc, doc + " Reworded."), encoding="utf-8")
+    problems = catalog_problems(tmp_path)
+    assert any("assignments/01/locale/tests.pot: not what the tests say now" in p for p in problems), problems

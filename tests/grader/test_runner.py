@@ -99,6 +99,7 @@ def _earned(result: Any) -> list[tuple[str, float, list[tuple[str, str]]]]:
     return [(a.id, a.score, [(t.name, t.outcome) for t in a.tests]) for a in result.assignments]
 
 
+@pytest.mark.slow  # several seconds: dev.py check runs it
 def test_identical_files_are_graded_once_when_asked(tmp_path: Path) -> None:
     """With reuse_identical (batch's default), a byte-identical module gets the earlier result; without, it runs."""
     manifest = load_manifest(ROOT).only(["01", "02"])

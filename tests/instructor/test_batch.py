@@ -171,6 +171,7 @@ def _repository(path: Path, source: str) -> Path:
     return path
 
 
+@pytest.mark.slow  # several seconds: dev.py check runs it
 def test_a_roster_of_git_repositories_is_cloned_graded_and_updated(tmp_path: Path) -> None:
     """Roster entries are cloned and graded; a clone that fails is that student's error; re-runs fetch."""
     alice = _repository(tmp_path / "repos" / "alice", SOLUTION)

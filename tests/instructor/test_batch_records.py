@@ -84,6 +84,7 @@ def _assert_true_or_earlier(out: Path, earlier: dict[str, bytes]) -> None:
 # before the session opens; the second, the note on Zoë's name, once it is open. So, interrupted after 1 line:
 # nobody is under way yet; 2: the first student (a roster: the clones) under way; 3: one student done; 4: two.
 # One moment runs by default; the others are `slow` (dev.py check runs them).
+@pytest.mark.slow  # several seconds: dev.py check runs it
 @pytest.mark.parametrize(("kind", "lines_before", "signum"), [
     pytest.param("folder", 1, signal.SIGINT, marks=pytest.mark.slow),
     pytest.param("folder", 2, signal.SIGINT, marks=pytest.mark.slow),

@@ -361,6 +361,7 @@ def _graded_at(out: Path, student: str) -> datetime:
 
 
 # Four batches: about 2 s on a quiet machine; the PostgreSQL copy only repeats the SQLite one's path through batch.
+@pytest.mark.slow  # several seconds: dev.py check runs it
 @pytest.mark.parametrize("url", ["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)], indirect=True)
 def test_batches_over_changing_commits_keep_every_grading_and_the_first_sightings(
         url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
