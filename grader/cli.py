@@ -170,7 +170,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
         print(f"{len(problems)} problem(s) found", file=sys.stderr)
         return 1
     ids = ", ".join(a.id for a in manifest.assignments)
-    print(f"course check passed for {ids}: solutions full marks ({args.repeat} run(s)), stubs zero, stubs in sync, every text a student reads translated")
+    print(f"course check passed for {ids}: solutions full marks ({args.repeat} run(s)), stubs zero, stubs in sync, "
+          "every text a student reads translated")
     return 0
 
 

@@ -292,9 +292,10 @@ SANDBOXED_CHECKS: dict[str, Check] = {
 
 # The same corpus, the same checks, without and inside the OS sandbox: what the guard and the limits report must
 # not change when bubblewrap runs around them. Sandboxed, every submission starts a fork server of its own (about
-# a second each), so that run is slow (dev.py check runs it, on every Python it finds).
+# a second each), so that run is slow; the unsandboxed one takes 20 s too. dev.py check runs both, on every Python
+# it finds.
 @pytest.fixture(scope="module", params=[
-    pytest.param(False, id="unsandboxed"),
+    pytest.param(False, id="unsandboxed", marks=pytest.mark.slow),  # 20 s of grading: dev.py check runs it
     pytest.param(True, id="sandboxed", marks=[pytest.mark.slow, pytest.mark.skipif(
         _NO_SANDBOX is not None, reason=f"no sandbox here: {_NO_SANDBOX}")]),
 ])
