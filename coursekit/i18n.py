@@ -365,10 +365,6 @@ def _fragments() -> frozenset[str]:
     return frozenset(found)
 
 
-def _known() -> dict[str, None]:
-    return _known_of(_catalogued(), len(_marked))[0]
-
-
 @functools.lru_cache(maxsize=4)
 def _known_of(catalogued: tuple[str, ...], marked: int) -> tuple[dict[str, None], list[tuple[str, str, str]]]:
     """The known msgids and the templates among them, rebuilt only when a catalog is added or a message is
@@ -395,10 +391,6 @@ def _says_enough(template: str) -> bool:
     return letters >= 3 and (letters >= 8 or not starts_open)
 
 
-def _templates(known: dict[str, None]) -> list[tuple[str, str, str]]:
-    return _known_of(_catalogued(), len(_marked))[1]
-
-
 def _pieces(template: str) -> list[str]:
     """The literal pieces of a template between its placeholders (doubled braces kept for ``_fill``)."""
     pieces, last = [], 0
@@ -418,8 +410,7 @@ def localize(text: str) -> str:
     """
     if _active == DEFAULT or not text:
         return text
-    known = _known()
-    templates = _templates(known)
+    known, templates = _known_of(_catalogued(), len(_marked))
     return "\n".join(_localize(line, known, templates, 0) for line in text.split("\n"))
 
 

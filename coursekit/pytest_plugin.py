@@ -20,7 +20,6 @@ from looptime import LoopTimeProxy
 import coursekit
 from coursekit import hints, i18n, testing
 from coursekit.judge import student  # noqa: F401  (the judged tests' one way to the student's code)
-from coursekit.test_texts import locale_folders
 from coursekit.testing import BlockingCallError, leaves
 
 _FAILED = pytest.StashKey[bool]()
@@ -39,6 +38,8 @@ def pytest_configure(config: pytest.Config) -> None:
     language = i18n.choose(env=os.environ, course=i18n.course_language(config.rootpath))
     config.stash[_PREVIOUS_LANGUAGE] = i18n.activate(language)
     if language != i18n.DEFAULT:  # the tests' own texts too: each assignment's catalog, and the hidden ones if here
+        from coursekit.test_texts import locale_folders  # not in graded runs, which are English
+
         i18n.use_test_catalogs(locale_folders(config.rootpath, config.rootpath / "tests"))
     config.addinivalue_line("markers", "points(n): points this test is worth when graded")
     config.addinivalue_line(

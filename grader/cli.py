@@ -12,7 +12,7 @@ import argparse
 import os
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -65,7 +65,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
 
     root = find_course_root(Path.cwd())
     manifest = load_manifest(root).only(args.assignment)
-    lang = _language(args.lang, root)
+    lang = language_option(args.lang, root)
     if args.tests is not None and not args.tests.is_dir():
         raise UsageError(f"hidden-test folder {args.tests} does not exist")
     submission = args.submission if args.submission is not None else root
@@ -96,13 +96,13 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     return 0
 
 
-def _language(flag: str | None, root: Path | None) -> str:
-    """The language of what the student reads (coursekit.i18n.choose): ``--lang``, else COURSE_LANG, else LANG,
-    else course.toml's ``[course] language``, else English. A ``--lang`` with no catalog is a usage error (a typo
-    must not pass for English); the environment's and course.toml's fall back to English."""
+def language_option(flag: str | None, root: Path | None, env: Mapping[str, str] = os.environ) -> str:
+    """The language of what the student reads (coursekit.i18n.choose): ``--lang``, else COURSE_LANG, else LANG
+    (of ``env``), else course.toml's ``[course] language``, else English. A ``--lang`` with no catalog is a usage
+    error (a typo must not pass for English); the environment's and course.toml's fall back to English."""
     if flag is not None and i18n.normalize(flag) not in i18n.available():
         raise UsageError(f"--lang {flag}: no such language (known: {', '.join(i18n.available())})")
-    return i18n.choose(flag=flag, env=os.environ, course=i18n.course_language(root) if root else None)
+    return i18n.choose(flag=flag, env=env, course=i18n.course_language(root) if root else None)
 
 
 def _for_stdout(result: GradeResult, fmt: str) -> str:
@@ -148,7 +148,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         root = None
     if root is not None:  # the tests' own texts, public and (where the course has them) hidden
         i18n.use_test_catalogs(locale_folders(root, root / "tests"))
-    with i18n.language(_language(args.lang, root)):
+    with i18n.language(language_option(args.lang, root)):
         text = _for_stdout(result, args.format) if args.output is None else render(result, args.format, os.environ)
     if args.output is None:
         sys.stdout.write(text)

@@ -50,6 +50,7 @@ from coursekit import i18n
 from coursekit.hints import describe
 from coursekit.i18n import N_, _, localize
 from coursekit.test_texts import locale_folders
+from grader.cli import language_option
 from grader.instructor import statuses
 from grader.instructor.results import RECORD_PURPOSE, grade_row
 from grader.instructor.results import total as record_total
@@ -242,11 +243,9 @@ def command(args: argparse.Namespace) -> int:
 
 def page_language(flag: str | None, root: Path) -> str:
     """The language of the students' pages: ``--lang``, else course.toml's ``[course] language``, else English
-    (the instructor's own LANG does not decide what their students' pages say). A ``--lang`` with no catalog is
-    a usage error, as for ``grade --lang``."""
-    if flag is not None and i18n.normalize(flag) not in i18n.available():
-        raise UsageError(f"--lang {flag}: no such language (known: {', '.join(i18n.available())})")
-    return i18n.choose(flag=flag, env={}, course=i18n.course_language(root))
+    (the instructor's own LANG does not decide what their students' pages say); a ``--lang`` with no catalog is a
+    usage error, as for ``grade --lang``."""
+    return language_option(flag, root, env={})
 
 
 def results_key(given: Path | None, results: Path) -> Key:

@@ -31,7 +31,7 @@ NO_PACKAGES = N_("no history: the gradebook's packages are not installed ({extra
 NO_GRADEBOOK = N_("no history: the results folder has no gradebook ({name})")
 
 if TYPE_CHECKING:
-    from grader.instructor.gradebook.store import Gradebook, GradingView
+    from grader.instructor.gradebook.store import GradingView
 
 
 @dataclass(frozen=True)
@@ -86,11 +86,10 @@ def load_history(given: str | None, manifest: Manifest, results: Path, key: Key,
         return History(note=NO_GRADEBOOK.format(name=gradebook.DEFAULT_NAME))
     stubs = stub_hashes(manifest)
     with Gradebook.open(url, key) as book:
-        contents = _contents(book)
         gradings: dict[str, list[Grading]] = {}
         for view in book.history():
-            found = contents.get((view.student, view.revision)) if view.revision is not None else None
-            gradings.setdefault(view.student, []).append(grading(view, found or {}, stubs, shown))
+            # An unverified grading is shown with no score, whatever its submission's hashes say.
+            gradings.setdefault(view.student, []).append(grading(view, view.contents, stubs, shown))
     return History(gradings)
 
 
@@ -103,20 +102,6 @@ def stub_hashes(manifest: Manifest) -> dict[str, str]:
         except OSError:  # no stub to compare with: the assignment counts as attempted, as batch decides
             continue
     return hashes
-
-
-def _contents(book: Gradebook) -> dict[tuple[str, str], dict[str, str]]:
-    """Each verified submission's module hashes (migration 0002 on), by (student, revision)."""
-    from sqlalchemy import select
-    from sqlalchemy.orm import Session
-
-    from grader.instructor.gradebook.models import Submission
-    from grader.instructor.gradebook.store import SUBMISSION_SEAL, submission_payload
-
-    with Session(book.engine) as session:
-        rows = session.scalars(select(Submission).where(Submission.contents.is_not(None))).all()
-        return {(row.student, row.revision): dict(row.contents or {}) for row in rows
-                if book.key.verify(SUBMISSION_SEAL, submission_payload(row), row.seal)}
 
 
 def grading(view: GradingView, contents: dict[str, str], stubs: dict[str, str], shown: list[str]) -> Grading:

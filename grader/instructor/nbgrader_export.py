@@ -63,7 +63,7 @@ from typing import Any
 
 from coursekit.hints import describe
 from grader.instructor.results import RECORD_PURPOSE
-from grader.instructor.statuses import Cell, cell
+from grader.instructor.statuses import GRADED_RECORDS, Cell, cell
 from grader.errors import EnvironmentFault, UsageError
 from grader.instructor.gradebook.deadlines import load_deadlines, penalised
 from grader.manifest import Assignment, Manifest, find_course_root, load_manifest
@@ -73,7 +73,6 @@ from grader.records import Key
 NEEDS_EXTRA = "nbgrader export needs the optional extra: pip install -e '.[nbgrader]'"
 GRADE_CELL = "autograder"
 STUDENT_NAME = re.compile(r"[A-Za-z0-9_.-]+")
-GRADED_RECORDS = ("graded", "partial")  # record statuses whose assignments hold grades (batch's RecordStatus)
 
 
 @dataclass(frozen=True)

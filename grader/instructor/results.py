@@ -13,7 +13,7 @@ from grader.find import find_submission
 from grader.instructor.gradebook.deadlines import late_days
 from grader.instructor.grades_csv import GradeRow
 from grader.instructor.grades_csv import grades_csv as write_grades_csv
-from grader.instructor.statuses import CellStatus, cell, complete, counted, not_started, only
+from grader.instructor.statuses import CellStatus, cells, complete, counted, not_started, only
 from grader.manifest import Manifest
 from grader.model import GradeResult
 from grader.records import Key
@@ -69,16 +69,15 @@ def total(record: dict[str, Any]) -> float | None:
     """
     if record.get("status") != "graded":
         return None
-    cells = [cell(record, str(a["id"])) for a in record["result"]["assignments"]]
-    if any(c.status not in ("graded", "not_started") for c in cells):
+    found = cells(record).values()
+    if any(c.status not in ("graded", "not_started") for c in found):
         return None
-    return round(sum(c.score or 0.0 for c in cells), 2)
+    return round(sum(c.score or 0.0 for c in found), 2)
 
 
 def cells_with(record: dict[str, Any], status: CellStatus) -> frozenset[str]:
     """The ids of a record's assignments whose cell has ``status``."""
-    return frozenset(str(a["id"]) for a in record["result"]["assignments"]
-                     if cell(record, str(a["id"])).status == status)
+    return frozenset(i for i, c in cells(record).items() if c.status == status)
 
 
 def class_statistics(ids: list[str], records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -95,11 +94,13 @@ def class_statistics(ids: list[str], records: list[dict[str, Any]]) -> dict[str,
         return {"students": len(values), "mean": round(statistics.fmean(values), 2),
                 "median": round(float(statistics.median(values)), 2)}
 
+    every = [cells(r) for r in records]  # each record's cells, read once
     totals = [t for r in records if (t := total(r)) is not None and complete(r)]
     per = {i: [c[i] for r in records if i in (c := counted(r))] for i in ids}
     return {"total": stats(totals), "assignments": {i: stats(v) for i, v in per.items()},
             "not_graded": sum(1 for r in records if r.get("status") != "graded"),
-            **{status: {i: sum(1 for r in records if i in cells_with(r, status)) for i in ids}
+            **{status: {i: sum(1 for found in every if found.get(i) is not None and found[i].status == status)
+                        for i in ids}
                for status in ("not_started", "attempted", "flagged")}}
 
 

@@ -58,7 +58,15 @@ def not_graded(record: dict[str, Any]) -> dict[str, str]:
 
 def cell(record: dict[str, Any], assignment_id: str) -> Cell:
     """What ``record`` (a batch student record, its ``result`` a dict or a GradeResult) says of one assignment."""
-    entry = _entry(record.get("result"), assignment_id)
+    return _cell(record, _entry(record.get("result"), assignment_id), assignment_id)
+
+
+def cells(record: dict[str, Any]) -> dict[str, Cell]:
+    """``cell`` of every assignment the record lists, by id, in its order (the result read once)."""
+    return {str(entry["id"]): _cell(record, entry, str(entry["id"])) for entry in _entries(record.get("result"))}
+
+
+def _cell(record: dict[str, Any], entry: dict[str, Any] | None, assignment_id: str) -> Cell:
     max_score = float(entry.get("max_score", 0.0)) if entry is not None else 0.0
     if record.get("status") not in GRADED_RECORDS:
         return Cell("error", None, max_score, why=str(record.get("message") or "could not be graded"))
@@ -78,14 +86,13 @@ def cell(record: dict[str, Any], assignment_id: str) -> Cell:
 
 def counted(record: dict[str, Any]) -> dict[str, float]:
     """The assignment scores of a record that are grades, by id (only ``graded`` cells)."""
-    ids = [str(a["id"]) for a in _entries(record.get("result"))]
-    return {i: c.score for i in ids if (c := cell(record, i)).counts and c.score is not None}
+    return {i: c.score for i, c in cells(record).items() if c.counts and c.score is not None}
 
 
 def complete(record: dict[str, Any]) -> bool:
     """Whether every assignment of the record is a grade: only then is its total one."""
-    entries = _entries(record.get("result"))
-    return bool(entries) and all(cell(record, str(a["id"])).counts for a in entries)
+    found = cells(record)
+    return bool(found) and all(c.counts for c in found.values())
 
 
 def only(record: dict[str, Any], ids: Iterable[str]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import importlib.metadata
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -145,6 +145,8 @@ class GradingView:
     graded_at: datetime
     verified: bool  # both seals (grading and submission) are this key's: no one else wrote or edited the rows
     assignments: tuple[AssignmentView, ...]
+    # The submission's module hashes by assignment id (migration 0002 on; empty before, or with no submission).
+    contents: dict[str, str] = field(default_factory=dict)
 
 
 class Gradebook:
@@ -363,7 +365,7 @@ class Gradebook:
             row.student, revision, submission.kind if submission else None,
             submission.committed_at if submission else None, submission.first_seen_at if submission else None,
             row.key, row.grader_version, row.status, row.message, row.score, row.max_score, row.sandboxed,
-            row.graded_at, verified, assignments)
+            row.graded_at, verified, assignments, dict(submission.contents or {}) if submission else {})
 
 
 def new_revision(message: str) -> None:
